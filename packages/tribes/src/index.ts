@@ -1,1 +1,3 @@
-export {}
+export * from './types.js'
+export { TribesError, TribesOptionError } from './errors.js'
+export { validators, type Validators, type OptionErrorFactory } from './validate.js'

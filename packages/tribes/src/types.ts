@@ -1,0 +1,105 @@
+/**
+ * The public contract of @nodecat/tribes: what the layers above (was-node, balancer) see.
+ * tribes knows nothing of sessions or HTTP: a message is any msgpackr-encodable value, and a
+ * member is an address plus the nodecat metadata it advertises.
+ */
+import type { EventEmitter } from 'node:events'
+
+/** async = Tribes option 8 (queued, caller never waits); ack = 2 (received); sync = 6 (processed). */
+export type SendMode = 'async' | 'ack' | 'sync'
+
+/** What a nodecat member is for: an app-server node, a balancer, or a diagnostic tool. */
+export type MemberRole = 'node' | 'balancer' | 'tool'
+
+/** nodecat's own metadata, carried (msgpackr-encoded) in the Tribes member payload field. */
+export interface MemberMeta {
+  /** nodecat protocol version the member speaks */
+  protocol: number
+  role: MemberRole
+  /** jvmRoute, for nodes ("tomcat1") */
+  route?: string
+  /** base URL of the member's HTTP service ("http://10.0.0.11:8080"), for nodes */
+  http?: string
+}
+
+export interface Member {
+  /** identity: host + TCP port + uniqueId ("10.0.0.11:4000/1f6f133d…") */
+  readonly id: string
+  /** receiver address as text */
+  readonly host: string
+  /** receiver TCP port */
+  readonly port: number
+  /** 32 hex characters; a restarted process has a new one and so is a new member */
+  readonly uniqueId: string
+  readonly domain: string
+  /** ms the member had been running when it last advertised itself */
+  readonly aliveTime: number
+  /** nodecat metadata, or null for a foreign member (a Tomcat on the same group, say) */
+  readonly meta: MemberMeta | null
+}
+
+export type DisappearReason = 'shutdown' | 'timeout' | 'failure-detected'
+
+export interface SendOptions {
+  /** default: the channel's sendMode option */
+  mode?: SendMode
+  /** default: every current nodecat peer */
+  to?: Member | readonly Member[]
+}
+
+export interface SendFailure {
+  member: Member
+  /** a TribesError: TRIBES_ERR_CONNECT, TRIBES_ERR_SEND_TIMEOUT, TRIBES_ERR_REMOTE_PROCESSING, … */
+  error: Error & { code: string }
+}
+
+export interface SendResult {
+  /** members that got it (ack), processed it (sync), or to whom it was queued (async) */
+  delivered: Member[]
+  failed: SendFailure[]
+}
+
+/**
+ * Called for every message from a peer, in the order that peer sent them. In sync mode the
+ * sender's promise resolves only after the returned promise settles; a throw or rejection sends
+ * FAIL_ACK and the sender sees TRIBES_ERR_REMOTE_PROCESSING for this member.
+ */
+export type MessageHandler = (message: unknown, sender: Member) => void | Promise<void>
+
+export interface ChannelStats {
+  messagesSent: number
+  messagesReceived: number
+  bytesSent: number
+  bytesReceived: number
+  sendFailures: number
+  /** messages waiting in the async dispatch queue */
+  queued: number
+  queuedBytes: number
+  /** async messages dropped because the queue was full */
+  queueDropped: number
+  /** frames, datagrams and messages dropped because they did not parse or authenticate */
+  dropped: Record<string, number>
+}
+
+export interface ChannelEvents {
+  memberAdded: [member: Member]
+  memberDisappeared: [member: Member, reason: DisappearReason]
+  /** a member whose payload is not nodecat's; it is never offered as a peer */
+  foreignMember: [member: Member]
+}
+
+export interface Channel extends EventEmitter<ChannelEvents> {
+  /** this process as a member (valid after start) */
+  readonly local: Member
+  start(): Promise<void>
+  /** leaves the group cleanly (shutdown datagram / stop message) and closes every socket */
+  stop(): Promise<void>
+  /** current nodecat peers (never foreign, never self), longest-running first */
+  members(): Member[]
+  /** foreign members currently seen on the group */
+  foreignMembers(): Member[]
+  send(message: unknown, options?: SendOptions): Promise<SendResult>
+  /** register a handler; returns a function that removes it */
+  onMessage(handler: MessageHandler): () => void
+  stats(): ChannelStats
+}

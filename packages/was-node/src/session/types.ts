@@ -1,0 +1,60 @@
+/**
+ * The contract between the session manager (replicated sessions; knows nothing of HTTP) and the
+ * HTTP embeddings (fastify plugin, connect/express middleware; know nothing of replication).
+ */
+
+/** What an app sees as `request.session` (fastify) or `req.session` (express). */
+export interface SessionApi {
+  /** the current session id ("<random>.<jvmRoute>"), or null while no session exists yet */
+  readonly id: string | null
+  /** true when the session was created during this request */
+  readonly isNew: boolean
+  get<T = unknown>(name: string): T | undefined
+  /** creates the session on first write; the value must be msgpackr-encodable */
+  set(name: string, value: unknown): void
+  delete(name: string): void
+  has(name: string): boolean
+  keys(): string[]
+  /** seconds of inactivity after which the session expires (<= 0: never) */
+  maxInactiveInterval: number
+  /** the authenticated principal, or null */
+  principal: unknown
+  /** new id, same contents, old id gone everywhere: call after login (session fixation) */
+  regenerate(): void
+  /** end the session everywhere: call on logout */
+  invalidate(): void
+}
+
+/** One request's view of its session, opened by the middleware and ended after the response. */
+export interface RequestSession {
+  readonly session: SessionApi
+  /** the id the client sent that named a live session, before any rebinding; null if none */
+  readonly requestedId: string | null
+  /** true when the requested id named another route and was re-suffixed to this node (binder) */
+  readonly rebound: boolean
+  /**
+   * Finish the request: record accesses, replicate the delta (unless replicate is false, as for
+   * static files excluded by the replication filter), and say what the cookie must become.
+   * In sync send mode this resolves only after every live peer applied the delta.
+   */
+  end(options: { replicate: boolean }): Promise<CookieAction>
+}
+
+export type CookieAction =
+  | { action: 'none' }
+  | { action: 'set', id: string }
+  | { action: 'clear' }
+
+/** What the HTTP layer needs from the session manager. */
+export interface SessionStore {
+  /** this node's jvmRoute */
+  readonly route: string
+  /** resolves once the initial state transfer from the cluster is done (or timed out) */
+  readonly ready: Promise<void>
+  /**
+   * Open a request: `candidateIds` are the ids the client sent, in the order the balancer reads
+   * them (the ;jsessionid= path parameter first, then every cookie). The first that names a live
+   * session wins; an unknown or expired id never becomes a session id (no fixation).
+   */
+  open(candidateIds: readonly string[]): RequestSession
+}
