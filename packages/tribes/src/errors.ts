@@ -28,5 +28,40 @@ export const errors = {
   frameTooLarge: (length: number, max: number) =>
     new TribesError('TRIBES_ERR_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds maxMessageSize ${max}`),
   channelDataMalformed: (why: string) =>
-    new TribesError('TRIBES_ERR_CHANNEL_DATA_MALFORMED', `malformed channel data: ${why}`)
+    new TribesError('TRIBES_ERR_CHANNEL_DATA_MALFORMED', `malformed channel data: ${why}`),
+  // transport and channel (codes of the frame/transport/channel part)
+  envelopeMalformed: (why: string) =>
+    new TribesError('TRIBES_ERR_ENVELOPE_MALFORMED', `malformed nodecat envelope: ${why}`),
+  connect: (address: string, cause?: unknown) =>
+    new TribesError('TRIBES_ERR_CONNECT', `cannot connect to member at ${address}${causeText(cause)}`, { cause }),
+  sendTimeout: (address: string, ms: number) =>
+    new TribesError('TRIBES_ERR_SEND_TIMEOUT', `member at ${address} did not acknowledge within ${ms} ms`),
+  remoteProcessing: (address: string) =>
+    new TribesError('TRIBES_ERR_REMOTE_PROCESSING', `member at ${address} failed to process the message (FAIL_ACK)`),
+  connectionLost: (address: string, cause?: unknown) =>
+    new TribesError('TRIBES_ERR_CONNECTION_LOST', `connection to member at ${address} broke before the ack${causeText(cause)}`, { cause }),
+  bind: (address: string, from: number, to: number, cause?: unknown) =>
+    new TribesError('TRIBES_ERR_BIND', `cannot bind a receiver on ${address} ports ${from}..${to}${causeText(cause)}`, { cause }),
+  closed: (what: string) =>
+    new TribesError('TRIBES_ERR_CLOSED', `${what} is stopped`),
+  notStarted: (what: string) =>
+    new TribesError('TRIBES_ERR_NOT_STARTED', `${what} is not started`),
+  queueFull: (messages: number, bytes: number) =>
+    new TribesError('TRIBES_ERR_QUEUE_FULL', `async dispatch queue full (${messages} messages, ${bytes} bytes); message dropped`),
+  decrypt: (why: string) =>
+    new TribesError('TRIBES_ERR_DECRYPT', `message failed authentication: ${why}`),
+  replay: (why: string) =>
+    new TribesError('TRIBES_ERR_REPLAY', `message rejected as a replay: ${why}`),
+  insecure: (address: string) =>
+    new TribesError('TRIBES_ERR_INSECURE', `receiver address ${address} is not loopback and no cluster key is set; set key/keyFile, or insecure: true to accept plaintext cluster traffic`),
+  keyInvalid: (why: string) =>
+    new TribesError('TRIBES_ERR_KEY_INVALID', `invalid cluster key: ${why}`),
+  messageEncode: (cause: unknown) =>
+    new TribesError('TRIBES_ERR_MESSAGE_ENCODE', `message cannot be encoded${causeText(cause)}`, { cause })
 } as const
+
+function causeText (cause: unknown): string {
+  if (cause === undefined) return ''
+  const c = cause as { code?: unknown, message?: unknown }
+  return `: ${typeof c.code === 'string' ? c.code : typeof c.message === 'string' ? c.message : String(cause)}`
+}
