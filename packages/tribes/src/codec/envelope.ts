@@ -1,0 +1,120 @@
+/**
+ * What nodecat puts in the ChannelData message field:
+ *
+ *   "NC" | version (1) | kind | flags | body                       (no cluster key)
+ *   "NC" | version (1) | kind | flags=SEALED | keyId | nonce(12) ‖ ciphertext ‖ tag(16)   (keyed)
+ *
+ * Sealed envelopes authenticate, as AAD, every body byte before the ciphertext: the ChannelData
+ * header (options, timestamp, uniqueId, sender blob, message length) and the envelope header. So a
+ * peer without the key can neither read a message nor alter who sent it, when, or as what kind.
+ *
+ * Kinds: `app` (a msgpackr-encoded value for onMessage handlers), `heartbeat` (static membership:
+ * the ChannelData sender blob is the heartbeat, the body is empty) and `stop` (a member leaving;
+ * its sender blob carries the shutdown command).
+ */
+import { Packr } from 'msgpackr'
+import { errors } from '../errors.js'
+import { SEAL_OVERHEAD, type Keyring } from '../crypto/keyring.js'
+import { allocChannelDataFrame, type ChannelData } from './channel-data.js'
+import { SEND_OPTIONS } from './send-options.js'
+
+export const ENVELOPE_MAGIC_0 = 0x4e // 'N'
+export const ENVELOPE_MAGIC_1 = 0x43 // 'C'
+export const ENVELOPE_VERSION = 1
+export const ENVELOPE_HEADER = 5
+const FLAG_SEALED = 0x01
+
+export const KIND = { app: 1, heartbeat: 2, stop: 3 } as const
+export type EnvelopeKind = keyof typeof KIND
+const KIND_NAMES: Record<number, EnvelopeKind> = { 1: 'app', 2: 'heartbeat', 3: 'stop' }
+
+/**
+ * Tomcat's TcpFailureDetector probe message (TCP_FAIL_DETECT, 64 bytes, sent with BYTE_MESSAGE):
+ * a Tomcat checking whether we are alive. It is swallowed silently, as Tomcat does.
+ */
+export const TCP_FAIL_DETECT = Buffer.from(
+  '4fa77348798243c99f6f8980a15b07147dd9525bebf1439ab77ebe8f8167' +
+  '1eb63715be87457e4ca8bf0a4d135338153255f694b73afa407891047dd7' +
+  '7284c0d5', 'hex')
+
+// why: records (shared structures) would make a message depend on what the receiver saw before
+const packr = new Packr({ useRecords: false })
+
+/** msgpackr-encode an app value (TRIBES_ERR_MESSAGE_ENCODE for values msgpackr refuses). */
+export function packValue (value: unknown): Buffer {
+  try { return packr.pack(value) } catch (err) { throw errors.messageEncode(err) }
+}
+
+export function unpackValue (body: Uint8Array): unknown {
+  try { return packr.unpack(body) } catch (err) { throw errors.envelopeMalformed(`msgpack body does not decode: ${(err as Error).message}`) }
+}
+
+export function envelopeLength (bodyLength: number, sealed: boolean): number {
+  return sealed ? ENVELOPE_HEADER + 1 + SEAL_OVERHEAD + bodyLength : ENVELOPE_HEADER + bodyLength
+}
+
+/**
+ * Build the whole TCP frame of one nodecat message in one allocation: frame header, ChannelData
+ * header, envelope, (sealed) body, end marker. Encode once, write to every member.
+ */
+export function encodeEnvelopeFrame (header: Omit<ChannelData, 'message'>, kind: EnvelopeKind, body: Uint8Array, keyring?: Keyring): Buffer {
+  const sealed = keyring !== undefined
+  const { frame, bodyOffset, messageOffset: m } = allocChannelDataFrame(header, envelopeLength(body.length, sealed))
+  frame[m] = ENVELOPE_MAGIC_0
+  frame[m + 1] = ENVELOPE_MAGIC_1
+  frame[m + 2] = ENVELOPE_VERSION
+  frame[m + 3] = KIND[kind]
+  frame[m + 4] = sealed ? FLAG_SEALED : 0
+  if (keyring === undefined) {
+    frame.set(body, m + ENVELOPE_HEADER)
+  } else {
+    frame[m + ENVELOPE_HEADER] = keyring.keyId
+    const aadEnd = m + ENVELOPE_HEADER + 1
+    keyring.sealInto(frame.subarray(bodyOffset, aadEnd), body, frame, aadEnd)
+  }
+  return frame
+}
+
+/** True when a received ChannelData carries a nodecat envelope (byte message + "NC" magic). */
+export function isEnvelope (cd: ChannelData): boolean {
+  const msg = cd.message
+  return (cd.options & SEND_OPTIONS.BYTE_MESSAGE) !== 0 && msg.length >= ENVELOPE_HEADER &&
+    msg[0] === ENVELOPE_MAGIC_0 && msg[1] === ENVELOPE_MAGIC_1
+}
+
+/** True for Tomcat's TcpFailureDetector probe. */
+export function isTcpFailDetect (cd: ChannelData): boolean {
+  return (cd.options & SEND_OPTIONS.BYTE_MESSAGE) !== 0 && cd.message.length === TCP_FAIL_DETECT.length &&
+    cd.message.equals(TCP_FAIL_DETECT)
+}
+
+export interface OpenedEnvelope {
+  kind: EnvelopeKind
+  /** the plain body (a view into the frame when unsealed) */
+  body: Buffer
+}
+
+/**
+ * Open the envelope of `cd`, decoded from frame body `body` (needed for the AAD). With a keyring
+ * the envelope must be sealed, authentic and fresh: TRIBES_ERR_DECRYPT / TRIBES_ERR_REPLAY
+ * otherwise. Without one, a sealed envelope is TRIBES_ERR_DECRYPT. Anything else that does not
+ * parse is TRIBES_ERR_ENVELOPE_MALFORMED. Call {@link isEnvelope} first.
+ */
+export function openEnvelope (body: Buffer, cd: ChannelData, keyring?: Keyring): OpenedEnvelope {
+  const msg = cd.message
+  if (msg[2] !== ENVELOPE_VERSION) throw errors.envelopeMalformed(`unsupported envelope version ${msg[2]}`)
+  const kind = KIND_NAMES[msg[3]!]
+  if (kind === undefined) throw errors.envelopeMalformed(`unknown kind ${msg[3]}`)
+  const sealed = (msg[4]! & FLAG_SEALED) !== 0
+  if (keyring === undefined) {
+    if (sealed) throw errors.decrypt('message is sealed but this member has no cluster key')
+    return { kind, body: msg.subarray(ENVELOPE_HEADER) }
+  }
+  if (!sealed) throw errors.decrypt('message is not sealed but a cluster key is set')
+  if (msg.length < ENVELOPE_HEADER + 1 + SEAL_OVERHEAD) throw errors.decrypt(`sealed message of ${msg.length} bytes is too short`)
+  const aadEnd = msg.byteOffset - body.byteOffset + ENVELOPE_HEADER + 1
+  if (aadEnd < 0 || aadEnd > body.length) throw errors.envelopeMalformed('message is not inside the frame body')
+  const plain = keyring.open(msg[ENVELOPE_HEADER]!, body.subarray(0, aadEnd), msg.subarray(ENVELOPE_HEADER + 1))
+  keyring.checkFresh(cd.timestamp, cd.uniqueId)
+  return { kind, body: plain }
+}
