@@ -3,7 +3,7 @@
  * fixtures.json lists and re-encodes byte for byte; every multi-frame stream parses whole, in
  * 1-byte chunks and split at every offset; the ACK capture equals our ACK frame.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { ACK_FRAME, FrameParser, isAck } from '../src/codec/frame.js'
@@ -32,7 +32,7 @@ const fixtures = JSON.parse(readFileSync(dir + 'fixtures.json', 'utf8')) as Fixt
 const read = (f: Fixture) => readFileSync(dir + f.file)
 const parser = () => new FrameParser({ maxFrameSize: 1 << 20 })
 
-function checkMember (t: Tap.Test, blob: Buffer, m: MemberJson): void {
+function checkMember (t: Test, blob: Buffer, m: MemberJson): void {
   const d = decodeMember(blob)
   t.equal(blob.length, m.length, 'member length')
   t.equal(d.aliveTime, m.aliveTime, 'aliveTime')
