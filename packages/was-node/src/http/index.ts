@@ -1,0 +1,6 @@
+export { nodecatSessionPlugin, rewriteSessionUrl } from './fastify-plugin.js'
+export { sessionMiddleware, type SessionMiddleware, type SessionRequest } from './express-middleware.js'
+export { DEFAULT_REPLICATION_FILTER, HTTP_DEFAULTS, resolveHttpOptions, type SessionMiddlewareOptions, type ResolvedHttpOptions } from './options.js'
+export { COOKIE_DEFAULTS, type CookieOptions, type SameSite } from './cookie-options.js'
+export { readSessionIds, cookieSessionIds, pathSessionId, stripSessionPathParam, SESSION_ID_LIMITS, type SessionIdSource } from './session-id.js'
+export type { TrustProxy } from './trust-proxy.js'

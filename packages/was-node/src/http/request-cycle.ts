@@ -1,0 +1,100 @@
+/**
+ * The framework-free core both embeddings share: wait for the store once, open a request's session
+ * from the ids the client sent, and end it exactly once with the replication decision, turning the
+ * store's CookieAction into a Set-Cookie value.
+ */
+import type { IncomingMessage } from 'node:http'
+import type { CookieAction, RequestSession, SessionApi } from '../session/types.js'
+import { requestIsHttps, setCookieValue } from './cookie-options.js'
+import { resolveHttpOptions, type ResolvedHttpOptions, type SessionMiddlewareOptions } from './options.js'
+import { cookieSessionIds, pathSessionId, SESSION_ID_LIMITS, stripSessionPathParam } from './session-id.js'
+
+/** One request's session, from open to end. */
+export class RequestCycle {
+  /** what the app sees */
+  readonly session: SessionApi
+  /** the URL with `;jsessionid=` removed, for routing */
+  readonly url: string
+  /** the decoded path, tested against the replication filter */
+  readonly path: string
+  /** the client reached us over HTTPS (directly or via a trusted proxy) */
+  readonly https: boolean
+  readonly #options: ResolvedHttpOptions
+  readonly #request: RequestSession
+  readonly #cookieIds: string[]
+  #ending: Promise<CookieAction> | null = null
+
+  constructor (options: ResolvedHttpOptions, req: IncomingMessage, rawUrl: string) {
+    this.#options = options
+    this.url = stripSessionPathParam(rawUrl, options.pathParam)
+    this.path = decodePath(this.url)
+    this.https = requestIsHttps(req, options.trusted)
+    const fromPath = pathSessionId(rawUrl, options.pathParam)
+    this.#cookieIds = cookieSessionIds(req.headers.cookie, options.cookie.name, SESSION_ID_LIMITS.maxIdLength,
+      SESSION_ID_LIMITS.maxCandidates - (fromPath === null ? 0 : 1))
+    this.#request = options.store.open(fromPath === null ? this.#cookieIds : [fromPath, ...this.#cookieIds])
+    this.session = this.#request.session
+  }
+
+  /** does the replication filter let this request's delta go to the cluster? */
+  get replicate (): boolean {
+    const filter = this.#options.replicationFilter
+    return filter === null || !filter.test(this.path)
+  }
+
+  /** end() was called (it may still be pending) */
+  get ended (): boolean { return this.#ending !== null }
+
+  /** End the session once; later calls get the same promise. */
+  end (): Promise<CookieAction> {
+    this.#ending ??= Promise.resolve().then(() => this.#request.end({ replicate: this.replicate }))
+    return this.#ending
+  }
+
+  /**
+   * The cookie the session's current state calls for, without ending it: for responses whose
+   * headers go out before the app is done (streamed bodies).
+   */
+  provisionalAction (): CookieAction {
+    const id = this.session.id
+    if (id === null) return this.#request.requestedId !== null ? { action: 'clear' } : { action: 'none' }
+    return this.#cookieIds.includes(id) ? { action: 'none' } : { action: 'set', id }
+  }
+
+  /** Set-Cookie value for an action, or null. */
+  setCookie (action: CookieAction): string | null {
+    return setCookieValue(action, this.#options.cookie, this.https)
+  }
+}
+
+function decodePath (url: string): string {
+  const q = url.indexOf('?')
+  const path = q < 0 ? url : url.slice(0, q)
+  try { return decodeURIComponent(path) } catch { return path }
+}
+
+/** Shared by every request of one middleware instance. */
+export class SessionCycle {
+  readonly options: ResolvedHttpOptions
+  #ready = false
+  readonly #whenReady: Promise<void>
+
+  constructor (input: SessionMiddlewareOptions) {
+    this.options = resolveHttpOptions(input)
+    // why: a failed state transfer still lets requests through (the store decides what ready means)
+    this.#whenReady = this.options.store.ready.then(() => { this.#ready = true }, (err: unknown) => {
+      this.#ready = true
+      this.options.logger?.warn({ err }, 'session store became ready with an error')
+    })
+  }
+
+  /** true once the store's initial state transfer is over */
+  get isReady (): boolean { return this.#ready }
+
+  /** resolves when requests may open sessions */
+  whenReady (): Promise<void> { return this.#whenReady }
+
+  open (req: IncomingMessage, rawUrl: string): RequestCycle {
+    return new RequestCycle(this.options, req, rawUrl)
+  }
+}
