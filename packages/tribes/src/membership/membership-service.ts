@@ -9,10 +9,9 @@ import { randomUUID } from 'node:crypto'
 import { pino, type Logger } from 'pino'
 import type { DisappearReason, Member, MemberMeta } from '../types.js'
 import { TribesError } from '../errors.js'
-import { decodeMember, hostToBytes, hostToString, isShutdownCommand, SHUTDOWN_COMMAND, type MemberFields } from '../codec/member.js'
-import {
-  decodePayload, encodePayload, encodeSignedMember, payloadOffsetOf, tagLengthOf, verifyMemberTag, type MemberAuth
-} from '../codec/member-payload.js'
+import { hostToBytes, hostToString, SHUTDOWN_COMMAND, type MemberFields } from '../codec/member.js'
+import { encodePayload, encodeSignedMember, tagLengthOf, type MemberAuth } from '../codec/member-payload.js'
+import { readMemberDatagram } from './datagram.js'
 import type { HeartbeatTransport } from './heartbeat-transport.js'
 import { MembershipTable, memberId, toMember } from './membership.js'
 import { FailureDetector, type Probe } from './failure-detector.js'
@@ -89,6 +88,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
   readonly #localId: string
   readonly #host: string
   readonly #meta: MemberMeta
+  readonly #domain: string
   readonly #dropped: Record<string, number> = {}
   #blob: Buffer
   #startedAt = 0
@@ -103,7 +103,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     super()
     const d = MEMBERSHIP_DEFAULTS
     this.#frequency = check.integer(options.frequency ?? d.frequency, 'membership.frequency', 10, 60000)
-    this.#dropTime = check.integer(options.dropTime ?? d.dropTime, 'membership.dropTime', 2 * this.#frequency, 600000)
+    this.#dropTime = check.integer(options.dropTime ?? d.dropTime, 'membership.dropTime', this.#frequency + 1, 600000)
     const connectTimeout = check.integer(options.connectTimeout ?? d.connectTimeout, 'membership.connectTimeout', 10, 60000)
     this.#suspectTimeout = check.integer(options.suspectTimeout ?? d.suspectTimeout, 'membership.suspectTimeout', 0, 3600000)
     const local = options.local
@@ -115,6 +115,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     let uniqueId = local.uniqueId === undefined ? randomUniqueId() : typeof local.uniqueId === 'string' ? Buffer.from(local.uniqueId, 'hex') : Buffer.from(local.uniqueId)
     if (uniqueId.length !== 16) check.fail('membership.local.uniqueId', '16 bytes (32 hex characters)', local.uniqueId)
     this.#auth = options.auth
+    this.#domain = domain
     const tagLength = this.#auth === undefined ? 0 : tagLengthOf(this.#auth)
     this.#meta = { ...local.meta }
     let payload: Buffer
@@ -217,33 +218,14 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
   heard (blob: Buffer, from: string): void {
     if (this.#state !== 'started') return
     this.#received++
-    let fields: MemberFields
-    try {
-      fields = decodeMember(blob)
-    } catch (err) {
-      return this.#drop('malformed', from, (err as Error).message)
+    const read = readMemberDatagram(blob, this.#domain, this.#auth)
+    if (!read.ok) {
+      if (read.member?.id === this.#localId) return
+      return this.#drop(read.reason, from, read.detail)
     }
-    let meta: MemberMeta | null = null
-    let payload
-    try {
-      payload = decodePayload(fields.payload, payloadOffsetOf(fields))
-    } catch (err) {
-      const code = (err as TribesError).code
-      return this.#drop(code === 'TRIBES_ERR_MEMBER_PAYLOAD_VERSION' ? 'version' : 'malformed', from, (err as Error).message)
-    }
-    const shutdown = isShutdownCommand(fields.command)
-    const member = toMember(fields, payload.kind === 'nodecat' ? payload.meta : null)
+    const { member, shutdown } = read
     if (member.id === this.#localId) return
-    if (member.domain !== this.#fields.domain.toString('latin1')) return this.#drop('domain', from, `domain ${JSON.stringify(member.domain)}`)
-    if (payload.kind === 'nodecat') {
-      if (this.#auth === undefined) {
-        if (payload.tag !== null) return this.#drop('auth', from, 'member is tagged with a cluster key and this member has none')
-      } else {
-        if (payload.tag === null) return this.#drop('auth', from, 'member has no cluster-key tag')
-        if (!verifyMemberTag(blob, payload.tag, payload.tagOffset, this.#auth)) return this.#drop('auth', from, 'cluster-key tag does not verify')
-      }
-      meta = payload.meta
-    }
+    const meta = member.meta
     const result = this.#table.heard(member, shutdown, this.#clock())
     switch (result.outcome) {
       case 'added':
