@@ -1,1 +1,17 @@
-export {}
+/** @nodecat/balancer: a sticky, jvmRoute-aware reverse proxy that fails over without losing sessions. */
+export { createBalancer, type Balancer } from './balancer.js'
+export { createDiscovery, type Discovery, type DiscoveryOptions } from './discovery.js'
+export { createAdminHandler, startAdmin, tokenMatches, type AdminHandlerOptions } from './admin.js'
+export { sessionRoutes, loggablePath } from './route.js'
+export { requestHeaders, responseHeaders } from './headers.js'
+export { renderMetrics } from './metrics.js'
+export { parseWorkerSpec } from './worker-spec.js'
+export {
+  DEFAULTS, resolveBalancerOptions, resolveWorker, isLoopbackHost,
+  type BalancerOptions, type ResolvedOptions, type WorkerConfig, type Activation, type LbMethod,
+  type HealthCheckOptions, type ClientLimits, type AdminOptions
+} from './options.js'
+export { BalancerError, BalancerOptionError, WorkerError, CLIENT_ERRORS, type ClientErrorCode } from './errors.js'
+export type { WorkerStatus } from './worker.js'
+export type { WorkerState } from './worker-states.js'
+export type { BalancerStatus, BalancerTotals, AdminView } from './status.js'

@@ -1,0 +1,179 @@
+/**
+ * createBalancer(): the client listener (raw node:http), one undici pool per worker, sticky
+ * choice and failover, health checks, optional tribes discovery and the admin listener.
+ */
+import http from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import pino, { type Logger } from 'pino'
+import { startAdmin } from './admin.js'
+import { Chooser } from './choose.js'
+import { createDiscovery, type Discovery } from './discovery.js'
+import type { ClientErrorCode } from './errors.js'
+import { HealthChecker } from './health-check.js'
+import { resolveBalancerOptions, resolveWorker, type Activation, type BalancerOptions, type ResolvedOptions, type WorkerConfig } from './options.js'
+import { proxyRequest, type ProxyContext } from './proxy.js'
+import { sendRawError } from './respond.js'
+import { BalancerStats } from './stats.js'
+import type { BalancerStatus } from './status.js'
+import { proxyUpgrade } from './websocket.js'
+import type { WorkerStatus } from './worker.js'
+import { WorkerRegistry, type StateListener } from './worker-registry.js'
+
+export interface Balancer {
+  /** listen (client and admin); resolves with the bound addresses */
+  start (): Promise<{ address: AddressInfo, admin: AddressInfo | null }>
+  /** stop listening, wait up to graceMs for requests in flight, then close every pool */
+  stop (graceMs?: number): Promise<void>
+  /** every worker's status */
+  workers (): WorkerStatus[]
+  /** the whole status (what GET /status shows) */
+  status (): BalancerStatus
+  /** change a worker's activation at run time; throws LB_ERR_UNKNOWN_WORKER */
+  setActivation (route: string, activation: Activation): WorkerStatus
+  /** add a static worker at run time; throws LB_ERR_INVALID_OPTION / LB_ERR_DUPLICATE_ROUTE */
+  addWorker (worker: WorkerConfig | string): WorkerStatus
+  removeWorker (route: string): boolean
+  /** run one health check on a worker now (or all); resolves with the results by route */
+  checkHealth (route?: string): Promise<Record<string, boolean>>
+  /** called on every worker state change (after it is logged) */
+  onStateChange (listener: StateListener): void
+  readonly address: AddressInfo | null
+  readonly adminAddress: AddressInfo | null
+  readonly options: ResolvedOptions
+}
+
+/** Parser errors node reports on the client socket, mapped to our answers. */
+function clientErrorCode (code: string | undefined): ClientErrorCode {
+  if (code === 'HPE_HEADER_OVERFLOW') return 'LB_ERR_HEADERS_TOO_LARGE'
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'LB_ERR_REQUEST_TIMEOUT'
+  if (code === 'HPE_URI_TOO_LONG') return 'LB_ERR_URI_TOO_LONG'
+  return 'LB_ERR_BAD_REQUEST'
+}
+
+export function createBalancer (options: BalancerOptions = {}): Balancer {
+  const o = resolveBalancerOptions(options)
+  const logger: Logger = o.logger ?? pino({ level: 'silent' })
+  const registry = new WorkerRegistry(o, logger)
+  for (const w of o.workers) registry.add(w, true)
+  const stats = new BalancerStats()
+  const chooser = new Chooser(registry, o)
+  const ctx: ProxyContext = { options: o, chooser, stats, logger, accessLog: o.accessLog ? logger.child({ component: 'access' }) : null }
+  const health = o.healthCheck === false ? null : new HealthChecker(registry, o.healthCheck)
+  const discovery: Discovery | null = o.channel === undefined ? null : createDiscovery(o.channel, registry, { connectionLimit: o.connectionLimit, logger })
+
+  const c = o.client
+  const server = http.createServer({
+    maxHeaderSize: c.maxHeaderSize,
+    headersTimeout: c.headersTimeout,
+    requestTimeout: c.requestTimeout,
+    keepAliveTimeout: c.keepAliveTimeout,
+    connectionsCheckingInterval: c.connectionsCheckingInterval
+  }, (req, res) => proxyRequest(ctx, req, res))
+  server.maxConnections = c.maxConnections
+  server.on('upgrade', (req, socket, head) => proxyUpgrade(ctx, req, socket, head))
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
+    // why: a broken request costs the workers nothing: answer it here and close
+    if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
+    stats.clientErrors++
+    const code = clientErrorCode(err.code)
+    stats.count(code)
+    const pending = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage
+    if (pending?.headersSent === true) { socket.destroy(); return }
+    sendRawError(socket, code)
+  })
+
+  let address: AddressInfo | null = null
+  let admin: { server: http.Server, address: AddressInfo } | null = null
+  let maintain: NodeJS.Timeout | null = null
+
+  const status = (): BalancerStatus => {
+    const now = Date.now()
+    const workers = registry.list().map((w) => w.status(now))
+    return {
+      balancer: {
+        listen: address === null ? null : `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`,
+        uptimeSeconds: (now - stats.startedAt) / 1000,
+        method: o.method,
+        stickySession: o.stickySession,
+        stickySessionForce: o.stickySessionForce,
+        requests: stats.requests,
+        inFlight: stats.inFlight,
+        retries: stats.retries,
+        websockets: stats.websockets,
+        clientErrors: stats.clientErrors,
+        answered: { ...stats.answered },
+        workers: {
+          total: workers.length,
+          ok: workers.filter((w) => w.state === 'OK').length,
+          error: workers.filter((w) => w.state === 'ERROR').length,
+          recovering: workers.filter((w) => w.state === 'RECOVERING').length
+        }
+      },
+      workers
+    }
+  }
+
+  const setActivation = (route: string, activation: Activation): WorkerStatus => registry.setActivation(route, activation).status()
+
+  const balancer: Balancer = {
+    options: o,
+    get address () { return address },
+    get adminAddress () { return admin?.address ?? null },
+    workers: () => registry.list().map((w) => w.status()),
+    status,
+    setActivation,
+    addWorker (worker) {
+      return registry.add(resolveWorker(worker, 'worker', o.connectionLimit), true).status()
+    },
+    removeWorker: (route) => registry.remove(route),
+    async checkHealth (route) {
+      const out: Record<string, boolean> = {}
+      if (health === null) return out
+      const list = registry.list().filter((w) => route === undefined || w.route === route)
+      await Promise.all(list.map(async (w) => { out[w.route] = await health.check(w) }))
+      return out
+    },
+    onStateChange: (listener) => registry.onStateChange(listener),
+
+    async start () {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(o.port, o.host, () => { server.off('error', reject); resolve() })
+      })
+      address = server.address() as AddressInfo
+      if (o.admin !== false) {
+        try {
+          admin = await startAdmin({ status, setActivation }, { ...o.admin, logger })
+        } catch (err) {
+          server.close()
+          throw err
+        }
+      }
+      discovery?.start()
+      health?.start()
+      maintain = setInterval(() => registry.decay(), o.maintainInterval)
+      maintain.unref()
+      logger.info({ listen: status().balancer.listen, admin: admin === null ? null : `${admin.address.address}:${admin.address.port}`, workers: registry.size, discovery: discovery !== null }, 'balancer started')
+      return { address, admin: admin?.address ?? null }
+    },
+
+    async stop (graceMs = 5000) {
+      health?.stop()
+      discovery?.stop()
+      if (maintain !== null) clearInterval(maintain)
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      server.closeIdleConnections()
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs)
+      await closed
+      clearTimeout(timer)
+      if (admin !== null) {
+        const a = admin.server
+        await new Promise<void>((resolve) => { a.close(() => resolve()); a.closeAllConnections() })
+        admin = null
+      }
+      await Promise.all(registry.list().map(async (w) => { await w.destroy() }))
+      logger.info('balancer stopped')
+    }
+  }
+  return balancer
+}

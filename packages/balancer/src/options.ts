@@ -1,0 +1,322 @@
+/**
+ * The balancer's one table of defaults and the single place options are validated (at start-up,
+ * with messages that name the option).
+ */
+import { isIP } from 'node:net'
+import { validators } from '@nodecat/tribes'
+import type { Channel } from '@nodecat/tribes'
+import type { Logger } from 'pino'
+import { BalancerOptionError } from './errors.js'
+import { parseWorkerSpec } from './worker-spec.js'
+
+export type Activation = 'active' | 'disabled' | 'stopped'
+export const ACTIVATIONS: readonly Activation[] = ['active', 'disabled', 'stopped']
+export type LbMethod = 'requests' | 'busyness'
+
+/** One worker (a nodecat node, or any HTTP backend) as configured or discovered. */
+export interface WorkerConfig {
+  /** the jvmRoute: what follows the first '.' of the session id */
+  route: string
+  /** base URL, http://host:port (no path) */
+  url: string
+  /** weight for new sessions (1..100) */
+  lbfactor?: number
+  activation?: Activation
+  /** route of the preferred failover worker (used even if it is disabled: hot standby) */
+  redirect?: string
+  /** replication group; default: the part of the route before its first '.', if any */
+  domain?: string
+  /** in-flight requests at which the worker is skipped (0 = no limit); also the pool size */
+  connectionLimit?: number
+}
+
+export interface HealthCheckOptions {
+  /** GET this path on each worker; 2xx/3xx is healthy */
+  path: string
+  /** ms between checks; 0 turns active checks off */
+  interval: number
+  /** ms a check may take */
+  timeout: number
+  /** consecutive good checks that bring an ERROR/RECOVERING worker back to OK */
+  rise: number
+  /** consecutive failed checks that put an OK worker into ERROR */
+  fall: number
+}
+
+/** Limits against hostile or broken clients (node:http server settings plus our own URL cap). */
+export interface ClientLimits {
+  maxHeaderSize: number
+  maxUrlLength: number
+  headersTimeout: number
+  requestTimeout: number
+  keepAliveTimeout: number
+  maxConnections: number
+  /** how often node checks headersTimeout/requestTimeout */
+  connectionsCheckingInterval: number
+}
+
+export interface AdminOptions {
+  host: string
+  port: number
+  /** bearer token for activation changes */
+  token?: string
+  /** default: true unless host is loopback (127.0.0.1, ::1, localhost exactly) */
+  requireToken?: boolean
+  /** seconds between refreshes of the HTML status page */
+  refresh: number
+}
+
+export interface BalancerOptions {
+  host?: string
+  port?: number
+  workers?: Array<WorkerConfig | string>
+  /** path prefixes that go to the cluster; others get 404 */
+  mounts?: string[]
+  sessionCookie?: string
+  sessionPathParam?: string
+  stickySession?: boolean
+  stickySessionForce?: boolean
+  method?: LbMethod
+  /** different worker tries per request */
+  maxAttempts?: number
+  /** request bodies up to this many bytes are buffered and can be replayed on another worker */
+  replayBufferSize?: number
+  connectTimeout?: number
+  /** ms from sending the request to the response headers */
+  headersTimeout?: number
+  /** ms a response body may stay idle */
+  bodyTimeout?: number
+  /** ms a worker stays ERROR before one live request may probe it */
+  recoverTime?: number
+  /** consecutive failures after a request reached a worker that put it into ERROR */
+  failuresToError?: number
+  /** ms between halvings of the request counters used for balancing */
+  maintainInterval?: number
+  /** pooled idle connections to a worker close after this (keep it below the worker's own) */
+  poolKeepAliveTimeout?: number
+  /** default in-flight limit per worker */
+  connectionLimit?: number
+  healthCheck?: Partial<HealthCheckOptions> | false
+  client?: Partial<ClientLimits>
+  /** keep X-Forwarded-For/Forwarded from the client and append to them (only behind another proxy) */
+  trustForwarded?: boolean
+  admin?: Partial<AdminOptions> | false
+  accessLog?: boolean
+  logger?: Logger
+  /** a started or unstarted tribes channel: nodes with an HTTP address become workers */
+  channel?: Channel
+}
+
+export interface ResolvedOptions {
+  host: string
+  port: number
+  workers: Array<Required<Omit<WorkerConfig, 'redirect' | 'domain'>> & Pick<WorkerConfig, 'redirect' | 'domain'>>
+  mounts: string[]
+  sessionCookie: string
+  sessionPathParam: string
+  stickySession: boolean
+  stickySessionForce: boolean
+  method: LbMethod
+  maxAttempts: number
+  replayBufferSize: number
+  connectTimeout: number
+  headersTimeout: number
+  bodyTimeout: number
+  recoverTime: number
+  failuresToError: number
+  maintainInterval: number
+  poolKeepAliveTimeout: number
+  connectionLimit: number
+  healthCheck: HealthCheckOptions | false
+  client: ClientLimits
+  trustForwarded: boolean
+  admin: (AdminOptions & { requireToken: boolean }) | false
+  accessLog: boolean
+  logger: Logger | undefined
+  channel: Channel | undefined
+}
+
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8080,
+  mounts: ['/'],
+  sessionCookie: 'JSESSIONID',
+  sessionPathParam: 'jsessionid',
+  stickySession: true,
+  stickySessionForce: false,
+  method: 'requests' as LbMethod,
+  maxAttempts: 3,
+  replayBufferSize: 64 * 1024,
+  connectTimeout: 3000,
+  headersTimeout: 30_000,
+  bodyTimeout: 30_000,
+  recoverTime: 10_000,
+  failuresToError: 2,
+  maintainInterval: 60_000,
+  // why: Node's http.Server closes idle sockets after 5 s; ours must close first or reuse hits ECONNRESET
+  poolKeepAliveTimeout: 4000,
+  connectionLimit: 128,
+  lbfactor: 1,
+  activation: 'active' as Activation,
+  healthCheck: { path: '/_nodecat/status', interval: 2000, timeout: 1000, rise: 2, fall: 2 },
+  client: {
+    maxHeaderSize: 16 * 1024,
+    maxUrlLength: 8 * 1024,
+    headersTimeout: 10_000,
+    requestTimeout: 120_000,
+    keepAliveTimeout: 5000,
+    maxConnections: 10_000,
+    connectionsCheckingInterval: 1000
+  },
+  trustForwarded: false,
+  admin: { host: '127.0.0.1', port: 8090, refresh: 5 },
+  accessLog: false
+} as const
+
+const v = validators((message) => new BalancerOptionError(message))
+
+export const ROUTE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/
+const TOKEN_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/
+
+/** Only these names count as loopback for the admin token rule; 127.0.0.2 and friends do not. */
+export function isLoopbackHost (host: string): boolean {
+  return host === '127.0.0.1' || host === '::1' || host === 'localhost'
+}
+
+function host (value: unknown, name: string): string {
+  const h = v.string(value, name)
+  if (h !== 'localhost' && isIP(h) === 0 && !/^[A-Za-z0-9.-]{1,253}$/.test(h)) v.fail(name, 'an IP address or host name', value)
+  return h
+}
+
+function known (obj: Record<string, unknown>, name: string, keys: readonly string[]): void {
+  for (const k of Object.keys(obj)) if (!keys.includes(k)) v.fail(`${name}${name ? '.' : ''}${k}`, `one of the known options (${keys.join(', ')})`, 'unknown option')
+}
+
+/** Validate one worker definition (object or "route=url,lbfactor=2" text). */
+export function resolveWorker (raw: WorkerConfig | string, name: string, connectionLimit: number): ResolvedOptions['workers'][number] {
+  const w = typeof raw === 'string' ? parseWorkerSpec(raw, name) : raw
+  if (w === null || typeof w !== 'object') v.fail(name, 'a worker object or "route=http://host:port" text', raw)
+  known(w as unknown as Record<string, unknown>, name, ['route', 'url', 'lbfactor', 'activation', 'redirect', 'domain', 'connectionLimit'])
+  const route = v.string(w.route, `${name}.route`, ROUTE_PATTERN, 'a route of 1-64 letters, digits, "_", "-" or "."')
+  const url = v.string(w.url, `${name}.url`)
+  let parsed: URL
+  try { parsed = new URL(url) } catch { return v.fail(`${name}.url`, 'an http:// URL', url) }
+  if (parsed.protocol !== 'http:' || parsed.pathname !== '/' || parsed.search !== '' || parsed.username !== '') v.fail(`${name}.url`, 'an http://host:port URL without path, query or credentials', url)
+  const domain = w.domain !== undefined ? v.string(w.domain, `${name}.domain`, ROUTE_PATTERN, 'a domain of 1-64 letters, digits, "_", "-" or "."') : route.includes('.') ? route.slice(0, route.indexOf('.')) : undefined
+  return {
+    route,
+    url: parsed.origin,
+    lbfactor: v.integer(w.lbfactor ?? DEFAULTS.lbfactor, `${name}.lbfactor`, 1, 100),
+    activation: v.oneOf(w.activation ?? DEFAULTS.activation, `${name}.activation`, ACTIVATIONS),
+    redirect: w.redirect !== undefined ? v.string(w.redirect, `${name}.redirect`, ROUTE_PATTERN, 'a route') : undefined,
+    domain,
+    connectionLimit: v.integer(w.connectionLimit ?? connectionLimit, `${name}.connectionLimit`, 0, 100_000)
+  }
+}
+
+function mount (value: unknown, name: string): string {
+  return v.string(value, name, /^\/[^\s?#;]*$/, 'a path prefix starting with "/"')
+}
+
+/** Validate everything once; throws BalancerOptionError naming the bad option. */
+export function resolveBalancerOptions (options: BalancerOptions = {}): ResolvedOptions {
+  if (options === null || typeof options !== 'object') v.fail('options', 'an object', options)
+  known(options as Record<string, unknown>, '', ['host', 'port', 'workers', 'mounts', 'sessionCookie', 'sessionPathParam', 'stickySession', 'stickySessionForce', 'method', 'maxAttempts', 'replayBufferSize', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'recoverTime', 'failuresToError', 'maintainInterval', 'poolKeepAliveTimeout', 'connectionLimit', 'healthCheck', 'client', 'trustForwarded', 'admin', 'accessLog', 'logger', 'channel'])
+  const o = options
+  const connectionLimit = v.integer(o.connectionLimit ?? DEFAULTS.connectionLimit, 'connectionLimit', 0, 100_000)
+  const rawWorkers = o.workers ?? []
+  if (!Array.isArray(rawWorkers)) v.fail('workers', 'a list of workers', rawWorkers)
+  const workers = rawWorkers.map((w, i) => resolveWorker(w, `workers[${i}]`, connectionLimit))
+  const seen = new Set<string>()
+  for (const [i, w] of workers.entries()) {
+    if (seen.has(w.route)) v.fail(`workers[${i}].route`, 'unique (two workers have this route)', w.route)
+    seen.add(w.route)
+  }
+  const mounts = o.mounts === undefined ? [...DEFAULTS.mounts] : v.stringList(o.mounts, 'mounts').map((m, i) => mount(m, `mounts[${i}]`))
+  if (mounts.length === 0) v.fail('mounts', 'at least one path prefix', o.mounts)
+
+  let healthCheck: HealthCheckOptions | false = false
+  if (o.healthCheck !== false) {
+    const h = o.healthCheck ?? {}
+    if (typeof h !== 'object' || h === null) v.fail('healthCheck', 'an object or false', h)
+    known(h as Record<string, unknown>, 'healthCheck', ['path', 'interval', 'timeout', 'rise', 'fall'])
+    const d = DEFAULTS.healthCheck
+    healthCheck = {
+      path: v.string(h.path ?? d.path, 'healthCheck.path', /^\/\S*$/, 'a path starting with "/"'),
+      interval: v.integer(h.interval ?? d.interval, 'healthCheck.interval', 0, 3_600_000),
+      timeout: v.integer(h.timeout ?? d.timeout, 'healthCheck.timeout', 1, 600_000),
+      rise: v.integer(h.rise ?? d.rise, 'healthCheck.rise', 1, 100),
+      fall: v.integer(h.fall ?? d.fall, 'healthCheck.fall', 1, 100)
+    }
+    if (healthCheck.interval === 0) healthCheck = false
+  }
+
+  const c = o.client ?? {}
+  if (typeof c !== 'object' || c === null) v.fail('client', 'an object', c)
+  known(c as Record<string, unknown>, 'client', Object.keys(DEFAULTS.client))
+  const dc = DEFAULTS.client
+  const client: ClientLimits = {
+    maxHeaderSize: v.integer(c.maxHeaderSize ?? dc.maxHeaderSize, 'client.maxHeaderSize', 1024, 1024 * 1024),
+    maxUrlLength: v.integer(c.maxUrlLength ?? dc.maxUrlLength, 'client.maxUrlLength', 16, 1024 * 1024),
+    headersTimeout: v.integer(c.headersTimeout ?? dc.headersTimeout, 'client.headersTimeout', 100, 3_600_000),
+    requestTimeout: v.integer(c.requestTimeout ?? dc.requestTimeout, 'client.requestTimeout', 0, 86_400_000),
+    keepAliveTimeout: v.integer(c.keepAliveTimeout ?? dc.keepAliveTimeout, 'client.keepAliveTimeout', 0, 3_600_000),
+    maxConnections: v.integer(c.maxConnections ?? dc.maxConnections, 'client.maxConnections', 1, 10_000_000),
+    connectionsCheckingInterval: v.integer(c.connectionsCheckingInterval ?? dc.connectionsCheckingInterval, 'client.connectionsCheckingInterval', 10, 60_000)
+  }
+  // why: node rejects headersTimeout > requestTimeout when requestTimeout is set
+  if (client.requestTimeout !== 0 && client.headersTimeout > client.requestTimeout) v.fail('client.headersTimeout', `at most client.requestTimeout (${client.requestTimeout})`, client.headersTimeout)
+
+  let admin: ResolvedOptions['admin'] = false
+  if (o.admin !== undefined && o.admin !== false) {
+    const a = o.admin
+    if (typeof a !== 'object' || a === null) v.fail('admin', 'an object or false', a)
+    known(a as Record<string, unknown>, 'admin', ['host', 'port', 'token', 'requireToken', 'refresh'])
+    const ahost = host(a.host ?? DEFAULTS.admin.host, 'admin.host')
+    const token = a.token !== undefined ? v.string(a.token, 'admin.token', /^[\x21-\x7e]{16,256}$/, 'a token of 16-256 printable characters') : undefined
+    const requireToken = a.requireToken !== undefined ? v.boolean(a.requireToken, 'admin.requireToken') : !isLoopbackHost(ahost)
+    if (requireToken && token === undefined) v.fail('admin.token', `set when the admin listener is not on loopback (admin.host ${ahost}) or admin.requireToken is true`, undefined)
+    admin = {
+      host: ahost,
+      port: v.integer(a.port ?? DEFAULTS.admin.port, 'admin.port', 0, 65535),
+      token,
+      requireToken,
+      refresh: v.integer(a.refresh ?? DEFAULTS.admin.refresh, 'admin.refresh', 1, 3600)
+    }
+  }
+
+  const channel = o.channel
+  if (channel !== undefined && (typeof channel !== 'object' || channel === null || typeof channel.members !== 'function' || typeof channel.on !== 'function')) v.fail('channel', 'a tribes Channel', '[not a channel]')
+  const logger = o.logger
+  if (logger !== undefined && (typeof logger !== 'object' || logger === null || typeof logger.info !== 'function')) v.fail('logger', 'a pino logger', '[not a logger]')
+
+  return {
+    host: host(o.host ?? DEFAULTS.host, 'host'),
+    port: v.integer(o.port ?? DEFAULTS.port, 'port', 0, 65535),
+    workers,
+    mounts,
+    sessionCookie: v.string(o.sessionCookie ?? DEFAULTS.sessionCookie, 'sessionCookie', TOKEN_PATTERN, 'a cookie name'),
+    sessionPathParam: v.string(o.sessionPathParam ?? DEFAULTS.sessionPathParam, 'sessionPathParam', TOKEN_PATTERN, 'a path parameter name'),
+    stickySession: v.boolean(o.stickySession ?? DEFAULTS.stickySession, 'stickySession'),
+    stickySessionForce: v.boolean(o.stickySessionForce ?? DEFAULTS.stickySessionForce, 'stickySessionForce'),
+    method: v.oneOf(o.method ?? DEFAULTS.method, 'method', ['requests', 'busyness'] as const),
+    maxAttempts: v.integer(o.maxAttempts ?? DEFAULTS.maxAttempts, 'maxAttempts', 1, 20),
+    replayBufferSize: v.integer(o.replayBufferSize ?? DEFAULTS.replayBufferSize, 'replayBufferSize', 0, 64 * 1024 * 1024),
+    connectTimeout: v.integer(o.connectTimeout ?? DEFAULTS.connectTimeout, 'connectTimeout', 10, 600_000),
+    headersTimeout: v.integer(o.headersTimeout ?? DEFAULTS.headersTimeout, 'headersTimeout', 10, 3_600_000),
+    bodyTimeout: v.integer(o.bodyTimeout ?? DEFAULTS.bodyTimeout, 'bodyTimeout', 10, 3_600_000),
+    recoverTime: v.integer(o.recoverTime ?? DEFAULTS.recoverTime, 'recoverTime', 0, 86_400_000),
+    failuresToError: v.integer(o.failuresToError ?? DEFAULTS.failuresToError, 'failuresToError', 1, 1000),
+    maintainInterval: v.integer(o.maintainInterval ?? DEFAULTS.maintainInterval, 'maintainInterval', 100, 86_400_000),
+    poolKeepAliveTimeout: v.integer(o.poolKeepAliveTimeout ?? DEFAULTS.poolKeepAliveTimeout, 'poolKeepAliveTimeout', 100, 3_600_000),
+    connectionLimit,
+    healthCheck,
+    client,
+    trustForwarded: v.boolean(o.trustForwarded ?? DEFAULTS.trustForwarded, 'trustForwarded'),
+    admin,
+    accessLog: v.boolean(o.accessLog ?? DEFAULTS.accessLog, 'accessLog'),
+    logger,
+    channel
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * The request path: check the request, pick a worker, stream the request through its undici pool
+ * and the response back, and on failure retry where that is safe:
+ * - nothing was sent (connect failed): retry on another worker, always (if the body can be resent);
+ * - the worker got it but answered nothing: retry only idempotent methods with a replayable body;
+ * - a response byte went to the client: never retry (the client's connection is cut instead).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Dispatcher } from 'undici'
+import type { Logger } from 'pino'
+import type { Chooser } from './choose.js'
+import type { ClientErrorCode } from './errors.js'
+import { requestHeaders, responseHeaders, type HeaderMap } from './headers.js'
+import type { ResolvedOptions } from './options.js'
+import { RequestBody } from './request-body.js'
+import { sendError } from './respond.js'
+import { loggablePath, sessionRoutes } from './route.js'
+import type { BalancerStats } from './stats.js'
+import type { Worker } from './worker.js'
+
+export interface ProxyContext {
+  options: ResolvedOptions
+  chooser: Chooser
+  stats: BalancerStats
+  logger: Logger
+  /** access log, or null when off */
+  accessLog: Logger | null
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
+/** undici refused the request itself: the client's request was bad, not the worker */
+const REQUEST_REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'])
+
+class ClientGoneError extends Error {
+  readonly code = 'LB_ERR_CLIENT_GONE'
+}
+
+/** Does the path fall under one of the mounts ("/app" takes /app, /app/x, /app;x, /app?x; not /apple)? */
+export function mounted (url: string, mounts: readonly string[]): boolean {
+  for (const m of mounts) {
+    if (m === '/') return true
+    if (!url.startsWith(m)) continue
+    if (m.endsWith('/') || url.length === m.length) return true
+    const c = url.charCodeAt(m.length)
+    if (c === 47 || c === 59 || c === 63) return true
+  }
+  return false
+}
+
+/** Check the request line before anything else; returns the code to answer with, or null. */
+export function screen (req: IncomingMessage, options: ResolvedOptions): ClientErrorCode | null {
+  const url = req.url ?? ''
+  if (url.length > options.client.maxUrlLength) return 'LB_ERR_URI_TOO_LONG'
+  // why: "OPTIONS *" and absolute-form targets are not for our workers (and undici rejects them)
+  if (url.charCodeAt(0) !== 47) return 'LB_ERR_BAD_REQUEST'
+  if (req.method === 'CONNECT') return 'LB_ERR_METHOD_NOT_ALLOWED'
+  if (!mounted(url, options.mounts)) return 'LB_ERR_NOT_MOUNTED'
+  return null
+}
+
+/** Handle one client request (the node:http 'request' listener). */
+export function proxyRequest (ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
+  ctx.stats.requests++
+  const refused = screen(req, ctx.options)
+  if (refused !== null) {
+    ctx.stats.count(refused)
+    sendError(res, refused)
+    if (ctx.accessLog !== null) logAccess(ctx, req, res, null, 0, Date.now())
+    return
+  }
+  const o = ctx.options
+  const routes = sessionRoutes(req.url!, req.headers.cookie, o.sessionCookie, o.sessionPathParam)
+  const exchange = new Exchange(ctx, req, res, routes, requestHeaders(req, o.trustForwarded))
+  exchange.start()
+}
+
+function logAccess (ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, worker: Worker | null, attempts: number, startedAt: number): void {
+  ctx.accessLog!.info({
+    method: req.method,
+    path: loggablePath(req.url ?? '', ctx.options.sessionPathParam),
+    status: res.headersSent ? res.statusCode : 0,
+    route: worker?.route ?? null,
+    attempts,
+    ms: Date.now() - startedAt,
+    complete: res.writableFinished
+  }, 'request')
+}
+
+/** One client request and its attempts on workers. */
+class Exchange {
+  readonly ctx: ProxyContext
+  readonly req: IncomingMessage
+  readonly res: ServerResponse
+  readonly routes: readonly string[]
+  readonly headers: HeaderMap
+  readonly body = new RequestBody()
+  readonly idempotent: boolean
+  readonly startedAt = Date.now()
+  attempts = 0
+  exclude: Set<Worker> | null = null
+  retriedOn: Set<Worker> | null = null
+  current: Attempt | null = null
+  lastWorker: Worker | null = null
+  clientGone = false
+  finished = false
+  lastFailure: ClientErrorCode | null = null
+
+  constructor (ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, routes: readonly string[], headers: HeaderMap) {
+    this.ctx = ctx
+    this.req = req
+    this.res = res
+    this.routes = routes
+    this.headers = headers
+    this.idempotent = IDEMPOTENT.has(req.method ?? '')
+  }
+
+  start (): void {
+    this.ctx.stats.inFlight++
+    this.res.on('close', () => {
+      if (!this.res.writableFinished) {
+        this.clientGone = true
+        this.current?.abort()
+      }
+      this.#end()
+    })
+    this.body.prepare(this.req, this.ctx.options.replayBufferSize).then((ok) => {
+      if (!ok || this.clientGone) {
+        this.res.destroy()
+        return
+      }
+      this.next()
+    }, () => { this.res.destroy() })
+  }
+
+  /** try the next worker, or answer with why there is none */
+  next (): void {
+    if (this.clientGone) return
+    const { chooser, options, stats } = this.ctx
+    if (this.attempts >= options.maxAttempts) {
+      this.fail(this.lastFailure ?? 'LB_ERR_NO_WORKER')
+      return
+    }
+    const choice = chooser.choose(this.routes, this.exclude)
+    if (choice.error !== undefined) {
+      this.fail(choice.error === 'LB_ERR_STICKY_UNAVAILABLE' ? choice.error : this.lastFailure ?? choice.error)
+      return
+    }
+    if (this.attempts > 0) stats.retries++
+    this.attempts++
+    const attempt = new Attempt(this, choice.worker, choice.sticky, choice.probe)
+    this.current = attempt
+    this.lastWorker = choice.worker
+    attempt.dispatch()
+  }
+
+  excludeWorker (w: Worker): void {
+    (this.exclude ??= new Set()).add(w)
+  }
+
+  fail (code: ClientErrorCode): void {
+    this.ctx.stats.count(code)
+    sendError(this.res, code)
+  }
+
+  #end (): void {
+    if (this.finished) return
+    this.finished = true
+    this.ctx.stats.inFlight--
+    if (this.ctx.accessLog !== null) logAccess(this.ctx, this.req, this.res, this.lastWorker, this.attempts, this.startedAt)
+  }
+}
+
+/** One try of a request on one worker: an undici dispatch handler. */
+class Attempt implements Dispatcher.DispatchHandler {
+  readonly #ex: Exchange
+  readonly #worker: Worker
+  readonly #probe: boolean
+  readonly #startedAt = Date.now()
+  #sent = false
+  #responded = false
+  #done = false
+  #controller: Dispatcher.DispatchController | null = null
+  #waitingDrain = false
+  readonly #resume = (): void => {
+    this.#waitingDrain = false
+    this.#controller?.resume()
+  }
+
+  constructor (ex: Exchange, worker: Worker, sticky: boolean, probe: boolean) {
+    this.#ex = ex
+    this.#worker = worker
+    this.#probe = probe
+    worker.inFlight++
+    worker.requests++
+    if (sticky) worker.sessionsRouted++
+  }
+
+  dispatch (): void {
+    const ex = this.#ex
+    try {
+      this.#worker.pool.dispatch({
+        origin: this.#worker.url,
+        path: ex.req.url!,
+        method: ex.req.method as Dispatcher.HttpMethod,
+        headers: ex.headers,
+        body: ex.body.source() as Dispatcher.DispatchOptions['body']
+      }, this)
+    } catch (err) {
+      this.onResponseError(null, err as Error)
+    }
+  }
+
+  abort (): void {
+    this.#controller?.abort(new ClientGoneError('client went away'))
+  }
+
+  onRequestStart (controller: Dispatcher.DispatchController): void {
+    this.#sent = true
+    this.#controller = controller
+    if (this.#ex.clientGone) controller.abort(new ClientGoneError('client went away'))
+  }
+
+  onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
+    // why: 1xx are informational; node already answered the client's Expect itself
+    if (statusCode < 200) return
+    const res = this.#ex.res
+    try {
+      const h = responseHeaders(headers)
+      if (statusMessage !== undefined && statusMessage !== '') res.writeHead(statusCode, statusMessage, h)
+      else res.writeHead(statusCode, h)
+    } catch (err) {
+      // a header node refuses to send (invalid characters): the worker's answer is broken
+      controller.abort(Object.assign(new Error('invalid response header'), { code: 'LB_ERR_BAD_RESPONSE', cause: err }))
+      return
+    }
+    this.#responded = true
+  }
+
+  onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.#ex.res.write(chunk) && !this.#waitingDrain) {
+      // why: backpressure: a slow client slows the worker instead of filling our memory
+      this.#waitingDrain = true
+      controller.pause()
+      this.#ex.res.once('drain', this.#resume)
+    }
+  }
+
+  onResponseEnd (): void {
+    this.#ex.res.end()
+    this.#finish(true)
+  }
+
+  onResponseError (_controller: Dispatcher.DispatchController | null, err: Error): void {
+    this.#finish(false)
+    const ex = this.#ex
+    const worker = this.#worker
+    const code = (err as { code?: string }).code ?? 'UNKNOWN'
+    if (ex.clientGone || ex.body.clientFailed || err instanceof ClientGoneError) {
+      ex.res.destroy()
+      return
+    }
+    if (REQUEST_REFUSED.has(code)) {
+      ex.fail('LB_ERR_BAD_REQUEST')
+      return
+    }
+    worker.recordError(code)
+    if (this.#responded) {
+      // why: part of the answer is already with the client; a retry could duplicate or splice it
+      worker.health.fail(code, code === 'UND_ERR_BODY_TIMEOUT')
+      ex.res.destroy()
+      return
+    }
+    if (!this.#sent) {
+      // connect failure: nothing reached the worker
+      worker.health.fail(code, true)
+      ex.excludeWorker(worker)
+      ex.lastFailure ??= 'LB_ERR_NO_WORKER'
+      if (ex.body.replayable()) ex.next()
+      else ex.fail('LB_ERR_NO_WORKER')
+      return
+    }
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+      worker.health.fail(code, true)
+      ex.fail('LB_ERR_HEADERS_TIMEOUT')
+      return
+    }
+    worker.health.fail(code, false)
+    ex.lastFailure = 'LB_ERR_WORKER_FAILED'
+    if (ex.idempotent && ex.body.replayable()) {
+      // why: one more try on the same worker first (a kept-alive socket may just have closed)
+      if (ex.retriedOn?.has(worker) === true) ex.excludeWorker(worker)
+      else (ex.retriedOn ??= new Set()).add(worker)
+      ex.next()
+      return
+    }
+    ex.fail('LB_ERR_WORKER_FAILED')
+  }
+
+  #finish (ok: boolean): void {
+    if (this.#done) return
+    this.#done = true
+    const w = this.#worker
+    w.inFlight--
+    if (this.#probe) w.health.releaseProbe()
+    if (ok) w.health.succeed(this.#startedAt)
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The client's request body as a worker gets it. Bodies up to replayBufferSize are read whole
+ * first, so they can be sent again to another worker; larger ones stream through (after the
+ * buffered prefix) and can be replayed only while no worker has started reading them.
+ */
+import type { IncomingMessage } from 'node:http'
+
+export class RequestBody {
+  /** the whole body when it fit the replay buffer (null: none, or streaming) */
+  data: Buffer | null = null
+  /** true when there is no body at all */
+  empty = true
+  /** set when the client's upload failed (it went away): not the worker's fault */
+  clientFailed = false
+  #prefix: Buffer[] = []
+  #iterator: AsyncIterator<Buffer> | null = null
+  #started = false
+
+  /** can this body be sent (again) to a worker? */
+  replayable (): boolean {
+    return this.empty || this.data !== null || !this.#started
+  }
+
+  /** what to hand undici for one attempt */
+  source (): Buffer | AsyncIterable<Buffer> | null {
+    if (this.empty) return null
+    if (this.data !== null) return this.data
+    return this.#stream()
+  }
+
+  async * #stream (): AsyncGenerator<Buffer> {
+    this.#started = true
+    for (const chunk of this.#prefix) yield chunk
+    this.#prefix = []
+    const it = this.#iterator!
+    for (;;) {
+      let r: IteratorResult<Buffer>
+      try {
+        r = await it.next()
+      } catch (err) {
+        this.clientFailed = true
+        throw err
+      }
+      if (r.done === true) return
+      yield r.value
+    }
+  }
+
+  /**
+   * Read up to `cap` bytes of the body. Resolves false if the client failed while we read.
+   * why destroyOnReturn false: undici ends the iterator on a worker error, and that must not
+   * destroy the client's socket (we still owe the client an answer).
+   */
+  async prepare (req: IncomingMessage, cap: number): Promise<boolean> {
+    const length = req.headers['content-length']
+    const chunked = req.headers['transfer-encoding'] !== undefined
+    if (!chunked && (length === undefined || length === '0')) return true
+    this.empty = false
+    this.#iterator = req.iterator({ destroyOnReturn: false })[Symbol.asyncIterator]() as AsyncIterator<Buffer>
+    const known = chunked ? -1 : Number(length)
+    if (known > cap) return true
+    let size = 0
+    try {
+      while (size <= cap) {
+        const r = await this.#iterator.next()
+        if (r.done === true) {
+          this.data = this.#prefix.length === 1 ? this.#prefix[0]! : Buffer.concat(this.#prefix, size)
+          this.#prefix = []
+          return true
+        }
+        this.#prefix.push(r.value)
+        size += r.value.length
+      }
+    } catch {
+      this.clientFailed = true
+      return false
+    }
+    return true
+  }
+}

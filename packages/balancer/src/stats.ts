@@ -1,0 +1,19 @@
+/** Balancer-wide counters shown by /status and /metrics. */
+import type { ClientErrorCode } from './errors.js'
+
+export class BalancerStats {
+  readonly startedAt = Date.now()
+  requests = 0
+  inFlight = 0
+  /** tries on another (or the same) worker after a failure */
+  retries = 0
+  websockets = 0
+  /** answers the balancer gave itself, by code */
+  readonly answered: Partial<Record<ClientErrorCode, number>> = {}
+  /** malformed requests node's parser rejected (never reached a worker) */
+  clientErrors = 0
+
+  count (code: ClientErrorCode): void {
+    this.answered[code] = (this.answered[code] ?? 0) + 1
+  }
+}

@@ -1,0 +1,32 @@
+/** The status model shared by /status, the HTML page and /metrics. */
+import type { WorkerStatus } from './worker.js'
+import type { Activation, LbMethod } from './options.js'
+
+export interface BalancerTotals {
+  listen: string | null
+  uptimeSeconds: number
+  method: LbMethod
+  stickySession: boolean
+  stickySessionForce: boolean
+  requests: number
+  inFlight: number
+  retries: number
+  websockets: number
+  /** requests node's parser rejected (400/408/431), which never reached a worker */
+  clientErrors: number
+  /** answers the balancer gave itself, by LB_ERR_* code */
+  answered: Record<string, number>
+  workers: { total: number, ok: number, error: number, recovering: number }
+}
+
+export interface BalancerStatus {
+  balancer: BalancerTotals
+  workers: WorkerStatus[]
+}
+
+/** What the admin listener needs from a balancer. */
+export interface AdminView {
+  status (): BalancerStatus
+  /** throws WorkerError LB_ERR_UNKNOWN_WORKER */
+  setActivation (route: string, activation: Activation): WorkerStatus
+}

@@ -1,0 +1,28 @@
+/** The text form of a worker used by the CLI and JSON config: "tomcat2=http://127.0.0.1:8082,lbfactor=2". */
+import { BalancerOptionError } from './errors.js'
+import type { WorkerConfig } from './options.js'
+
+const KEYS: Record<string, keyof WorkerConfig> = {
+  lbfactor: 'lbfactor',
+  activation: 'activation',
+  redirect: 'redirect',
+  domain: 'domain',
+  'connection-limit': 'connectionLimit',
+  connectionLimit: 'connectionLimit'
+}
+
+/** Parse "route=url[,key=value...]"; numbers stay text here and are validated by resolveWorker. */
+export function parseWorkerSpec (text: string, name: string): WorkerConfig {
+  const parts = text.split(',')
+  const head = parts[0]!
+  const eq = head.indexOf('=')
+  if (eq <= 0 || eq === head.length - 1) throw new BalancerOptionError(`${name} must be "route=http://host:port[,lbfactor=N,activation=active|disabled|stopped,redirect=R,domain=D,connection-limit=N]", got ${JSON.stringify(text)}`)
+  const w: Record<string, unknown> = { route: head.slice(0, eq), url: head.slice(eq + 1) }
+  for (const part of parts.slice(1)) {
+    const i = part.indexOf('=')
+    const key = i > 0 ? KEYS[part.slice(0, i)] : undefined
+    if (key === undefined) throw new BalancerOptionError(`${name}: unknown worker setting ${JSON.stringify(part)} (known: lbfactor, activation, redirect, domain, connection-limit)`)
+    w[key] = part.slice(i + 1)
+  }
+  return w as unknown as WorkerConfig
+}

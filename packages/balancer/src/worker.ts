@@ -1,0 +1,137 @@
+/** One backend: its route, address, weight, activation, health, counters and undici pool. */
+import { Pool } from 'undici'
+import type { Activation, ResolvedOptions } from './options.js'
+import { WorkerHealth, type HealthRules, type StateChange, type WorkerState } from './worker-states.js'
+
+export type WorkerConfigResolved = ResolvedOptions['workers'][number]
+
+export interface WorkerError { code: string, at: number }
+
+/** What /status shows per worker (no session ids, no secrets). */
+export interface WorkerStatus {
+  route: string
+  address: string
+  lbfactor: number
+  activation: Activation
+  state: WorkerState
+  redirect: string | null
+  domain: string | null
+  source: 'static' | 'discovered' | 'static+discovered'
+  inFlight: number
+  requests: number
+  errors: number
+  /** requests that arrived carrying this worker's route and were served by it */
+  sessionsRouted: number
+  lastError: { code: string, at: string } | null
+  connectionLimit: number
+}
+
+export interface PoolSettings {
+  connectTimeout: number
+  headersTimeout: number
+  bodyTimeout: number
+  keepAliveTimeout: number
+}
+
+export class Worker {
+  readonly route: string
+  readonly health: WorkerHealth
+  url: string
+  lbfactor: number
+  activation: Activation
+  redirect: string | undefined
+  domain: string | undefined
+  connectionLimit: number
+  /** static: from the configuration; memberId: the tribes member that announced it */
+  isStatic: boolean
+  memberId: string | null = null
+  pool: Pool
+  /** 1/lbfactor: what one request adds to lbValue */
+  mult: number
+  /** balancing counter (requests method), halved each maintain interval */
+  lbValue = 0
+  inFlight = 0
+  requests = 0
+  errors = 0
+  sessionsRouted = 0
+  lastError: WorkerError | null = null
+  readonly #pool: PoolSettings
+
+  constructor (config: WorkerConfigResolved, isStatic: boolean, pool: PoolSettings, rules: HealthRules, onChange: (w: Worker, ...a: Parameters<StateChange>) => void) {
+    this.route = config.route
+    this.url = config.url
+    this.lbfactor = config.lbfactor
+    this.mult = 1 / config.lbfactor
+    this.activation = config.activation
+    this.redirect = config.redirect
+    this.domain = config.domain
+    this.connectionLimit = config.connectionLimit
+    this.isStatic = isStatic
+    this.#pool = pool
+    this.pool = this.#newPool()
+    this.health = new WorkerHealth(rules, (from, to, reason) => onChange(this, from, to, reason))
+  }
+
+  #newPool (): Pool {
+    return new Pool(this.url, {
+      connections: this.connectionLimit === 0 ? null : this.connectionLimit,
+      pipelining: 1,
+      keepAliveTimeout: this.#pool.keepAliveTimeout,
+      keepAliveMaxTimeout: this.#pool.keepAliveTimeout,
+      headersTimeout: this.#pool.headersTimeout,
+      bodyTimeout: this.#pool.bodyTimeout,
+      connect: { timeout: this.#pool.connectTimeout }
+    })
+  }
+
+  /** point the worker at a new address (a member came back elsewhere); the old pool drains */
+  setUrl (url: string): void {
+    if (url === this.url) return
+    const old = this.pool
+    this.url = url
+    this.pool = this.#newPool()
+    void old.close().catch(() => {})
+  }
+
+  setLbfactor (lbfactor: number): void {
+    this.lbfactor = lbfactor
+    this.mult = 1 / lbfactor
+  }
+
+  atLimit (): boolean {
+    return this.connectionLimit !== 0 && this.inFlight >= this.connectionLimit
+  }
+
+  recordError (code: string): void {
+    this.errors++
+    this.lastError = { code, at: Date.now() }
+  }
+
+  status (now = Date.now()): WorkerStatus {
+    return {
+      route: this.route,
+      address: this.url,
+      lbfactor: this.lbfactor,
+      activation: this.activation,
+      state: this.health.state(now),
+      redirect: this.redirect ?? null,
+      domain: this.domain ?? null,
+      source: this.isStatic ? (this.memberId !== null ? 'static+discovered' : 'static') : 'discovered',
+      inFlight: this.inFlight,
+      requests: this.requests,
+      errors: this.errors,
+      sessionsRouted: this.sessionsRouted,
+      lastError: this.lastError === null ? null : { code: this.lastError.code, at: new Date(this.lastError.at).toISOString() },
+      connectionLimit: this.connectionLimit
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.pool.close().catch(() => {})
+  }
+
+  /** close at once, failing requests still running (shutdown after the grace period) */
+  async destroy (): Promise<void> {
+    await this.pool.destroy().catch(() => {})
+  }
+}
