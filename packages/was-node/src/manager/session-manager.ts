@@ -1,0 +1,818 @@
+/**
+ * The replicated session manager: Tomcat's DeltaManager semantics (all-to-all copies, one delta
+ * per request, state transfer from the longest-running member, expiry across nodes, the
+ * JvmRouteBinderValve rename) plus versions: deltas apply in version order, a gap or an unknown
+ * session is fetched whole instead of dropped, and concurrent writes resolve by the rule in
+ * ../session/stamp.ts, counted and logged.
+ */
+import { EventEmitter } from 'node:events'
+import { randomInt } from 'node:crypto'
+import pino from 'pino'
+import type { Logger } from 'pino'
+import type { Channel, Member, SendResult } from '@nodecat/tribes'
+import type { CookieAction, RequestSession, SessionStore } from '../session/types.js'
+import type { Stamp } from '../session/stamp.js'
+import type { AttributeChange, DeltaAction } from '../session/record.js'
+import type { RequestHost, RequestOutcome } from '../session/request.js'
+import type { Clock, ResolvedOptions, SessionManagerOptions } from './defaults.js'
+import type { DestroyReason, SessionManagerEvents } from './events.js'
+import type { FullSession, MessageType, SessionMessage } from './messages.js'
+import type { MessageLimits } from './validate.js'
+import type { SessionManagerStats } from './stats.js'
+import { SessionRecord, mergeActions } from '../session/record.js'
+import { RequestSessionImpl } from '../session/request.js'
+import { compareStamps, formatStamp, sameStamp } from '../session/stamp.js'
+import { decodeValue } from '../session/codec.js'
+import { parseSessionId } from '../session/id.js'
+import { SessionTooLargeError, TooManySessionsError } from '../session/errors.js'
+import { resolveOptions } from './defaults.js'
+import { actionFromTuple, actionToTuple, fromFull, fromTuple, message, toFull, toTuple } from './messages.js'
+import { checkMessage } from './validate.js'
+import { emptyStats } from './stats.js'
+
+/** a delta waiting for a missing version or an unknown session */
+interface Held { id: string, route: string, from: Stamp, to: Stamp, actions: DeltaAction[], sender: Member }
+interface HeldEntry { items: Held[], timer: NodeJS.Timeout | null, asking: boolean, attempts: number }
+interface PendingRequest { base: string, id: string, candidates: Member[], timer: NodeJS.Timeout }
+interface Transfer { xfer: number, current: Member | null, candidates: Member[], timer: NodeJS.Timeout | null }
+
+/** message types queued while the initial state transfer runs (Tomcat's receiverQueue) */
+const QUEUED = new Set<MessageType>(['created', 'delta', 'expired', 'accessed', 'id-changed'])
+const MAX_HELD_PER_SESSION = 64
+const MAX_HELD = 10_000
+const MAX_FULL_ATTEMPTS = 3
+
+/**
+ * Replicated sessions for one node. Implements the SessionStore the HTTP layer uses.
+ * Lifecycle: `new SessionManager(opts)`, `await start()` (joins, fetches all sessions), `open()`
+ * per request, `await stop()`. The channel is owned by the caller (start it before, stop it after).
+ */
+export class SessionManager extends EventEmitter<SessionManagerEvents> implements SessionStore {
+  readonly route: string
+  readonly ready: Promise<void>
+  readonly #opts: ResolvedOptions
+  readonly #log: Logger
+  readonly #clock: Clock
+  readonly #channel: Channel | null
+  readonly #limits: MessageLimits
+  readonly #sessions = new Map<string, SessionRecord>()
+  readonly #tombstones = new Map<string, number>()
+  readonly #held = new Map<string, HeldEntry>()
+  readonly #requests = new Map<number, PendingRequest>()
+  readonly #stats: SessionManagerStats
+  #heldCount = 0
+  #resolveReady!: () => void
+  #isReady = false
+  #running = false
+  #started = false
+  #transfer: Transfer | null = null
+  #queue: Array<{ message: SessionMessage, sender: Member }> = []
+  #deferredGetAll: Array<{ xfer: number, sender: Member }> = []
+  #offMessage: (() => void) | null = null
+  #expiryTimer: NodeJS.Timeout | null = null
+  #nextReq = 1
+  readonly #host: RequestHost
+
+  constructor (options: SessionManagerOptions) {
+    super()
+    this.#opts = resolveOptions(options)
+    this.route = this.#opts.route
+    this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'session-manager', route: this.route })
+    this.#clock = options.clock ?? Date
+    this.#channel = this.#opts.channel
+    this.#stats = emptyStats(this.route)
+    this.#limits = { maxSessionBytes: this.#opts.maxSessionBytes, maxEntries: 10_000, maxChunkSessions: 5000 }
+    this.ready = new Promise((resolve) => { this.#resolveReady = resolve })
+    // why: a session manager with no listeners must not throw on an 'error'-less emitter; events are plain
+    this.#host = {
+      route: this.route,
+      defaultMaxInactiveInterval: this.#opts.maxInactiveInterval,
+      record: (base) => this.#sessions.get(base),
+      checkCanCreate: () => this.#checkCanCreate(),
+      rejectedNotSerializable: () => { this.#stats.rejected.notSerializable++ },
+      commit: async (outcome) => await this.#commit(outcome)
+    }
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+
+  /** Join: listen for replication, ask the longest-running peer for all sessions; resolves when ready. */
+  async start (): Promise<void> {
+    if (this.#started) return await this.ready
+    this.#started = true
+    this.#running = true
+    if (this.#channel) {
+      this.#offMessage = this.#channel.onMessage((m, sender) => this.#onMessage(m, sender))
+      this.#channel.on('memberDisappeared', this.#onMemberGone)
+    }
+    if (this.#opts.processExpiresFrequency > 0) {
+      this.#expiryTimer = setInterval(() => this.processExpires(), this.#opts.processExpiresFrequency)
+      this.#expiryTimer.unref()
+    }
+    const peers = this.#peers()
+    if (peers.length === 0 || this.#opts.stateTransferTimeout === 0) {
+      this.#log.info({ peers: peers.length }, 'no peers to transfer sessions from; starting empty')
+      this.#markReady()
+      return
+    }
+    this.#transfer = { xfer: randomInt(1, 2 ** 47), current: null, candidates: peers, timer: null }
+    this.#transfer.timer = setTimeout(() => this.#transferTimedOut(), this.#opts.stateTransferTimeout)
+    this.#transfer.timer.unref()
+    this.#stats.transfer.state = 'running'
+    this.#askNextForTransfer()
+    await this.ready
+  }
+
+  /**
+   * Leave: stop listening and drop the local copies. With expireSessionsOnShutdown the sessions
+   * are expired cluster-wide first; otherwise peers keep them (the default). Local listeners get
+   * sessionDestroyed with reason 'shutdown' either way, as in Tomcat.
+   */
+  async stop (): Promise<void> {
+    if (!this.#running) return
+    const sends: Array<Promise<unknown>> = []
+    if (this.#opts.expireSessionsOnShutdown) {
+      for (const rec of this.#sessions.values()) {
+        sends.push(this.#replicate(message({ t: 'expired', id: rec.id, at: toTuple(rec.stamp), why: 'expired' })))
+      }
+    }
+    await Promise.all(sends)
+    this.#running = false
+    this.#offMessage?.()
+    this.#offMessage = null
+    this.#channel?.off('memberDisappeared', this.#onMemberGone)
+    if (this.#expiryTimer) clearInterval(this.#expiryTimer)
+    if (this.#transfer?.timer) clearTimeout(this.#transfer.timer)
+    this.#transfer = null
+    for (const e of this.#held.values()) if (e.timer) clearTimeout(e.timer)
+    for (const r of this.#requests.values()) clearTimeout(r.timer)
+    this.#held.clear()
+    this.#requests.clear()
+    for (const rec of [...this.#sessions.values()]) this.#remove(rec, 'shutdown', false)
+    if (!this.#isReady) this.#markReady()
+  }
+
+  // ---- the SessionStore contract -------------------------------------------------------------
+
+  /**
+   * Open a request. The first candidate id whose base names a live session wins; if that session
+   * is labelled with another route it is renamed to this route at once and the rename announced
+   * (JvmRouteBinderValve). Unknown or expired ids never become a session id.
+   */
+  open (candidateIds: readonly string[]): RequestSession {
+    const now = this.#clock.now()
+    for (const candidate of Array.isArray(candidateIds) ? candidateIds : []) {
+      const parsed = parseSessionId(candidate)
+      if (!parsed) continue
+      const rec = this.#sessions.get(parsed.base)
+      if (!rec) continue
+      if (rec.isExpired(now)) { this.#expire(rec); continue }
+      const pending: Array<Promise<unknown>> = []
+      if (rec.route !== this.route) {
+        const oldId = rec.id
+        rec.route = this.route
+        this.#log.info({ oldId, newId: rec.id }, 'session moved to this node (binder): renamed')
+        this.#emitIdChanged(oldId, rec.id, false)
+        pending.push(this.#replicate(message({ t: 'id-changed', from: oldId, to: rec.id })))
+      }
+      return new RequestSessionImpl(this.#host, { base: parsed.base, clientId: candidate, rebound: parsed.route !== this.route, pending })
+    }
+    return new RequestSessionImpl(this.#host, null)
+  }
+
+  /** Expire idle sessions now: a primary at maxInactiveInterval (and tells the cluster), a backup at twice that, silently. */
+  processExpires (): number {
+    const now = this.#clock.now()
+    let n = 0
+    for (const rec of [...this.#sessions.values()]) {
+      if (rec.isExpired(now)) { this.#expire(rec); n++ }
+    }
+    for (const [base, until] of this.#tombstones) if (until <= now) this.#tombstones.delete(base)
+    return n
+  }
+
+  stats (): SessionManagerStats {
+    let primary = 0
+    for (const r of this.#sessions.values()) if (r.primary) primary++
+    const s = structuredClone(this.#stats)
+    s.ready = this.#isReady
+    s.sessions = this.#sessions.size
+    s.primary = primary
+    s.backup = this.#sessions.size - primary
+    s.held = this.#heldCount
+    return s
+  }
+
+  /** A read-only snapshot of one stored session (for status pages and tests), or null. */
+  inspect (id: string): { id: string, version: number, stamp: string, primary: boolean, attributes: Record<string, unknown>, maxInactiveInterval: number, lastAccessedTime: number, creationTime: number, principal: unknown, bytes: number } | null {
+    const p = parseSessionId(id)
+    const rec = p ? this.#sessions.get(p.base) : undefined
+    if (!rec) return null
+    return {
+      id: rec.id,
+      version: rec.stamp.version,
+      stamp: formatStamp(rec.stamp),
+      primary: rec.primary,
+      attributes: Object.fromEntries([...rec.attributes].map(([k, v]) => [k, decodeValue(v)])),
+      maxInactiveInterval: rec.maxInactiveInterval,
+      lastAccessedTime: rec.lastAccessedTime,
+      creationTime: rec.creationTime,
+      principal: rec.principal ? decodeValue(rec.principal) : null,
+      bytes: rec.bytes
+    }
+  }
+
+  /** ids of every session held here */
+  sessionIds (): string[] {
+    return [...this.#sessions.values()].map((r) => r.id)
+  }
+
+  // ---- committing a request --------------------------------------------------------------
+
+  #checkCanCreate (): void {
+    const limit = this.#opts.maxActiveSessions
+    if (limit >= 0 && this.#sessions.size >= limit) {
+      this.#stats.rejected.tooMany++
+      throw new TooManySessionsError(limit)
+    }
+  }
+
+  #checkSize (rec: SessionRecord, actions: readonly DeltaAction[]): void {
+    const bytes = rec.bytesAfter(actions)
+    if (bytes > this.#opts.maxSessionBytes) {
+      this.#stats.rejected.tooLarge++
+      this.#log.warn({ id: rec.id, bytes, limit: this.#opts.maxSessionBytes }, 'session too large: request changes refused')
+      throw new SessionTooLargeError(rec.id, bytes, this.#opts.maxSessionBytes)
+    }
+  }
+
+  async #commit (o: RequestOutcome): Promise<CookieAction> {
+    const now = this.#clock.now()
+    const sends: Array<Promise<unknown>> = [...o.pending]
+    const finish = async (cookie: CookieAction): Promise<CookieAction> => {
+      if (this.#opts.sendMode === 'sync') {
+        const t0 = performance.now()
+        await Promise.all(sends)
+        this.#stats.lastSyncWaitMs = performance.now() - t0
+      }
+      return cookie
+    }
+    if (o.invalidated && o.openedBase !== null) {
+      const rec = this.#sessions.get(o.openedBase)
+      if (rec) {
+        this.#remove(rec, 'invalidated', false)
+        sends.push(this.#replicate(message({ t: 'expired', id: rec.id, at: toTuple(rec.stamp), why: 'invalidated' })))
+      }
+    }
+    const s = o.session
+    if (!s) return await finish(o.invalidated ? { action: 'clear' } : { action: 'none' })
+
+    if (s.isNew) {
+      this.#checkCanCreate()
+      const rec = new SessionRecord(s.base, this.route, now, this.#opts.maxInactiveInterval, true)
+      this.#checkSize(rec, o.actions)
+      const changes = rec.apply(o.actions)
+      rec.advance({ version: 1, at: now, route: this.route })
+      this.#sessions.set(rec.base, rec)
+      this.#emitCreated(rec.id, false)
+      this.#emitChanges(rec.id, changes, false)
+      if (o.replicate) sends.push(this.#replicate(message({ t: 'created', s: toFull(rec, now) })))
+      else rec.unsentBase = { version: 0, at: 0, route: '' }
+      return await finish({ action: 'set', id: rec.id })
+    }
+
+    const rec = this.#sessions.get(s.regeneratedFrom ?? s.base)
+    if (!rec) {
+      this.#log.info({ id: `${s.base}.${this.route}` }, 'session ended elsewhere during the request; its changes are dropped')
+      return await finish({ action: 'clear' })
+    }
+    if (o.actions.length > 0) this.#checkSize(rec, o.actions)
+    if (s.regeneratedFrom !== null) {
+      const oldId = rec.id
+      this.#sessions.delete(rec.base)
+      this.#tombstone(rec.base)
+      rec.base = s.base
+      rec.route = this.route
+      this.#sessions.set(rec.base, rec)
+      this.#emitIdChanged(oldId, rec.id, false)
+      sends.push(this.#replicate(message({ t: 'id-changed', from: oldId, to: rec.id })))
+    }
+    const wasPrimary = rec.primary
+    rec.primary = true
+    rec.lastAccessedTime = now
+    if (o.actions.length > 0) {
+      const changes = rec.apply(o.actions)
+      const base = rec.unsentBase ?? rec.stamp
+      const all = mergeActions(rec.unsent, o.actions)
+      rec.advance({ version: rec.stamp.version + 1, at: now, route: this.route })
+      this.#emitChanges(rec.id, changes, false)
+      if (o.replicate) sends.push(this.#sendChanges(rec, base, all, now))
+      else { rec.unsentBase = base; rec.unsent = all }
+    } else if (o.replicate && rec.unsentBase) {
+      sends.push(this.#sendChanges(rec, rec.unsentBase, rec.unsent, now))
+    } else if (o.replicate) {
+      const max = rec.maxInactiveInterval
+      const due = max > 0 && now - rec.lastReplicated > max * 1000 * this.#opts.accessReplicateFraction
+      if (!wasPrimary || due) {
+        rec.lastReplicated = now
+        sends.push(this.#replicate(message({ t: 'accessed', id: rec.id, at: toTuple(rec.stamp) })))
+      }
+    }
+    return await finish(rec.id !== o.clientId ? { action: 'set', id: rec.id } : { action: 'none' })
+  }
+
+  /** send what changed since `base`: a delta, or the whole session if peers never saw it */
+  async #sendChanges (rec: SessionRecord, base: Stamp, actions: DeltaAction[], now: number): Promise<unknown> {
+    rec.unsent = []
+    rec.unsentBase = null
+    rec.lastReplicated = now
+    if (base.version === 0) return await this.#replicate(message({ t: 'created', s: toFull(rec, now) }))
+    return await this.#replicate(message({ t: 'delta', id: rec.id, from: toTuple(base), to: toTuple(rec.stamp), a: actions.map(actionToTuple) }))
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  /** nodecat app-server peers (balancers and tools get no session traffic) */
+  #peers (): Member[] {
+    if (!this.#channel) return []
+    try {
+      return this.#channel.members().filter((m) => m.meta?.role === 'node')
+    } catch {
+      return []
+    }
+  }
+
+  /** a replication message to every node peer, in the configured send mode */
+  async #replicate (msg: SessionMessage): Promise<SendResult | null> {
+    return await this.#send(msg, this.#peers(), this.#opts.sendMode)
+  }
+
+  async #send (msg: SessionMessage, to: Member[], mode: 'async' | 'sync'): Promise<SendResult | null> {
+    if (!this.#channel || to.length === 0 || !this.#running) return null
+    this.#stats.sent[msg.t] = (this.#stats.sent[msg.t] ?? 0) + 1
+    try {
+      const result = await this.#channel.send(msg, { mode, to })
+      for (const f of result.failed) {
+        this.#stats.sendFailures++
+        this.#log.warn({ type: msg.t, member: f.member.id, code: f.error.code, err: f.error.message }, 'replication message not delivered to a member')
+      }
+      return result
+    } catch (err) {
+      this.#stats.sendFailures++
+      this.#log.warn({ type: msg.t, err: (err as Error).message }, 'replication send failed')
+      return null
+    }
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------
+
+  #drop (reason: string, sender: Member, detail?: unknown): void {
+    this.#stats.dropped[reason] = (this.#stats.dropped[reason] ?? 0) + 1
+    this.#log.warn({ reason, member: sender?.id, detail }, 'replication message dropped')
+  }
+
+  #onMessage (raw: unknown, sender: Member): void | Promise<void> {
+    if (!this.#running) return
+    const checked = checkMessage(raw, this.#limits)
+    if (checked === null) return // why: someone else's message on the shared channel
+    if (!checked.ok) return this.#drop(checked.reason, sender)
+    const msg = checked.message
+    this.#stats.received[msg.t] = (this.#stats.received[msg.t] ?? 0) + 1
+    if (this.#transfer && QUEUED.has(msg.t)) {
+      this.#queue.push({ message: msg, sender })
+      this.#stats.transfer.queuedDuringTransfer++
+      return
+    }
+    try {
+      return this.#handle(msg, sender)
+    } catch (err) {
+      this.#drop('handler-error', sender, (err as Error).message)
+    }
+  }
+
+  #handle (msg: SessionMessage, sender: Member): void | Promise<void> {
+    switch (msg.t) {
+      case 'created': this.#installFull(msg.s, 'created'); return
+      case 'delta': return this.#onDelta(msg, sender)
+      case 'expired': return this.#onExpired(msg, sender)
+      case 'accessed': return this.#onAccessed(msg, sender)
+      case 'id-changed': return this.#onIdChanged(msg, sender)
+      case 'get-all':
+        if (!this.#isReady) this.#deferredGetAll.push({ xfer: msg.xfer, sender })
+        else void this.#sendAll(msg.xfer, sender)
+        return
+      case 'all-data': return this.#onChunk(msg, sender)
+      case 'transfer-complete': return this.#onTransferComplete(msg, sender)
+      case 'session-request': {
+        const p = parseSessionId(msg.id)!
+        const rec = this.#sessions.get(p.base)
+        void this.#send(message({ t: 'session-full', id: msg.id, req: msg.req, s: rec ? this.#fullForPeer(rec) : null }), [sender], 'async')
+        return
+      }
+      case 'session-full': return this.#onSessionFull(msg, sender)
+    }
+  }
+
+  #isTombstoned (base: string): boolean {
+    const until = this.#tombstones.get(base)
+    if (until === undefined) return false
+    if (until > this.#clock.now()) { this.#stats.ignoredRemoved++; return true }
+    this.#tombstones.delete(base)
+    return false
+  }
+
+  #tombstone (base: string): void {
+    if (this.#opts.tombstoneTime > 0) this.#tombstones.set(base, this.#clock.now() + this.#opts.tombstoneTime)
+    this.#clearHeld(base)
+  }
+
+  #onDelta (msg: Extract<SessionMessage, { t: 'delta' }>, sender: Member): void {
+    const p = parseSessionId(msg.id)!
+    if (this.#isTombstoned(p.base)) return
+    const d: Held = { id: msg.id, route: p.route, from: fromTuple(msg.from), to: fromTuple(msg.to), actions: msg.a.map(actionFromTuple), sender }
+    const rec = this.#sessions.get(p.base)
+    if (!rec) return this.#hold(p.base, d, false)
+    this.#classify(rec, d, false)
+  }
+
+  /** apply, ignore, count or hold one delta against the stored copy (rules in session/stamp.ts) */
+  #classify (rec: SessionRecord, d: Held, fromHold: boolean): 'applied' | 'done' | 'held' {
+    if (sameStamp(d.from, rec.stamp)) {
+      this.#applyDelta(rec, d)
+      if (fromHold) this.#stats.reordered++
+      return 'applied'
+    }
+    if (rec.knows(d.to)) { this.#stats.duplicates++; return 'done' }
+    if (compareStamps(d.to, rec.stamp) < 0) {
+      const oldest = rec.history[0]?.version ?? rec.stamp.version
+      if (d.to.version < oldest) { this.#stats.duplicates++; return 'done' } // why: older than what we remember
+      this.#conflict(rec, d, 'incoming write lost')
+      return 'done'
+    }
+    if (fromHold) return 'held'
+    const base = rec.base
+    if (d.from.version > rec.stamp.version || rec.stamp.route === d.to.route) {
+      this.#hold(base, d, false) // gap: wait a moment for the missing delta
+    } else {
+      this.#conflict(rec, d, 'stored copy lost')
+      this.#hold(base, d, true) // our lineage lost: fetch the winner's copy now
+    }
+    return 'held'
+  }
+
+  #conflict (rec: SessionRecord, d: Held, outcome: string): void {
+    this.#stats.conflicts++
+    this.#log.warn({ id: rec.id, stored: formatStamp(rec.stamp), incoming: formatStamp(d.to), incomingBase: formatStamp(d.from), from: d.sender.id, outcome },
+      'concurrent writes to one session: the greater stamp wins')
+  }
+
+  #applyDelta (rec: SessionRecord, d: Held): void {
+    const now = this.#clock.now()
+    const changes = rec.apply(d.actions)
+    rec.advance(d.to)
+    rec.route = d.route
+    rec.primary = false
+    rec.lastAccessedTime = now
+    rec.lastReplicated = now
+    rec.unsent = []
+    rec.unsentBase = null
+    this.#stats.deltasApplied++
+    const lag = Math.max(0, now - d.to.at)
+    this.#stats.lag.lastMs = lag
+    if (lag > this.#stats.lag.maxMs) this.#stats.lag.maxMs = lag
+    if (this.#opts.notifyListenersOnReplication) this.#emitChanges(rec.id, changes, true)
+  }
+
+  #hold (base: string, d: Held, askNow: boolean): void {
+    let entry = this.#held.get(base)
+    if (!entry) { entry = { items: [], timer: null, asking: false, attempts: 0 }; this.#held.set(base, entry) }
+    if (entry.items.length >= MAX_HELD_PER_SESSION || this.#heldCount >= MAX_HELD) {
+      this.#drop('hold-full', d.sender, { id: d.id })
+      return
+    }
+    entry.items.push(d)
+    this.#heldCount++
+    if (entry.asking) return
+    if (askNow) { if (entry.timer) clearTimeout(entry.timer); entry.timer = null; this.#requestFull(base, d.id, d.sender); return }
+    if (!entry.timer) {
+      entry.timer = setTimeout(() => { entry.timer = null; this.#requestFull(base, d.id, d.sender) }, this.#opts.gapWait)
+      entry.timer.unref()
+    }
+  }
+
+  #clearHeld (base: string): void {
+    const entry = this.#held.get(base)
+    if (!entry) return
+    if (entry.timer) clearTimeout(entry.timer)
+    this.#heldCount -= entry.items.length
+    this.#held.delete(base)
+  }
+
+  /** re-run held deltas of one session after its stored copy changed */
+  #drainHeld (base: string): void {
+    const entry = this.#held.get(base)
+    const rec = this.#sessions.get(base)
+    if (!entry || !rec) return
+    let progress = true
+    while (progress) {
+      progress = false
+      for (const d of [...entry.items]) {
+        const r = this.#classify(rec, d, true)
+        if (r !== 'held') {
+          entry.items.splice(entry.items.indexOf(d), 1)
+          this.#heldCount--
+          progress = true
+        }
+      }
+    }
+    if (entry.items.length === 0 && !entry.asking) this.#clearHeld(base)
+  }
+
+  /** ask members for the whole session, `first` (the sender) first, then each other node */
+  #requestFull (base: string, id: string, first: Member): void {
+    let entry = this.#held.get(base)
+    if (!entry) { entry = { items: [], timer: null, asking: false, attempts: 0 }; this.#held.set(base, entry) }
+    if (entry.asking || !this.#running) return
+    entry.asking = true
+    entry.attempts++
+    const candidates = [first, ...this.#peers().filter((m) => m.id !== first.id)]
+    this.#askNext(base, id, candidates)
+  }
+
+  #askNext (base: string, id: string, candidates: Member[]): void {
+    const entry = this.#held.get(base)
+    if (!entry || !this.#running) return
+    const member = candidates.shift()
+    if (!member) {
+      if (entry.items.length > 0) {
+        this.#stats.gapsUnrecoverable++
+        this.#log.warn({ id, held: entry.items.length }, 'no member has this session any more: held deltas dropped')
+      }
+      entry.asking = false
+      this.#clearHeld(base)
+      return
+    }
+    const req = this.#nextReq++
+    const timer = setTimeout(() => { this.#requests.delete(req); this.#askNext(base, id, candidates) }, this.#opts.sessionRequestTimeout)
+    timer.unref()
+    this.#requests.set(req, { base, id, candidates, timer })
+    void this.#send(message({ t: 'session-request', id, req }), [member], 'async')
+  }
+
+  #onSessionFull (msg: Extract<SessionMessage, { t: 'session-full' }>, sender: Member): void {
+    const r = this.#requests.get(msg.req)
+    if (!r || parseSessionId(msg.id)?.base !== r.base) return this.#drop('unsolicited-session-full', sender)
+    clearTimeout(r.timer)
+    this.#requests.delete(msg.req)
+    if (msg.s === null || parseSessionId(msg.s.id)?.base !== r.base) return this.#askNext(r.base, r.id, r.candidates)
+    const entry = this.#held.get(r.base)
+    if (entry) entry.asking = false
+    this.#installFull(msg.s, 'session-full')
+    this.#stats.gapsRecovered++
+    const left = this.#held.get(r.base)
+    if (left && left.items.length > 0) {
+      // why: a held delta newer than the copy we got (it came from a third node): ask its sender
+      if (left.attempts >= MAX_FULL_ATTEMPTS) {
+        this.#stats.gapsUnrecoverable++
+        this.#log.warn({ id: r.id, held: left.items.length }, 'gap could not be closed: held deltas dropped')
+        this.#clearHeld(r.base)
+      } else {
+        this.#requestFull(r.base, left.items[0]!.id, left.items[0]!.sender)
+      }
+    }
+  }
+
+  /** a whole session from a peer: install it if this node has nothing newer */
+  #installFull (f: FullSession, source: 'created' | 'transfer' | 'session-full'): void {
+    const p = parseSessionId(f.id)!
+    if (this.#isTombstoned(p.base)) return
+    const now = this.#clock.now()
+    const incoming = fromFull(f, p.base, p.route, now)
+    const rec = this.#sessions.get(p.base)
+    if (!rec) {
+      this.#sessions.set(p.base, incoming)
+      if (this.#opts.notifyListenersOnReplication) {
+        this.#emitCreated(incoming.id, true)
+        this.#emitChanges(incoming.id, [...incoming.attributes].map(([name, bytes]) => ({ name, kind: 'added', bytes, oldBytes: undefined })), true)
+      }
+    } else if (compareStamps(incoming.stamp, rec.stamp) > 0) {
+      const changes: AttributeChange[] = []
+      for (const [name, old] of rec.attributes) {
+        const now2 = incoming.attributes.get(name)
+        if (!now2) changes.push({ name, kind: 'removed', bytes: undefined, oldBytes: old })
+        else if (Buffer.compare(now2, old) !== 0) changes.push({ name, kind: 'replaced', bytes: now2, oldBytes: old })
+      }
+      for (const [name, bytes] of incoming.attributes) if (!rec.attributes.has(name)) changes.push({ name, kind: 'added', bytes, oldBytes: undefined })
+      this.#sessions.set(p.base, incoming)
+      if (this.#opts.notifyListenersOnReplication) this.#emitChanges(incoming.id, changes, true)
+    } else {
+      if (source !== 'transfer') this.#stats.duplicates++
+    }
+    this.#drainHeld(p.base)
+  }
+
+  #fullForPeer (rec: SessionRecord): FullSession {
+    return toFull(rec, this.#clock.now())
+  }
+
+  #onExpired (msg: Extract<SessionMessage, { t: 'expired' }>, sender: Member): void {
+    const p = parseSessionId(msg.id)!
+    const rec = this.#sessions.get(p.base)
+    if (!rec) { this.#tombstone(p.base); return }
+    const at = fromTuple(msg.at)
+    if (msg.why === 'expired' && compareStamps(at, rec.stamp) < 0) {
+      this.#stats.conflicts++
+      this.#log.warn({ id: rec.id, stored: formatStamp(rec.stamp), expiredAt: formatStamp(at), from: sender.id }, 'a peer expired a session that has newer changes here; expiry wins everywhere')
+    }
+    this.#remove(rec, msg.why, true)
+  }
+
+  #onAccessed (msg: Extract<SessionMessage, { t: 'accessed' }>, sender: Member): void {
+    const p = parseSessionId(msg.id)!
+    if (this.#isTombstoned(p.base)) return
+    const rec = this.#sessions.get(p.base)
+    const at = fromTuple(msg.at)
+    if (!rec || compareStamps(at, rec.stamp) > 0) return this.#requestFull(p.base, msg.id, sender) // why: we missed changes
+    rec.lastAccessedTime = this.#clock.now()
+    rec.primary = false
+    rec.route = p.route
+  }
+
+  #onIdChanged (msg: Extract<SessionMessage, { t: 'id-changed' }>, sender: Member): void {
+    const from = parseSessionId(msg.from)!
+    const to = parseSessionId(msg.to)!
+    const rec = this.#sessions.get(from.base)
+    if (!rec) {
+      if (from.base !== to.base) this.#tombstone(from.base)
+      if (!this.#sessions.has(to.base) && !this.#isTombstoned(to.base)) this.#requestFull(to.base, msg.to, sender)
+      return
+    }
+    const oldId = rec.id
+    if (from.base !== to.base) {
+      this.#sessions.delete(from.base)
+      this.#tombstone(from.base)
+      rec.base = to.base
+      this.#sessions.set(to.base, rec)
+    }
+    rec.route = to.route
+    rec.primary = false
+    if (this.#opts.notifyListenersOnReplication) this.#emitIdChanged(oldId, rec.id, true)
+  }
+
+  #onMemberGone = (member: Member): void => {
+    const t = this.#transfer
+    if (t?.current && t.current.id === member.id) {
+      this.#log.warn({ member: member.id }, 'state transfer peer left; asking the next member')
+      this.#askNextForTransfer()
+    }
+  }
+
+  // ---- state transfer ----------------------------------------------------------------------
+
+  #askNextForTransfer (): void {
+    const t = this.#transfer
+    if (!t) return
+    const live = new Set(this.#peers().map((m) => m.id))
+    let next = t.candidates.shift()
+    while (next && !live.has(next.id)) next = t.candidates.shift()
+    if (!next) {
+      this.#log.warn('no member answered the state transfer; continuing with what arrived')
+      this.#finishTransfer('done')
+      return
+    }
+    t.xfer = randomInt(1, 2 ** 47)
+    t.current = next
+    this.#log.info({ member: next.id }, 'asking the longest-running member for all sessions')
+    const asked = t.xfer
+    void this.#send(message({ t: 'get-all', xfer: asked }), [next], 'async').then((res) => {
+      if (this.#transfer === t && t.xfer === asked && (res === null || res.failed.length > 0)) this.#askNextForTransfer()
+    })
+  }
+
+  #transferTimedOut (): void {
+    this.#log.error({ timeout: this.#opts.stateTransferTimeout, received: this.#stats.transfer.sessionsReceived },
+      'no complete session state received in time; continuing with what arrived')
+    this.#finishTransfer('timed-out')
+  }
+
+  #onChunk (msg: Extract<SessionMessage, { t: 'all-data' }>, sender: Member): void {
+    const t = this.#transfer
+    if (!t || msg.xfer !== t.xfer) return this.#drop('stale-transfer', sender)
+    this.#stats.transfer.chunksReceived++
+    for (const f of msg.s) {
+      this.#installFull(f, 'transfer')
+      this.#stats.transfer.sessionsReceived++
+    }
+  }
+
+  #onTransferComplete (msg: Extract<SessionMessage, { t: 'transfer-complete' }>, sender: Member): void {
+    const t = this.#transfer
+    if (!t || msg.xfer !== t.xfer) return this.#drop('stale-transfer', sender)
+    this.#log.info({ sessions: this.#stats.transfer.sessionsReceived, queued: this.#queue.length }, 'session state transfer complete')
+    this.#finishTransfer('done')
+  }
+
+  /** replay what was queued (by the version rules, so nothing older overwrites newer), then ready */
+  #finishTransfer (state: 'done' | 'timed-out'): void {
+    const t = this.#transfer
+    if (!t) return
+    if (t.timer) clearTimeout(t.timer)
+    this.#transfer = null
+    this.#stats.transfer.state = state
+    const queue = this.#queue
+    this.#queue = []
+    for (const { message: m, sender } of queue) {
+      try {
+        void this.#handle(m, sender)
+      } catch (err) {
+        this.#drop('handler-error', sender, (err as Error).message)
+      }
+    }
+    this.#markReady()
+  }
+
+  #markReady (): void {
+    if (this.#isReady) return
+    this.#isReady = true
+    this.#resolveReady()
+    const deferred = this.#deferredGetAll
+    this.#deferredGetAll = []
+    for (const d of deferred) void this.#sendAll(d.xfer, d.sender)
+  }
+
+  /** answer get-all: every session in chunks, each acknowledged (sync) before the next */
+  async #sendAll (xfer: number, to: Member): Promise<void> {
+    const bases = [...this.#sessions.keys()]
+    let chunk: FullSession[] = []
+    let bytes = 0
+    let seq = 0
+    let count = 0
+    const flush = async (): Promise<boolean> => {
+      const res = await this.#send(message({ t: 'all-data', xfer, seq: seq++, s: chunk }), [to], 'sync')
+      chunk = []
+      bytes = 0
+      return res !== null && res.failed.length === 0
+    }
+    for (const base of bases) {
+      const rec = this.#sessions.get(base)
+      if (!rec) continue
+      chunk.push(this.#fullForPeer(rec))
+      bytes += rec.bytes
+      count++
+      if (chunk.length >= this.#opts.transferChunkSessions || bytes >= this.#opts.transferChunkBytes) {
+        if (!await flush()) { this.#log.warn({ member: to.id }, 'state transfer to a member aborted'); return }
+      }
+    }
+    if (chunk.length > 0 && !await flush()) return
+    this.#stats.transfer.sessionsSent += count
+    await this.#send(message({ t: 'transfer-complete', xfer, count }), [to], 'sync')
+    this.#log.info({ member: to.id, sessions: count }, 'sent all sessions to a starting member')
+  }
+
+  // ---- expiry and removal ------------------------------------------------------------------
+
+  #expire (rec: SessionRecord): void {
+    this.#stats.expired++
+    const tell = rec.primary
+    this.#remove(rec, 'expired', false)
+    if (tell) void this.#replicate(message({ t: 'expired', id: rec.id, at: toTuple(rec.stamp), why: 'expired' }))
+  }
+
+  #remove (rec: SessionRecord, reason: DestroyReason, replicated: boolean): void {
+    if (this.#sessions.get(rec.base) !== rec) return
+    this.#sessions.delete(rec.base)
+    if (reason !== 'shutdown') this.#tombstone(rec.base)
+    if (!replicated || this.#opts.notifyListenersOnReplication) this.#safeEmit('sessionDestroyed', { id: rec.id, reason, replicated })
+  }
+
+  // ---- listeners ---------------------------------------------------------------------------
+
+  #safeEmit<K extends keyof SessionManagerEvents> (name: K, ...args: SessionManagerEvents[K]): void {
+    try {
+      (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args)
+    } catch (err) {
+      this.#log.error({ event: name, err: (err as Error).message }, 'a session listener threw')
+    }
+  }
+
+  #emitCreated (id: string, replicated: boolean): void {
+    this.#safeEmit('sessionCreated', { id, replicated })
+  }
+
+  #emitIdChanged (oldId: string, newId: string, replicated: boolean): void {
+    this.#safeEmit('sessionIdChanged', { oldId, newId, replicated })
+  }
+
+  #emitChanges (id: string, changes: AttributeChange[], replicated: boolean): void {
+    const decode = (b: Uint8Array | undefined): unknown => {
+      if (!b) return undefined
+      try { return decodeValue(b) } catch { return undefined }
+    }
+    for (const c of changes) {
+      const event = c.kind === 'added' ? 'attributeAdded' : c.kind === 'replaced' ? 'attributeReplaced' : 'attributeRemoved'
+      if (this.listenerCount(event) === 0) continue
+      this.#safeEmit(event, { id, name: c.name, value: decode(c.bytes), oldValue: decode(c.oldBytes), replicated })
+    }
+  }
+}
+
