@@ -1,0 +1,69 @@
+/**
+ * Everything a benchmark sets up (child processes, network namespaces, cgroups, temp dirs) is
+ * registered here and undone at the end, also on Ctrl-C / SIGTERM and on an uncaught error, so
+ * a broken run leaves nothing behind. Undo steps run newest first.
+ */
+type Undo = () => void | Promise<void>
+
+const steps: Array<{ name: string, undo: Undo }> = []
+let running: Promise<void> | null = null
+let installed = false
+
+/** Register an undo step; returns a function that runs it now (and removes it from the list). */
+export function onCleanup (name: string, undo: Undo): () => Promise<void> {
+  installHandlers()
+  const step = { name, undo }
+  steps.push(step)
+  return async () => {
+    const i = steps.indexOf(step)
+    if (i < 0) return
+    steps.splice(i, 1)
+    await runStep(step)
+  }
+}
+
+async function runStep (step: { name: string, undo: Undo }): Promise<void> {
+  try { await step.undo() } catch (err) { process.stderr.write(`cleanup "${step.name}" failed: ${(err as Error).message}\n`) }
+}
+
+/** Undo everything registered so far, newest first. Safe to call more than once. */
+export async function cleanupAll (): Promise<void> {
+  if (running) return running
+  running = (async () => {
+    while (steps.length > 0) await runStep(steps.pop()!)
+  })()
+  try { await running } finally { running = null }
+}
+
+function installHandlers (): void {
+  if (installed) return
+  installed = true
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`\n${sig}: stopping children and removing what the benchmark set up…\n`)
+      void cleanupAll().finally(() => process.exit(130))
+    })
+  }
+  // why: a crash must not leave proxies or namespaces behind; async undo steps can't run on 'exit'
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`${err.stack ?? String(err)}\n`)
+    void cleanupAll().finally(() => process.exit(1))
+  })
+  process.on('unhandledRejection', (err) => {
+    process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`)
+    void cleanupAll().finally(() => process.exit(1))
+  })
+}
+
+/** Run main(), always clean up, and set the exit code. */
+export async function runMain (main: () => Promise<void>): Promise<void> {
+  installHandlers()
+  try {
+    await main()
+  } catch (err) {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
+    process.exitCode = 1
+  } finally {
+    await cleanupAll()
+  }
+}
