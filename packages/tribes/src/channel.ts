@@ -1,0 +1,307 @@
+/**
+ * The Channel: receiver, sender, dispatch queue, cluster key and membership composed into the
+ * public contract of types.ts. Start order as in Tomcat's ChannelCoordinator: the receiver binds
+ * (and learns its port), then the sender, then membership (which advertises that port).
+ */
+import { EventEmitter } from 'node:events'
+import crypto from 'node:crypto'
+import type { Logger } from 'pino'
+import type { Channel, ChannelEvents, ChannelStats, Member, MessageHandler, SendOptions, SendResult, SendFailure } from './types.js'
+import { errors, TribesError } from './errors.js'
+import { resolveChannelOptions, isLoopback, type ChannelOptions, type ResolvedChannelOptions } from './options.js'
+import { Keyring } from './crypto/keyring.js'
+import { encodeEnvelopeFrame, packValue, type EnvelopeKind } from './codec/envelope.js'
+import { modeToOptions, SEND_OPTIONS } from './codec/send-options.js'
+import { decodeMember, isShutdownCommand } from './codec/member.js'
+import { Receiver } from './transport/receiver.js'
+import { Sender, addressOf, type MemberConnection, type Target } from './transport/sender.js'
+import { DispatchQueue, type DispatchItem } from './transport/dispatch-queue.js'
+import { TcpHeartbeat } from './transport/tcp-heartbeat.js'
+import { TransportCounters, worthLogging } from './transport/counters.js'
+import { createInboundHandler, identityKeyOfMember } from './inbound.js'
+import { MembershipService } from './membership/membership-service.js'
+import { McastHeartbeat } from './membership/mcast-heartbeat.js'
+import type { HeartbeatTransport } from './membership/heartbeat-transport.js'
+
+interface Outgoing extends DispatchItem {
+  targets: readonly Target[]
+  ack: boolean
+  /** ack sends: receives one promise per target, in order */
+  done?: (results: Array<Promise<void>>) => void
+}
+
+const EMPTY = Buffer.alloc(0)
+const HEARTBEAT_OPTIONS = SEND_OPTIONS.BYTE_MESSAGE | SEND_OPTIONS.ASYNCHRONOUS
+
+/**
+ * Create a channel. Options are validated here, at once (a bad option throws a coded error
+ * naming it); sockets open on `start()`.
+ */
+export function createChannel (options: ChannelOptions = {}): Channel {
+  return new TribesChannel(resolveChannelOptions(options))
+}
+
+class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
+  readonly #o: ResolvedChannelOptions
+  readonly #log: Logger
+  readonly #counters = new TransportCounters()
+  readonly #handlers = new Set<MessageHandler>()
+  /** members known to membership, by identity key (for the per-message sender lookup) */
+  readonly #known = new Map<string, Member>()
+  readonly #keyring: Keyring | undefined
+  // why: message ids = 8 random bytes per process + a counter: unique without a random draw per message
+  readonly #idPrefix = crypto.randomBytes(8)
+  #idCounter = 0
+  #state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
+  #receiver: Receiver | undefined
+  #sender: Sender | undefined
+  #queue: DispatchQueue<Outgoing> | undefined
+  #membership: MembershipService | undefined
+  #tcpHeartbeat: TcpHeartbeat | undefined
+
+  constructor (o: ResolvedChannelOptions) {
+    super()
+    this.#o = o
+    this.#log = o.logger
+    this.#keyring = o.key === undefined
+      ? undefined
+      : new Keyring({ key: o.key, previousKeys: o.previousKeys, replayWindow: o.replayWindow, replayCapacity: o.replayCapacity })
+  }
+
+  get local (): Member {
+    if (this.#membership === undefined) throw errors.notStarted('channel')
+    return this.#membership.localMember
+  }
+
+  async start (): Promise<void> {
+    if (this.#state !== 'new') throw new TribesError('TRIBES_ERR_CHANNEL_STATE', `channel cannot start when ${this.#state}`)
+    this.#state = 'starting'
+    const o = this.#o
+    try {
+      this.#announceSecurity()
+      const receiver = new Receiver({
+        address: o.address,
+        port: o.port,
+        autoBind: o.autoBind,
+        maxFrameSize: o.maxMessageSize,
+        maxConnections: o.maxConnections,
+        logger: this.#log,
+        counters: this.#counters,
+        onMessage: createInboundHandler({
+          keyring: this.#keyring,
+          counters: this.#counters,
+          logger: this.#log,
+          domain: o.domain,
+          handlers: this.#handlers,
+          known: this.#known,
+          onHeartbeat: (blob, from) => this.#tcpHeartbeat?.deliver(blob, from)
+        })
+      })
+      this.#receiver = receiver
+      const port = await receiver.start()
+      this.#log.info({ address: o.address, port, chosenBy: o.addressSource }, 'receiver listening')
+      this.#sender = new Sender({
+        connectTimeout: o.connectTimeout,
+        logger: this.#log,
+        counters: this.#counters,
+        onPeerFailure: (address, err) => this.#peerFailed(address, err)
+      })
+      this.#queue = new DispatchQueue<Outgoing>({
+        maxBytes: o.queueMaxBytes,
+        maxMessages: o.queueMaxMessages,
+        logger: this.#log,
+        deliver: (batch) => this.#deliver(batch)
+      })
+      const membership = new MembershipService({
+        local: { host: o.address, port, domain: o.domain, meta: o.meta },
+        transport: this.#heartbeatTransport(port),
+        frequency: o.membership.frequency,
+        dropTime: o.membership.dropTime,
+        connectTimeout: o.connectTimeout,
+        auth: this.#keyring,
+        logger: this.#log
+      })
+      membership.on('memberAdded', (m) => {
+        this.#known.set(identityKeyOfMember(m), m)
+        this.emit('memberAdded', m)
+      })
+      membership.on('memberDisappeared', (m, reason) => {
+        this.#known.delete(identityKeyOfMember(m))
+        this.emit('memberDisappeared', m, reason)
+      })
+      membership.on('foreignMember', (m) => this.emit('foreignMember', m))
+      this.#membership = membership
+      await membership.start()
+      this.#state = 'started'
+    } catch (err) {
+      await this.#closeAll()
+      this.#state = 'stopped'
+      throw err
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.#state === 'stopped' || this.#state === 'stopping') return
+    if (this.#state === 'new') { this.#state = 'stopped'; return }
+    this.#state = 'stopping'
+    await this.#closeAll()
+    this.#state = 'stopped'
+    this.#log.info('channel stopped')
+  }
+
+  /** flush queued messages, say goodbye, then close sender and receiver */
+  async #closeAll (): Promise<void> {
+    try { await this.#queue?.close() } catch (err) { this.#log.warn({ err }, 'dispatch queue did not drain') }
+    try { await this.#membership?.stop() } catch (err) { this.#log.warn({ err }, 'membership stop failed') }
+    await this.#sender?.close()
+    await this.#receiver?.stop()
+  }
+
+  members (): Member[] {
+    return this.#membership?.members() ?? []
+  }
+
+  foreignMembers (): Member[] {
+    return this.#membership?.foreignMembers() ?? []
+  }
+
+  onMessage (handler: MessageHandler): () => void {
+    if (typeof handler !== 'function') throw new TypeError('onMessage needs a function')
+    this.#handlers.add(handler)
+    return () => { this.#handlers.delete(handler) }
+  }
+
+  async send (message: unknown, options: SendOptions = {}): Promise<SendResult> {
+    if (this.#state !== 'started') throw this.#state === 'new' || this.#state === 'starting' ? errors.notStarted('channel') : errors.closed('channel')
+    const mode = options.mode ?? this.#o.sendMode
+    const to = options.to
+    const targets: Member[] = to === undefined ? this.#membership!.members() : Array.isArray(to) ? [...to as readonly Member[]] : [to as Member]
+    if (targets.length === 0) return { delivered: [], failed: [] }
+    const frame = this.#frame('app', modeToOptions(mode), packValue(message))
+    const queue = this.#queue!
+    if (mode === 'async') {
+      if (queue.push({ frame, droppable: true, targets, ack: false })) return { delivered: targets, failed: [] }
+      this.#counters.queueDropped++
+      const err = errors.queueFull(queue.size, queue.bytes)
+      return { delivered: [], failed: targets.map((member) => ({ member, error: err })) }
+    }
+    const results = await new Promise<Array<Promise<void>>>((resolve, reject) => {
+      if (!queue.push({ frame, droppable: false, targets, ack: true, done: resolve })) reject(errors.closed('channel'))
+    })
+    const settled = await Promise.allSettled(results)
+    const delivered: Member[] = []
+    const failed: SendFailure[] = []
+    settled.forEach((r, i) => {
+      if (r.status === 'fulfilled') delivered.push(targets[i]!)
+      else failed.push({ member: targets[i]!, error: r.reason as TribesError })
+    })
+    this.#counters.messagesSent += delivered.length
+    this.#counters.bytesSent += frame.length * delivered.length
+    this.#counters.sendFailures += failed.length
+    return { delivered, failed }
+  }
+
+  stats (): ChannelStats {
+    const c = this.#counters
+    const dropped: Record<string, number> = { ...c.dropped }
+    for (const [k, n] of Object.entries(this.#membership?.stats().dropped ?? {})) dropped[`membership-${k}`] = n
+    return {
+      messagesSent: c.messagesSent,
+      messagesReceived: c.messagesReceived,
+      bytesSent: c.bytesSent,
+      bytesReceived: c.bytesReceived,
+      sendFailures: c.sendFailures,
+      queued: this.#queue?.size ?? 0,
+      queuedBytes: this.#queue?.bytes ?? 0,
+      queueDropped: c.queueDropped,
+      dropped
+    }
+  }
+
+  #frame (kind: EnvelopeKind, options: number, body: Buffer, sender = this.#membership!.localBlob()): Buffer {
+    const n = this.#idCounter++
+    const uniqueId = Buffer.allocUnsafe(16)
+    this.#idPrefix.copy(uniqueId, 0)
+    uniqueId.writeUInt32BE(Math.floor(n / 0x100000000) >>> 0, 8)
+    uniqueId.writeUInt32BE(n >>> 0, 12)
+    return encodeEnvelopeFrame({ options, timestamp: Date.now(), uniqueId, sender }, kind, body, this.#keyring)
+  }
+
+  /** write one batch of queued messages; returns a promise when a socket needs to drain */
+  #deliver (batch: Outgoing[]): void | Promise<void> {
+    const sender = this.#sender!
+    const touched = new Set<MemberConnection>()
+    const c = this.#counters
+    for (const item of batch) {
+      if (item.ack) {
+        item.done!(item.targets.map((t) => {
+          const conn = sender.connection(t)
+          if (!touched.has(conn)) { touched.add(conn); conn.cork() }
+          return conn.sendAcked(item.frame, this.#o.timeout)
+        }))
+        continue
+      }
+      for (const t of item.targets) {
+        const conn = sender.connection(t)
+        if (!touched.has(conn)) { touched.add(conn); conn.cork() }
+        const err = conn.sendAsync(item.frame)
+        if (err === undefined) {
+          c.messagesSent++
+          c.bytesSent += item.frame.length
+        } else {
+          c.sendFailures++
+          if (worthLogging(c.sendFailures)) this.#log.warn({ member: conn.address, err, sendFailures: c.sendFailures }, 'async message not sent')
+        }
+      }
+    }
+    const waits: Array<Promise<void>> = []
+    for (const conn of touched) {
+      conn.uncork()
+      if (conn.needsDrain) waits.push(conn.drained())
+    }
+    if (waits.length > 0) return Promise.all(waits).then(() => undefined)
+  }
+
+  #heartbeatTransport (port: number): HeartbeatTransport {
+    const m = this.#o.membership
+    if (m.type === 'multicast') {
+      return new McastHeartbeat({ address: m.address, port: m.port, bind: m.bind, ttl: m.ttl, logger: this.#log })
+    }
+    this.#tcpHeartbeat = new TcpHeartbeat({
+      peers: m.members,
+      self: () => ({ host: this.#o.address, port }),
+      sendBlob: async (peer, blob) => {
+        const sender = this.#sender
+        if (sender === undefined || sender.closed) return
+        let kind: EnvelopeKind = 'heartbeat'
+        try { if (isShutdownCommand(decodeMember(blob).command)) kind = 'stop' } catch { /* membership built it; send as is */ }
+        await sender.connection(peer).sendFlushed(this.#frame(kind, HEARTBEAT_OPTIONS, EMPTY, blob))
+      }
+    })
+    return this.#tcpHeartbeat
+  }
+
+  /** a connect failed or a connection broke: let membership verify the member(s) there at once */
+  #peerFailed (address: string, err: TribesError): void {
+    const membership = this.#membership
+    if (membership === undefined || this.#state !== 'started') return
+    for (const m of membership.members()) {
+      if (addressOf(m) !== address) continue
+      this.#log.debug({ member: m.id, err }, 'send failed; verifying member')
+      void membership.suspect(m).catch((e: unknown) => this.#log.warn({ err: e }, 'member verification failed'))
+    }
+  }
+
+  #announceSecurity (): void {
+    const o = this.#o
+    if (this.#keyring !== undefined) {
+      this.#log.info({ keyId: this.#keyring.keyId, previousKeys: o.previousKeys.length }, 'cluster traffic is authenticated and encrypted')
+    } else if (!isLoopback(o.address)) {
+      // resolveChannelOptions refused this unless insecure: true
+      this.#log.warn({ address: o.address }, '!!! INSECURE: no cluster key and a non-loopback receiver address; anyone on this network can read and forge cluster traffic (insecure: true) !!!')
+    }
+    if (o.addressSource === 'first-interface' || o.addressSource === 'no-interface') {
+      this.#log.info({ address: o.address, chosenBy: o.addressSource }, 'receiver address chosen automatically; set `address` to pick another')
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * What the channel does with every received frame: tell nodecat envelopes from foreign messages,
+ * open (decrypt, authenticate, replay-check) them, route heartbeats to static membership, and
+ * hand app values to the onMessage handlers with the sender as a Member.
+ *
+ * Drops are counted by reason and never crash: `foreign-message` (no BYTE_MESSAGE or no "NC"
+ * magic, e.g. a Tomcat's Java-serialized SessionMessage), `decrypt`, `replay`, `malformed`,
+ * `domain`. Tomcat's TcpFailureDetector probe is swallowed silently. In sync mode a dropped
+ * message is answered with FAIL_ACK (the sender learns it was not processed), except a replay,
+ * which is acked: it is a duplicate of a message already processed.
+ */
+import type { Logger } from 'pino'
+import type { Member, MessageHandler } from './types.js'
+import type { TribesError } from './errors.js'
+import type { Keyring } from './crypto/keyring.js'
+import type { ChannelData } from './codec/channel-data.js'
+import type { InboundHandler } from './transport/receiver.js'
+import { isEnvelope, isTcpFailDetect, openEnvelope, unpackValue, type OpenedEnvelope } from './codec/envelope.js'
+import { decodeMember, hostToBytes } from './codec/member.js'
+import { decodePayload, payloadOffsetOf } from './codec/member-payload.js'
+import { toMember } from './membership/membership.js'
+import { worthLogging, type TransportCounters } from './transport/counters.js'
+
+export interface InboundOptions {
+  keyring: Keyring | undefined
+  counters: TransportCounters
+  logger: Logger
+  /** our domain; messages from a sender of another domain are dropped */
+  domain: string
+  handlers: ReadonlySet<MessageHandler>
+  /** members known to membership, by {@link identityKeyOfMember} */
+  known: ReadonlyMap<string, Member>
+  /** a heartbeat or goodbye frame (static membership): its sender blob */
+  onHeartbeat: (blob: Buffer, from: string) => void
+}
+
+const isPromise = (v: unknown): v is Promise<void> => typeof (v as Promise<void> | undefined)?.then === 'function'
+
+/**
+ * Identity of a member blob (port, host bytes, uniqueId) as a short string, read without decoding
+ * the whole blob: the per-message lookup of a known sender. undefined when the blob is too short.
+ */
+export function identityKeyOfBlob (blob: Buffer): string | undefined {
+  if (blob.length < 73) return undefined
+  const h = blob[34]!
+  let o = 35 + h
+  if (h > 16 || o + 4 > blob.length) return undefined
+  const cmd = blob.readInt32BE(o); o += 4 + cmd
+  if (cmd < 0 || o + 4 > blob.length) return undefined
+  const dom = blob.readInt32BE(o); o += 4 + dom
+  if (dom < 0 || o + 16 > blob.length) return undefined
+  return blob.toString('latin1', 22, 26) + blob.toString('latin1', 35, 35 + h) + blob.toString('latin1', o, o + 16)
+}
+
+export function identityKeyOfMember (m: Member): string {
+  const port = Buffer.allocUnsafe(4)
+  port.writeInt32BE(m.port)
+  return port.toString('latin1') + hostToBytes(m.host).toString('latin1') + Buffer.from(m.uniqueId, 'hex').toString('latin1')
+}
+
+export function createInboundHandler (o: InboundOptions): InboundHandler {
+  const drop = (reason: string, from: string, err: unknown): void => {
+    const n = o.counters.drop(reason)
+    if (worthLogging(n)) o.logger.warn({ reason, from, count: n, err }, 'message dropped')
+    else o.logger.debug({ reason, from, count: n }, 'message dropped')
+  }
+
+  const senderOf = (blob: Buffer, from: string): Member | undefined => {
+    const key = identityKeyOfBlob(blob)
+    const known = key === undefined ? undefined : o.known.get(key)
+    if (known !== undefined) return known
+    try {
+      const fields = decodeMember(blob)
+      const payload = decodePayload(fields.payload, payloadOffsetOf(fields))
+      const member = toMember(fields, payload.kind === 'nodecat' ? payload.meta : null)
+      if (member.domain !== o.domain) { drop('domain', from, undefined); return undefined }
+      return member
+    } catch (err) {
+      drop('malformed', from, err)
+      return undefined
+    }
+  }
+
+  return (body: Buffer, cd: ChannelData, from: string) => {
+    if (!isEnvelope(cd)) {
+      if (isTcpFailDetect(cd)) return
+      drop('foreign-message', from, undefined)
+      return
+    }
+    let opened: OpenedEnvelope
+    try {
+      opened = openEnvelope(body, cd, o.keyring)
+    } catch (err) {
+      const code = (err as TribesError).code
+      if (code === 'TRIBES_ERR_REPLAY') { drop('replay', from, err); return }
+      drop(code === 'TRIBES_ERR_DECRYPT' ? 'decrypt' : 'malformed', from, err)
+      throw err
+    }
+    if (opened.kind !== 'app') {
+      // why: copy, the blob is a view into a socket chunk and membership may keep it
+      o.onHeartbeat(Buffer.from(cd.sender), from)
+      return
+    }
+    let value: unknown
+    try {
+      value = unpackValue(opened.body)
+    } catch (err) {
+      drop('malformed', from, err)
+      throw err
+    }
+    const sender = senderOf(cd.sender, from)
+    if (sender === undefined) throw new Error('sender refused')
+    o.counters.messagesReceived++
+    let pending: Array<Promise<void>> | undefined
+    let failure: unknown
+    for (const handler of o.handlers) {
+      try {
+        const r = handler(value, sender)
+        if (isPromise(r)) (pending ??= []).push(r)
+      } catch (err) {
+        failure ??= err
+      }
+    }
+    if (failure !== undefined) {
+      // why: still wait for the async handlers that did start, then report the failure
+      if (pending === undefined) throw failure
+      return Promise.allSettled(pending).then(() => { throw failure })
+    }
+    if (pending === undefined) return
+    return pending.length === 1 ? pending[0] : Promise.all(pending).then(() => undefined)
+  }
+}

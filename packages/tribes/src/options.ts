@@ -1,0 +1,228 @@
+/**
+ * The one table of channel defaults, and `resolveChannelOptions`: every option validated once at
+ * start-up, with messages naming the option (TRIBES_ERR_INVALID_OPTION, TRIBES_ERR_KEY_INVALID,
+ * TRIBES_ERR_INSECURE).
+ */
+import os from 'node:os'
+import net from 'node:net'
+import pino, { type Logger } from 'pino'
+import { TribesOptionError, errors } from './errors.js'
+import { validators } from './validate.js'
+import { parseKey, readKeyFile } from './crypto/keyring.js'
+import type { MemberMeta, MemberRole, SendMode } from './types.js'
+
+const v = validators((message) => new TribesOptionError(message))
+
+/** Defaults: Tomcat's where Tomcat has one (reference/tomcat-cluster.md §1.1, §2.1, §2.4, §4.2). */
+export const DEFAULTS = Object.freeze({
+  /** receiver TCP port, and the first one tried */
+  port: 4000,
+  /** ports tried: port .. port+autoBind-1 */
+  autoBind: 100,
+  /** advertised domain; members of another domain are ignored */
+  domain: '',
+  membership: Object.freeze({
+    type: 'multicast' as 'multicast' | 'static',
+    address: '228.0.0.4',
+    port: 45564,
+    frequency: 500,
+    dropTime: 3000,
+    ttl: 1
+  }),
+  /** Tomcat's channelSendOptions=8 */
+  sendMode: 'async' as SendMode,
+  /** ms to wait for every ACK of one send */
+  timeout: 3000,
+  /** ms to wait for a TCP connect to a member */
+  connectTimeout: 1000,
+  /** largest frame body accepted (a larger length field closes the connection) */
+  maxMessageSize: 32 * 1024 * 1024,
+  /** concurrent inbound connections */
+  maxConnections: 256,
+  /** async dispatch queue bounds (MessageDispatchInterceptor maxQueueSize = 64 MiB) */
+  queueMaxBytes: 64 * 1024 * 1024,
+  queueMaxMessages: 100_000,
+  /** ms of clock difference and replay memory for keyed traffic */
+  replayWindow: 60_000,
+  replayCapacity: 131_072,
+  insecure: false
+})
+
+export interface MembershipOptions {
+  /** 'multicast' (UDP heartbeats to a group) or 'static' (a list of member receivers over TCP) */
+  type?: 'multicast' | 'static'
+  /** multicast group address */
+  address?: string
+  /** multicast group port */
+  port?: number
+  /** interface address to bind the multicast socket to (also the default receiver address) */
+  bind?: string
+  ttl?: number
+  /** heartbeat interval, ms */
+  frequency?: number
+  /** a member silent this long is dropped, ms */
+  dropTime?: number
+  /** static membership: receivers as "host:port" (our own may be listed; it is skipped) */
+  members?: string[] | string
+}
+
+export interface ChannelOptions {
+  /** receiver address (never 0.0.0.0). Default: 127.0.0.1 for an all-loopback static list, the multicast bind address, else the first non-internal IPv4 */
+  address?: string
+  port?: number
+  autoBind?: number
+  domain?: string
+  /** what this member advertises (protocol is filled in) */
+  meta?: Partial<MemberMeta>
+  membership?: MembershipOptions
+  sendMode?: SendMode
+  timeout?: number
+  connectTimeout?: number
+  maxMessageSize?: number
+  maxConnections?: number
+  queueMaxBytes?: number
+  queueMaxMessages?: number
+  /** cluster key: 32 bytes, or base64 of 32 bytes */
+  key?: string | Uint8Array
+  /** file holding the cluster key (base64 text or 32 raw bytes) */
+  keyFile?: string
+  /** older keys still accepted (rotation), newest first */
+  previousKeys?: Array<string | Uint8Array>
+  replayWindow?: number
+  replayCapacity?: number
+  /** allow plaintext cluster traffic on a non-loopback address (logs a loud warning) */
+  insecure?: boolean
+  logger?: Logger
+}
+
+export interface ResolvedMembership {
+  type: 'multicast' | 'static'
+  address: string
+  port: number
+  bind: string | undefined
+  ttl: number
+  frequency: number
+  dropTime: number
+  members: Array<{ host: string, port: number }>
+}
+
+export interface ResolvedChannelOptions {
+  address: string
+  /** how the address was chosen, for the start-up log */
+  addressSource: 'option' | 'loopback-static' | 'multicast-bind' | 'first-interface' | 'no-interface'
+  port: number
+  autoBind: number
+  domain: string
+  meta: MemberMeta
+  membership: ResolvedMembership
+  sendMode: SendMode
+  timeout: number
+  connectTimeout: number
+  maxMessageSize: number
+  maxConnections: number
+  queueMaxBytes: number
+  queueMaxMessages: number
+  key: Buffer | undefined
+  previousKeys: Buffer[]
+  replayWindow: number
+  replayCapacity: number
+  insecure: boolean
+  logger: Logger
+}
+
+export const PROTOCOL_VERSION = 1
+const ROLES: readonly MemberRole[] = ['node', 'balancer', 'tool']
+
+export function isLoopback (address: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) || address === '::1'
+}
+
+function ipAddress (value: unknown, name: string): string {
+  const s = v.string(value, name)
+  if (net.isIP(s) === 0) v.fail(name, 'an IP address', value)
+  if (s === '0.0.0.0' || s === '::') v.fail(name, 'a specific address (not the wildcard; peers must be able to reach it)', value)
+  return s
+}
+
+function hostPort (value: string, name: string): { host: string, port: number } {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(value.trim())
+  if (!m) v.fail(name, 'a list of "host:port"', value)
+  return { host: ipAddress(m![1], name), port: v.integer(Number(m![2]), name, 1, 65535) }
+}
+
+function firstExternalIPv4 (): string | undefined {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
+  }
+  return undefined
+}
+
+/** Validate every option once; throws a coded error naming the first bad one. */
+export function resolveChannelOptions (input: ChannelOptions = {}): ResolvedChannelOptions {
+  if (input === null || typeof input !== 'object') v.fail('options', 'an object', input)
+  const o = input
+  const mIn = o.membership ?? {}
+  const md = DEFAULTS.membership
+  const type = v.oneOf(mIn.type ?? md.type, 'membership.type', ['multicast', 'static'] as const)
+  const frequency = v.integer(mIn.frequency ?? md.frequency, 'membership.frequency', 10, 60_000)
+  const membership: ResolvedMembership = {
+    type,
+    address: ipAddress(mIn.address ?? md.address, 'membership.address'),
+    port: v.integer(mIn.port ?? md.port, 'membership.port', 1, 65535),
+    bind: mIn.bind === undefined ? undefined : ipAddress(mIn.bind, 'membership.bind'),
+    ttl: v.integer(mIn.ttl ?? md.ttl, 'membership.ttl', 0, 255),
+    frequency,
+    dropTime: v.integer(mIn.dropTime ?? md.dropTime, 'membership.dropTime', frequency + 1, 600_000),
+    members: v.stringList(mIn.members ?? [], 'membership.members').map((s) => hostPort(s, 'membership.members'))
+  }
+  if (type === 'static' && mIn.members === undefined) v.fail('membership.members', 'a list of "host:port" for static membership', undefined)
+
+  let address: string
+  let addressSource: ResolvedChannelOptions['addressSource']
+  if (o.address !== undefined) {
+    address = ipAddress(o.address, 'address'); addressSource = 'option'
+  } else if (type === 'static' && membership.members.every((m) => isLoopback(m.host))) {
+    address = '127.0.0.1'; addressSource = 'loopback-static'
+  } else if (type === 'multicast' && membership.bind !== undefined) {
+    address = membership.bind; addressSource = 'multicast-bind'
+  } else {
+    const found = firstExternalIPv4()
+    address = found ?? '127.0.0.1'; addressSource = found ? 'first-interface' : 'no-interface'
+  }
+
+  const metaIn = o.meta ?? {}
+  const meta: MemberMeta = { protocol: PROTOCOL_VERSION, role: v.oneOf(metaIn.role ?? 'node', 'meta.role', ROLES) }
+  if (metaIn.route !== undefined) meta.route = v.string(metaIn.route, 'meta.route', /^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (1-64)')
+  if (metaIn.http !== undefined) meta.http = v.string(metaIn.http, 'meta.http', /^https?:\/\/\S+$/, 'an http(s) URL')
+
+  if (o.key !== undefined && o.keyFile !== undefined) v.fail('keyFile', 'unset when key is set (give one of them)', o.keyFile)
+  const key = o.key !== undefined ? parseKey(o.key, 'key') : o.keyFile !== undefined ? readKeyFile(v.string(o.keyFile, 'keyFile')) : undefined
+  const previous = o.previousKeys ?? []
+  if (!Array.isArray(previous)) v.fail('previousKeys', 'a list of keys', previous)
+  if (key === undefined && previous.length > 0) v.fail('previousKeys', 'empty when no key is set', previous)
+  const insecure = v.boolean(o.insecure ?? DEFAULTS.insecure, 'insecure')
+  if (key === undefined && !insecure && !isLoopback(address)) throw errors.insecure(address)
+
+  return {
+    address,
+    addressSource,
+    port: v.integer(o.port ?? DEFAULTS.port, 'port', 0, 65535),
+    autoBind: Math.max(1, v.integer(o.autoBind ?? DEFAULTS.autoBind, 'autoBind', 0, 65535)),
+    domain: v.string(o.domain ?? DEFAULTS.domain, 'domain', /^[\x20-\x7e]{0,255}$/, 'printable ASCII, at most 255 characters'),
+    meta,
+    membership,
+    sendMode: v.oneOf(o.sendMode ?? DEFAULTS.sendMode, 'sendMode', ['async', 'ack', 'sync'] as const),
+    timeout: v.integer(o.timeout ?? DEFAULTS.timeout, 'timeout', 1, 3_600_000),
+    connectTimeout: v.integer(o.connectTimeout ?? DEFAULTS.connectTimeout, 'connectTimeout', 1, 600_000),
+    maxMessageSize: v.integer(o.maxMessageSize ?? DEFAULTS.maxMessageSize, 'maxMessageSize', 1024, 2 ** 31 - 1),
+    maxConnections: v.integer(o.maxConnections ?? DEFAULTS.maxConnections, 'maxConnections', 1, 65535),
+    queueMaxBytes: v.integer(o.queueMaxBytes ?? DEFAULTS.queueMaxBytes, 'queueMaxBytes', 1),
+    queueMaxMessages: v.integer(o.queueMaxMessages ?? DEFAULTS.queueMaxMessages, 'queueMaxMessages', 1),
+    key,
+    previousKeys: previous.map((k, i) => parseKey(k, `previousKeys[${i}]`)),
+    replayWindow: v.integer(o.replayWindow ?? DEFAULTS.replayWindow, 'replayWindow', 1000, 86_400_000),
+    replayCapacity: v.integer(o.replayCapacity ?? DEFAULTS.replayCapacity, 'replayCapacity', 16),
+    insecure,
+    logger: o.logger ?? pino({ level: 'silent' })
+  }
+}

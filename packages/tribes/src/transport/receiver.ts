@@ -1,0 +1,220 @@
+/**
+ * The TCP receiver (NioReceiver): listens on one specific address, binding the first free port of
+ * port .. port+autoBind-1, parses frames per connection and answers ACK / FAIL_ACK on the same
+ * connection (reference/tomcat-cluster.md §2.3):
+ *
+ * - USE_ACK without SYNCHRONIZED_ACK: ACK is written before the message is handled.
+ * - USE_ACK + SYNCHRONIZED_ACK: the handler is awaited; ACK when it settles fine, FAIL_ACK when it
+ *   throws or rejects.
+ * - no USE_ACK: nothing is written back.
+ *
+ * Messages of one connection are handled strictly in order: while a sync message's handler is
+ * pending, the connection is paused and later frames wait. An oversized or garbled frame closes
+ * that connection only (counted and logged); other connections go on.
+ */
+import net from 'node:net'
+import type { Logger } from 'pino'
+import { errors, type TribesError } from '../errors.js'
+import { ACK_FRAME, FAIL_ACK_FRAME, FrameParser } from '../codec/frame.js'
+import { decodeChannelData, type ChannelData } from '../codec/channel-data.js'
+import { SEND_OPTIONS } from '../codec/send-options.js'
+import { worthLogging, type TransportCounters } from './counters.js'
+
+/**
+ * Handles one received message. `body` is the whole frame body (for AAD), `cd` its decoded
+ * ChannelData (views into `body`, valid during the call), `from` the peer's "host:port".
+ * A returned promise is awaited before the next message of the connection when the message is
+ * sync; a throw or rejection then becomes FAIL_ACK.
+ */
+export type InboundHandler = (body: Buffer, cd: ChannelData, from: string) => void | Promise<void>
+
+export interface ReceiverOptions {
+  /** a specific address (never the wildcard) */
+  address: string
+  /** first port tried; 0 = any free port */
+  port: number
+  autoBind: number
+  maxFrameSize: number
+  maxConnections: number
+  logger: Logger
+  counters: TransportCounters
+  onMessage: InboundHandler
+}
+
+const isPromise = (v: unknown): v is Promise<void> => typeof (v as Promise<void> | undefined)?.then === 'function'
+
+class InboundConnection {
+  readonly #socket: net.Socket
+  readonly #parser: FrameParser
+  readonly #from: string
+  readonly #o: ReceiverOptions
+  #queue: Buffer[] = []
+  #busy = false
+
+  constructor (socket: net.Socket, o: ReceiverOptions) {
+    this.#socket = socket
+    this.#o = o
+    this.#from = `${socket.remoteAddress}:${socket.remotePort}`
+    this.#parser = new FrameParser({ maxFrameSize: o.maxFrameSize })
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk))
+    socket.on('error', (err) => o.logger.debug({ err, from: this.#from }, 'inbound connection error'))
+  }
+
+  #onData (chunk: Buffer): void {
+    this.#o.counters.bytesReceived += chunk.length
+    let bodies: Buffer[]
+    try {
+      bodies = this.#parser.push(chunk)
+    } catch (err) {
+      const code = (err as TribesError).code
+      const n = this.#o.counters.drop(code === 'TRIBES_ERR_FRAME_TOO_LARGE' ? 'frame-too-large' : 'frame-malformed')
+      this.#o.logger.warn({ err, code, from: this.#from, count: n }, 'closing inbound connection: bad frame')
+      this.#socket.destroy()
+      return
+    }
+    if (bodies.length === 0) return
+    if (this.#busy) {
+      // why: bodies are views into this chunk; they stay valid since chunks are never reused
+      for (const b of bodies) this.#queue.push(b)
+      return
+    }
+    this.#queue = bodies.length === 1 ? bodies : bodies.slice()
+    this.#drain()
+  }
+
+  #drain (): void {
+    const s = this.#socket
+    s.cork() // why: one write (writev) for all the ACKs of this batch
+    try {
+      while (this.#queue.length > 0) {
+        const body = this.#queue.shift()!
+        const pending = this.#handle(body)
+        if (pending !== undefined) {
+          this.#busy = true
+          s.pause()
+          void pending.then(() => {
+            this.#busy = false
+            if (s.destroyed) return
+            s.resume()
+            this.#drain()
+          })
+          return
+        }
+      }
+    } finally {
+      s.uncork()
+    }
+  }
+
+  /** returns a promise only when the connection must wait for it (a sync message) */
+  #handle (body: Buffer): Promise<void> | undefined {
+    const o = this.#o
+    let cd: ChannelData
+    try {
+      cd = decodeChannelData(body)
+    } catch (err) {
+      const n = o.counters.drop('malformed')
+      if (worthLogging(n)) o.logger.warn({ err, from: this.#from, count: n }, 'channel data dropped')
+      // why: a sender waiting for an ack should hear at once that this one failed
+      if (body.length >= 4 && (body.readInt32BE(0) & SEND_OPTIONS.USE_ACK) !== 0) this.#write(FAIL_ACK_FRAME)
+      return undefined
+    }
+    const ack = (cd.options & SEND_OPTIONS.USE_ACK) !== 0
+    const sync = ack && (cd.options & SEND_OPTIONS.SYNCHRONIZED_ACK) !== 0
+    if (ack && !sync) this.#write(ACK_FRAME)
+    let result: void | Promise<void>
+    try {
+      result = o.onMessage(body, cd, this.#from)
+    } catch (err) {
+      if (sync) this.#write(FAIL_ACK_FRAME)
+      else this.#logHandlerError(err)
+      return undefined
+    }
+    if (!isPromise(result)) {
+      if (sync) this.#write(ACK_FRAME)
+      return undefined
+    }
+    if (!sync) {
+      result.then(undefined, (err) => this.#logHandlerError(err))
+      return undefined
+    }
+    return result.then(() => this.#write(ACK_FRAME), () => this.#write(FAIL_ACK_FRAME))
+  }
+
+  #write (frame: Buffer): void {
+    if (!this.#socket.destroyed && this.#socket.writable) this.#socket.write(frame)
+  }
+
+  #logHandlerError (err: unknown): void {
+    this.#o.logger.debug({ err, from: this.#from }, 'message handler failed (no ack requested)')
+  }
+}
+
+export class Receiver {
+  readonly #o: ReceiverOptions
+  #server: net.Server | undefined
+  #port = 0
+  readonly #sockets = new Set<net.Socket>()
+
+  constructor (options: ReceiverOptions) {
+    this.#o = options
+  }
+
+  /** the bound port (after start) */
+  get port (): number { return this.#port }
+  get address (): string { return this.#o.address }
+  /** open inbound connections */
+  get connections (): number { return this.#sockets.size }
+
+  /** Bind the first free port of port .. port+autoBind-1; resolves with it. TRIBES_ERR_BIND if none. */
+  async start (): Promise<number> {
+    const { address, port, autoBind } = this.#o
+    const last = port === 0 ? 0 : Math.min(65535, port + autoBind - 1)
+    let lastErr: unknown
+    for (let p = port; p <= last; p++) {
+      const server = this.#createServer()
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject)
+          server.listen({ host: address, port: p, exclusive: true }, () => { server.off('error', reject); resolve() })
+        })
+        this.#server = server
+        this.#port = (server.address() as net.AddressInfo).port
+        server.on('error', (err) => this.#o.logger.error({ err }, 'receiver error'))
+        return this.#port
+      } catch (err) {
+        lastErr = err
+        const code = (err as NodeJS.ErrnoException).code
+        if (code !== 'EADDRINUSE' && code !== 'EACCES') break
+      }
+    }
+    throw errors.bind(address, port, last, lastErr)
+  }
+
+  #createServer (): net.Server {
+    const server = net.createServer({ noDelay: true })
+    server.maxConnections = this.#o.maxConnections
+    server.on('connection', (socket) => {
+      this.#sockets.add(socket)
+      socket.once('close', () => this.#sockets.delete(socket))
+      new InboundConnection(socket, this.#o) // eslint-disable-line no-new
+    })
+    server.on('drop', (data) => {
+      const n = this.#o.counters.drop('connection-limit')
+      if (worthLogging(n)) this.#o.logger.warn({ from: `${data?.remoteAddress}:${data?.remotePort}`, maxConnections: this.#o.maxConnections, count: n }, 'inbound connection refused: connection limit reached')
+    })
+    return server
+  }
+
+  /** Stop listening and close every inbound connection. */
+  async stop (): Promise<void> {
+    const server = this.#server
+    this.#server = undefined
+    if (server === undefined) return
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+    for (const s of this.#sockets) s.destroy()
+    await closed
+  }
+}
+
