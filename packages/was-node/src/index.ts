@@ -5,3 +5,4 @@
 export { WasError, WasOptionError } from './errors.js'
 export type { SessionApi, RequestSession, CookieAction, SessionStore } from './session/types.js'
 export * from './http/index.js'
+export * from './manager/index.js'
