@@ -13,11 +13,12 @@ export const MEMBERSHIP_DEFAULTS = Object.freeze({
   /** ms a failure-detector TCP connect may take (TcpFailureDetector connectTimeout) */
   connectTimeout: 1000,
   /**
-   * ms a silent member whose receiver still accepts TCP connections is kept past dropTime
-   * (Tomcat's removeSuspectsTimeout is 300 s; a frozen process keeps accepting in the kernel, so
-   * nodecat bounds it tighter)
+   * A silent member whose receiver still accepts TCP connections is kept past dropTime for
+   * suspectFactor × dropTime ms (30 s at the defaults). Tomcat keeps such a member 300 s
+   * (removeSuspectsTimeout); a frozen (SIGSTOPped) process keeps accepting connections in the
+   * kernel, so nodecat bounds it tighter.
    */
-  suspectTimeout: 30000,
+  suspectFactor: 10,
   domain: '',
   /** most members (nodecat and foreign) held at once; more are dropped and counted */
   maxMembers: 1024,

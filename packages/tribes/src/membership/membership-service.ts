@@ -44,7 +44,7 @@ export interface MembershipServiceOptions {
   dropTime?: number
   /** ms for the failure detector's TCP connect; default 1000 */
   connectTimeout?: number
-  /** ms a silent member whose receiver still answers is kept past dropTime; default 30000 */
+  /** ms a silent member whose receiver still answers is kept past dropTime; default 10 × dropTime */
   suspectTimeout?: number
   /** cluster key: datagrams are tagged, and untagged or wrongly tagged ones are dropped */
   auth?: MemberAuth
@@ -105,7 +105,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     this.#frequency = check.integer(options.frequency ?? d.frequency, 'membership.frequency', 10, 60000)
     this.#dropTime = check.integer(options.dropTime ?? d.dropTime, 'membership.dropTime', this.#frequency + 1, 600000)
     const connectTimeout = check.integer(options.connectTimeout ?? d.connectTimeout, 'membership.connectTimeout', 10, 60000)
-    this.#suspectTimeout = check.integer(options.suspectTimeout ?? d.suspectTimeout, 'membership.suspectTimeout', 0, 3600000)
+    this.#suspectTimeout = check.integer(options.suspectTimeout ?? d.suspectFactor * this.#dropTime, 'membership.suspectTimeout', 0, 6000000)
     const local = options.local
     let hostBytes: Buffer
     try { hostBytes = hostToBytes(check.string(local.host, 'membership.local.host')) } catch { check.fail('membership.local.host', 'an IP address', local.host) }
