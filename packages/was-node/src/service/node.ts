@@ -1,0 +1,178 @@
+/**
+ * One nodecat node: the tribes channel, the replicated session manager, and a fastify server
+ * serving the user's app with the session middleware plus GET /_nodecat/status. stop() shuts down
+ * in the order that loses nothing: stop accepting, let in-flight requests finish (bounded by
+ * shutdownTimeout), send the last deltas, leave the group cleanly.
+ */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import type { Channel, Member } from '@nodecat/tribes'
+import type { SessionStore } from '../session/types.js'
+import type { SessionManagerStats } from '../manager/stats.js'
+import { nodecatSessionPlugin, rewriteSessionUrl } from '../http/fastify-plugin.js'
+import { sessionMiddleware } from '../http/express-middleware.js'
+import type { SessionMiddlewareOptions } from '../http/options.js'
+import { WasError } from '../errors.js'
+import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './options.js'
+import { createServiceLogger } from './logger.js'
+import { loadApp, type ConnectHandler, type LoadedApp } from './app-loader.js'
+import { DeferredStore } from './deferred-store.js'
+import { channelOptionsOf, type ServiceChannelOptions } from './channel-options.js'
+import { registerStatus, STATUS_PATH } from './status.js'
+import { defaultFactories, type ManagerFactoryOptions } from './wiring.js'
+
+/** What the service needs from the session manager beyond the SessionStore contract. */
+export interface NodeSessionManager extends SessionStore {
+  start (): Promise<void>
+  stop (): Promise<void>
+  stats (): SessionManagerStats
+}
+
+export interface StartNodeDeps {
+  logger?: Logger
+  /** the app itself instead of options.app (tests, embedding) */
+  app?: LoadedApp
+  createChannel?: (options: ServiceChannelOptions) => Channel
+  createManager?: (options: ManagerFactoryOptions) => NodeSessionManager
+  /** stop on SIGTERM/SIGINT and exit 0 (the CLI sets this) */
+  handleSignals?: boolean
+}
+
+export interface RunningNode {
+  /** the HTTP base URL actually listened on */
+  readonly url: string
+  readonly options: ResolvedNodeOptions
+  readonly channel: Channel
+  readonly store: NodeSessionManager
+  readonly app: FastifyInstance
+  readonly logger: Logger
+  /** graceful stop; idempotent */
+  stop (reason?: string): Promise<void>
+}
+
+function describe (m: Member): Record<string, unknown> {
+  return { id: m.id, route: m.meta?.route ?? null, http: m.meta?.http ?? null, role: m.meta?.role ?? null, domain: m.domain }
+}
+
+function baseUrl (address: AddressInfo): string {
+  const host = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address
+  return `http://${host}:${address.port}`
+}
+
+/** Run the connect chain: session middleware, then the user's handler, then 404 / error JSON. */
+function connectServer (middleware: ReturnType<typeof sessionMiddleware>, handler: ConnectHandler, logger: Logger) {
+  const finish = (res: http.ServerResponse, err?: unknown) => {
+    if (res.headersSent) { res.end(); return }
+    const coded = err instanceof WasError ? err : null
+    if (err !== undefined) logger.error({ err }, 'app error')
+    res.statusCode = err === undefined ? 404 : coded?.statusCode ?? 500
+    res.setHeader('content-type', 'application/json; charset=utf-8')
+    res.end(JSON.stringify(err === undefined
+      ? { statusCode: 404, error: 'Not Found' }
+      : { statusCode: res.statusCode, code: coded?.code ?? 'WAS_ERR_APP', error: 'Internal Server Error' }))
+  }
+  return (req: http.IncomingMessage, res: http.ServerResponse) => {
+    middleware(req, res, (err) => {
+      if (err !== undefined) { finish(res, err); return }
+      try { handler(req, res, (e) => finish(res, e)) } catch (e) { finish(res, e) }
+    })
+  }
+}
+
+/** Start a node. Resolves once HTTP listens and the channel has joined; sessions become usable when the state transfer is over. */
+export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = {}): Promise<RunningNode> {
+  const options = resolveNodeOptions(input)
+  const logger = deps.logger ?? createServiceLogger(options.log)
+  const factories = { ...defaultFactories, ...(deps.createChannel ? { createChannel: deps.createChannel } : {}), ...(deps.createManager ? { createManager: deps.createManager } : {}) }
+  const userApp = deps.app ?? (options.app === null ? null : await loadApp(options.app))
+  const startedAt = Date.now()
+
+  const deferred = new DeferredStore(options.jvmRoute)
+  const sessionOptions: SessionMiddlewareOptions = {
+    store: deferred,
+    cookie: options.cookie,
+    trustProxy: options.trustProxy,
+    replicationFilter: options.replicationFilter,
+    logger: logger.child({ component: 'http' })
+  }
+  const connect = userApp?.kind === 'connect' ? connectServer(sessionMiddleware(sessionOptions), userApp.handler, logger) : null
+
+  const app = Fastify({
+    loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    rewriteUrl: (req) => rewriteSessionUrl(req, options.cookie.name.toLowerCase()),
+    // why: an express/connect app gets the raw request; only the status path goes through fastify
+    serverFactory: (handler) => http.createServer((req, res) => {
+      if (connect !== null && !(req.url ?? '').startsWith('/_nodecat/')) connect(req, res)
+      else handler(req, res)
+    })
+  })
+  let channel: Channel | null = null
+  let manager: NodeSessionManager | null = null
+  let httpUrl = ''
+  registerStatus(app, { jvmRoute: options.jvmRoute, httpUrl: () => httpUrl, startedAt, channel: () => channel, sessions: () => manager?.stats() ?? null })
+  if (userApp?.kind === 'fastify') {
+    const plugin = userApp.plugin
+    // why a child context: the session hooks cover the app, not /_nodecat/status (which must answer during start-up)
+    await app.register(async (scope) => {
+      await scope.register(nodecatSessionPlugin, sessionOptions)
+      await scope.register(plugin as Parameters<typeof scope.register>[0], { jvmRoute: options.jvmRoute })
+    })
+  }
+
+  try {
+    await app.listen({ host: options.http.address, port: options.http.port })
+    httpUrl = baseUrl(app.server.address() as AddressInfo)
+    const channelLog = logger.child({ component: 'channel' })
+    channel = factories.createChannel(channelOptionsOf(options, httpUrl, channelLog))
+    channel.on('memberAdded', (m) => logger.info({ event: 'member-added', member: describe(m) }, `member added: ${m.meta?.route ?? m.id}`))
+    channel.on('memberDisappeared', (m, reason) => logger.info({ event: 'member-disappeared', reason, member: describe(m) }, `member left (${reason}): ${m.meta?.route ?? m.id}`))
+    channel.on('foreignMember', (m) => logger.info({ event: 'foreign-member', member: describe(m) }, `foreign member seen (not a session peer): ${m.id}`))
+    manager = factories.createManager({ options, channel, logger: logger.child({ component: 'sessions' }) })
+    await channel.start()
+    deferred.attach(manager)
+    await manager.start()
+  } catch (err) {
+    deferred.fail(err)
+    await manager?.stop().catch(() => {})
+    await channel?.stop().catch(() => {})
+    await app.close().catch(() => {})
+    throw err
+  }
+  logger.info({ event: 'node-started', jvmRoute: options.jvmRoute, http: httpUrl, member: channel.local.id, status: httpUrl + STATUS_PATH }, `node ${options.jvmRoute} serving ${httpUrl}`)
+  void manager.ready.then(() => logger.info({ event: 'node-ready', jvmRoute: options.jvmRoute }, 'sessions ready'), () => {})
+
+  let stopping: Promise<void> | null = null
+  const ch = channel
+  const mgr = manager
+  const stop = (reason = 'stop'): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ event: 'node-stopping', reason }, `stopping (${reason})`)
+      const closed = app.close()
+      let timer: NodeJS.Timeout | undefined
+      const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), options.shutdownTimeout) })
+      if (await Promise.race([closed.then(() => false), timedOut])) {
+        logger.warn({ event: 'shutdown-timeout', shutdownTimeout: options.shutdownTimeout }, 'in-flight requests did not finish in time; closing their connections')
+        app.server.closeAllConnections()
+      }
+      clearTimeout(timer)
+      await closed.catch((err: unknown) => logger.error({ err }, 'http close failed'))
+      await mgr.stop().catch((err: unknown) => logger.error({ err }, 'session manager stop failed'))
+      await ch.stop().catch((err: unknown) => logger.error({ err }, 'channel stop failed'))
+      logger.info({ event: 'node-stopped', reason }, 'stopped')
+    })()
+    return stopping
+  }
+
+  if (deps.handleSignals === true) {
+    const onSignal = (signal: NodeJS.Signals) => {
+      stop(signal).then(() => process.exit(0), (err: unknown) => { logger.fatal({ err }, 'stop failed'); process.exit(1) })
+    }
+    process.once('SIGTERM', onSignal)
+    process.once('SIGINT', onSignal)
+  }
+
+  return { url: httpUrl, options, channel, store: manager, app, logger, stop }
+}

@@ -1,0 +1,233 @@
+/**
+ * Options of the nodecat-was service: ONE defaults table, named after Tomcat's where the concept is
+ * the same (jvmRoute, channelSendOptions, membership frequency/dropTime, receiver autoBind,
+ * DeltaManager's expireSessionsOnShutdown, stateTransferTimeout, ...). Resolved and validated once
+ * at start; every message names the option. Unknown options are rejected (typos in config files).
+ */
+import os from 'node:os'
+import { validators, type SendMode } from '@nodecat/tribes'
+import { WasOptionError } from '../errors.js'
+import { resolveCookieOptions, COOKIE_DEFAULTS, type CookieOptions } from '../http/cookie-options.js'
+import { DEFAULT_REPLICATION_FILTER } from '../http/options.js'
+import { compileTrustProxy, type TrustProxy } from '../http/trust-proxy.js'
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+/** Everything the service can be told, fully resolved. */
+export interface ResolvedNodeOptions {
+  /** this node's route: the suffix of its session ids (Tomcat Engine jvmRoute) */
+  jvmRoute: string
+  http: { address: string, port: number }
+  /** path of the user's app module (fastify plugin or express/connect handler), or null */
+  app: string | null
+  membership: {
+    type: 'multicast' | 'static'
+    address: string
+    port: number
+    /** ms between heartbeats */
+    frequency: number
+    /** ms of silence before a member is dropped */
+    dropTime: number
+    /** interface address to bind the multicast socket to, or null */
+    bind: string | null
+    ttl: number
+    domain: string
+    /** static members, "host:port" of their receivers */
+    members: string[]
+  }
+  receiver: { address: string, port: number, autoBind: number }
+  /** the channel send mode for session deltas (Tomcat channelSendOptions 8 = async, 2 = ack, 6 = sync) */
+  channelSendOptions: 'async' | 'sync'
+  expireSessionsOnShutdown: boolean
+  notifyListenersOnReplication: boolean
+  /** regex source on the request path; matching requests are not replicated; null = replicate all */
+  replicationFilter: string | null
+  /** s to wait for the initial session transfer */
+  stateTransferTimeout: number
+  /** s of inactivity before a session expires (<= 0: never) */
+  maxInactiveInterval: number
+  /** most sessions this node holds; -1 = no limit */
+  maxActiveSessions: number
+  /** most bytes one encoded session may have */
+  maxSessionBytes: number
+  cookie: CookieOptions
+  trustProxy: TrustProxy
+  /** the cluster key (base64/hex, see tribes), or null */
+  key: string | null
+  keyFile: string | null
+  /** accept plaintext cluster traffic on non-loopback addresses */
+  insecure: boolean
+  /** ms given to in-flight requests and the final deltas at shutdown */
+  shutdownTimeout: number
+  log: { level: LogLevel, pretty: boolean | 'auto' }
+}
+
+/** What callers pass: any subset, nested objects partial too. */
+export type NodeOptions = {
+  [K in keyof ResolvedNodeOptions]?: ResolvedNodeOptions[K] extends string[] ? string[] | string
+    : ResolvedNodeOptions[K] extends Record<string, unknown> ? Partial<ResolvedNodeOptions[K]> : ResolvedNodeOptions[K] | string | number | null
+}
+
+function defaultRoute (): string {
+  // why: zero-config on a LAN; machines have distinct host names (set jvmRoute when they do not)
+  const name = os.hostname().split('.')[0]!.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64)
+  return name === '' ? 'node1' : name
+}
+
+/** The one defaults table. jvmRoute's default is computed from the host name at resolve time. */
+export const NODE_DEFAULTS = Object.freeze({
+  jvmRoute: null as string | null,
+  http: Object.freeze({ address: '127.0.0.1', port: 8080 }),
+  app: null as string | null,
+  membership: Object.freeze({
+    type: 'multicast' as const,
+    address: '228.0.0.4',
+    port: 45564,
+    frequency: 500,
+    dropTime: 3000,
+    bind: null as string | null,
+    ttl: 1,
+    domain: '',
+    members: Object.freeze([]) as readonly string[]
+  }),
+  // why 'auto': like Tomcat's receiver address="auto", the first non-internal IPv4 of this host
+  receiver: Object.freeze({ address: 'auto', port: 4000, autoBind: 100 }),
+  channelSendOptions: 8 as number | string,
+  expireSessionsOnShutdown: false,
+  notifyListenersOnReplication: true,
+  replicationFilter: DEFAULT_REPLICATION_FILTER.source as string | null,
+  stateTransferTimeout: 60,
+  maxInactiveInterval: 1800,
+  maxActiveSessions: -1,
+  maxSessionBytes: 256 * 1024,
+  cookie: COOKIE_DEFAULTS,
+  trustProxy: false as TrustProxy,
+  key: null as string | null,
+  keyFile: null as string | null,
+  insecure: false,
+  shutdownTimeout: 10000,
+  log: Object.freeze({ level: 'info' as LogLevel, pretty: 'auto' as boolean | 'auto' })
+})
+
+const v = validators((message) => new WasOptionError(message))
+
+const HOST = /^[A-Za-z0-9.:_-]{1,255}$/
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$/
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/** Tomcat channelSendOptions (number bit flags or names) to a tribes send mode. */
+export function sendModeOf (value: unknown, name = 'channelSendOptions'): SendMode {
+  if (typeof value === 'string' && /^\d+$/.test(value.trim())) value = Number(value)
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) {
+    if ((value & 8) !== 0) return 'async' // ASYNCHRONOUS
+    if ((value & 4) !== 0) return 'sync' // SYNCHRONIZED_ACK
+    if ((value & 2) !== 0) return 'ack' // USE_ACK
+  }
+  if (typeof value === 'string') {
+    const words = value.toLowerCase().split(/[,\s|]+/).filter(Boolean)
+    if (words.includes('async') || words.includes('asynchronous')) return 'async'
+    if (words.includes('sync') || words.includes('synchronized_ack')) return 'sync'
+    if (words.includes('ack') || words.includes('use_ack')) return 'ack'
+  }
+  return v.fail(name, '8 or "async", 2 or "ack" (use_ack), 6 or "sync" (use_ack,sync)', value)
+}
+
+/** The session manager replicates asynchronously (8) or waits until peers applied it (6). */
+function sessionSendMode (value: unknown): 'async' | 'sync' {
+  const mode = sendModeOf(value)
+  if (mode === 'ack') v.fail('channelSendOptions', '8 or "async", or 6 or "sync" (2/use_ack alone is not offered for sessions)', value)
+  return mode as 'async' | 'sync'
+}
+
+function section (value: unknown, name: string, allowed: readonly string[]): Record<string, unknown> {
+  if (value === undefined || value === null) return {}
+  if (typeof value !== 'object' || Array.isArray(value)) v.fail(name, 'an object', value)
+  for (const key of Object.keys(value as object)) {
+    if (!allowed.includes(key)) v.fail(`${name}.${key}`, `one of the known options (${allowed.join(', ')})`, key)
+  }
+  return value as Record<string, unknown>
+}
+
+function orDefault<T> (value: unknown, fallback: T): unknown {
+  return value === undefined ? fallback : value
+}
+
+function nullableString (value: unknown, name: string, pattern?: RegExp, hint?: string): string | null {
+  if (value === null || value === undefined || value === '') return null
+  return v.string(value, name, pattern, hint)
+}
+
+/** Resolve and validate. Throws WasOptionError naming the first bad option. */
+export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOptions {
+  const top = section(input, 'options', Object.keys(NODE_DEFAULTS))
+  const D = NODE_DEFAULTS
+  const http = section(top.http, 'http', Object.keys(D.http))
+  const mem = section(top.membership, 'membership', Object.keys(D.membership))
+  const rcv = section(top.receiver, 'receiver', Object.keys(D.receiver))
+  const log = section(top.log, 'log', Object.keys(D.log))
+
+  const membersRaw = orDefault(mem.members, [...D.membership.members])
+  const members = v.stringList(membersRaw, 'membership.members')
+  for (const m of members) if (!HOST_PORT.test(m)) v.fail('membership.members', 'a list of "host:port" receiver addresses', m)
+  const frequency = v.integer(orDefault(mem.frequency, D.membership.frequency), 'membership.frequency', 50, 60000)
+  const dropTime = v.integer(orDefault(mem.dropTime, D.membership.dropTime), 'membership.dropTime', 100, 600000)
+  if (dropTime <= frequency) v.fail('membership.dropTime', `more than membership.frequency (${frequency} ms)`, dropTime)
+
+  const key = nullableString(top.key, 'key')
+  const keyFile = nullableString(top.keyFile, 'keyFile')
+  if (key !== null && keyFile !== null) v.fail('keyFile', 'unset when key is set (give one of key, keyFile)', keyFile)
+
+  const filter = top.replicationFilter === undefined ? D.replicationFilter : top.replicationFilter
+  if (filter !== null && filter !== '') {
+    if (typeof filter !== 'string') v.fail('replicationFilter', 'a regular expression (string) or null', filter)
+    try { new RegExp(filter as string) } catch { v.fail('replicationFilter', 'a valid regular expression', filter) } // eslint-disable-line no-new
+  }
+  const rawTrust = orDefault(top.trustProxy, D.trustProxy)
+  // why: env and flags give text
+  const trustProxy = (rawTrust === 'true' ? true : rawTrust === 'false' ? false : rawTrust) as TrustProxy
+  compileTrustProxy(trustProxy, (expected, got) => v.fail('trustProxy', expected, got))
+
+  const pretty = orDefault(log.pretty, D.log.pretty)
+  return {
+    jvmRoute: v.string(orDefault(top.jvmRoute, null) ?? defaultRoute(), 'jvmRoute', /^[A-Za-z0-9_-]{1,64}$/, '1 to 64 letters, digits, "-" or "_" (no dots: the route follows the first dot of a session id)'),
+    http: {
+      address: v.string(orDefault(http.address, D.http.address), 'http.address', HOST, 'an IP address or host name'),
+      port: v.integer(orDefault(http.port, D.http.port), 'http.port', 0, 65535)
+    },
+    app: nullableString(top.app, 'app'),
+    membership: {
+      type: v.oneOf(orDefault(mem.type, members.length > 0 && mem.type === undefined ? 'static' : D.membership.type), 'membership.type', ['multicast', 'static'] as const),
+      address: v.string(orDefault(mem.address, D.membership.address), 'membership.address', HOST, 'a multicast group address'),
+      port: v.integer(orDefault(mem.port, D.membership.port), 'membership.port', 1, 65535),
+      frequency,
+      dropTime,
+      bind: nullableString(mem.bind, 'membership.bind', HOST, 'an interface address'),
+      ttl: v.integer(orDefault(mem.ttl, D.membership.ttl), 'membership.ttl', 0, 255),
+      domain: v.string(orDefault(mem.domain, D.membership.domain), 'membership.domain', /^[\x20-\x7e]{0,64}$/, 'printable text of at most 64 characters'),
+      members
+    },
+    receiver: {
+      address: v.string(orDefault(rcv.address, D.receiver.address), 'receiver.address', HOST, '"auto" or an IP address'),
+      port: v.integer(orDefault(rcv.port, D.receiver.port), 'receiver.port', 0, 65535),
+      autoBind: v.integer(orDefault(rcv.autoBind, D.receiver.autoBind), 'receiver.autoBind', 1, 1000)
+    },
+    channelSendOptions: sessionSendMode(orDefault(top.channelSendOptions, D.channelSendOptions)),
+    expireSessionsOnShutdown: v.boolean(orDefault(top.expireSessionsOnShutdown, D.expireSessionsOnShutdown), 'expireSessionsOnShutdown'),
+    notifyListenersOnReplication: v.boolean(orDefault(top.notifyListenersOnReplication, D.notifyListenersOnReplication), 'notifyListenersOnReplication'),
+    replicationFilter: filter === '' ? null : filter as string | null,
+    stateTransferTimeout: v.integer(orDefault(top.stateTransferTimeout, D.stateTransferTimeout), 'stateTransferTimeout', 1, 3600),
+    maxInactiveInterval: v.integer(orDefault(top.maxInactiveInterval, D.maxInactiveInterval), 'maxInactiveInterval', -1, 10 * 365 * 86400),
+    maxActiveSessions: v.integer(orDefault(top.maxActiveSessions, D.maxActiveSessions), 'maxActiveSessions', -1),
+    maxSessionBytes: v.integer(orDefault(top.maxSessionBytes, D.maxSessionBytes), 'maxSessionBytes', 1024, 64 * 1024 * 1024),
+    cookie: resolveCookieOptions(top.cookie as Partial<CookieOptions> | undefined, v),
+    trustProxy,
+    key,
+    keyFile,
+    insecure: v.boolean(orDefault(top.insecure, D.insecure), 'insecure'),
+    shutdownTimeout: v.integer(orDefault(top.shutdownTimeout, D.shutdownTimeout), 'shutdownTimeout', 0, 600000),
+    log: {
+      level: v.oneOf(orDefault(log.level, D.log.level), 'log.level', LEVELS),
+      pretty: pretty === 'auto' ? 'auto' : v.boolean(pretty, 'log.pretty')
+    }
+  }
+}

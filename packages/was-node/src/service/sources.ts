@@ -1,0 +1,203 @@
+/**
+ * Where the service's options come from, merged in order: defaults < JSON config file (--config)
+ * < environment (NODECAT_*) < command-line flags. One table names every flag, its environment
+ * variable and the option it sets, so --help, env and flags never drift apart.
+ */
+import { readFileSync } from 'node:fs'
+import { WasOptionError } from '../errors.js'
+import type { NodeOptions } from './options.js'
+
+type Kind = 'string' | 'boolean' | 'hostPort' | 'list'
+
+export interface FlagSpec {
+  /** --flag */
+  flag: string
+  /** option path it sets (hostPort: the object holding address and port) */
+  path: string
+  kind: Kind
+  help: string
+  arg?: string
+}
+
+/** Every flag; env name = NODECAT_ + flag in upper snake case. */
+export const FLAGS: readonly FlagSpec[] = [
+  { flag: 'config', path: '', kind: 'string', arg: 'file.json', help: 'JSON file with any of the options below (nested as in the docs)' },
+  { flag: 'jvm-route', path: 'jvmRoute', kind: 'string', arg: 'name', help: 'this node\'s route, the suffix of its session ids (default: host name)' },
+  { flag: 'http', path: 'http', kind: 'hostPort', arg: 'host:port', help: 'where the app is served (default 127.0.0.1:8080)' },
+  { flag: 'app', path: 'app', kind: 'string', arg: 'module', help: 'the app: a module exporting a fastify plugin or an express/connect handler' },
+  { flag: 'static', path: 'membership.members', kind: 'list', arg: 'h:p,h:p', help: 'static membership: the receivers of the other nodes (no multicast)' },
+  { flag: 'receiver', path: 'receiver', kind: 'hostPort', arg: 'host:port', help: 'cluster receiver (default auto:4000, trying autoBind ports)' },
+  { flag: 'auto-bind', path: 'receiver.autoBind', kind: 'string', arg: 'n', help: 'receiver ports to try from the given one (default 100)' },
+  { flag: 'membership', path: 'membership.type', kind: 'string', arg: 'multicast|static', help: 'how members find each other (default multicast; static when --static)' },
+  { flag: 'multicast', path: 'membership', kind: 'hostPort', arg: 'group:port', help: 'multicast group (default 228.0.0.4:45564)' },
+  { flag: 'bind', path: 'membership.bind', kind: 'string', arg: 'address', help: 'interface address for multicast' },
+  { flag: 'frequency', path: 'membership.frequency', kind: 'string', arg: 'ms', help: 'heartbeat interval (default 500)' },
+  { flag: 'drop-time', path: 'membership.dropTime', kind: 'string', arg: 'ms', help: 'silence before a member is dropped (default 3000)' },
+  { flag: 'ttl', path: 'membership.ttl', kind: 'string', arg: 'n', help: 'multicast TTL (default 1)' },
+  { flag: 'domain', path: 'membership.domain', kind: 'string', arg: 'name', help: 'cluster domain: members of other domains are ignored' },
+  { flag: 'channel-send-options', path: 'channelSendOptions', kind: 'string', arg: '8|6|async|sync', help: 'async (8, default) or sync (6: responses wait until every peer applied the change)' },
+  { flag: 'expire-sessions-on-shutdown', path: 'expireSessionsOnShutdown', kind: 'boolean', help: 'expire this node\'s sessions cluster-wide when it stops (default false)' },
+  { flag: 'notify-listeners-on-replication', path: 'notifyListenersOnReplication', kind: 'boolean', help: 'fire listeners for replicated changes (default true)' },
+  { flag: 'replication-filter', path: 'replicationFilter', kind: 'string', arg: 'regex', help: 'paths not replicated (default: static files)' },
+  { flag: 'state-transfer-timeout', path: 'stateTransferTimeout', kind: 'string', arg: 's', help: 'wait for the initial session transfer (default 60)' },
+  { flag: 'max-inactive-interval', path: 'maxInactiveInterval', kind: 'string', arg: 's', help: 'session idle timeout (default 1800)' },
+  { flag: 'max-active-sessions', path: 'maxActiveSessions', kind: 'string', arg: 'n', help: 'most sessions held (default -1: no limit)' },
+  { flag: 'max-session-bytes', path: 'maxSessionBytes', kind: 'string', arg: 'n', help: 'most bytes of one session (default 262144)' },
+  { flag: 'cookie-name', path: 'cookie.name', kind: 'string', arg: 'name', help: 'session cookie name (default JSESSIONID)' },
+  { flag: 'cookie-path', path: 'cookie.path', kind: 'string', arg: 'path', help: 'cookie Path (default /)' },
+  { flag: 'cookie-domain', path: 'cookie.domain', kind: 'string', arg: 'domain', help: 'cookie Domain (default unset)' },
+  { flag: 'cookie-same-site', path: 'cookie.sameSite', kind: 'string', arg: 'lax|strict|none', help: 'cookie SameSite (default lax)' },
+  { flag: 'cookie-secure', path: 'cookie.secure', kind: 'string', arg: 'auto|true|false', help: 'cookie Secure (default auto: when the request was HTTPS)' },
+  { flag: 'trust-proxy', path: 'trustProxy', kind: 'string', arg: 'true|cidr,...', help: 'proxies whose X-Forwarded-Proto is believed (default none)' },
+  { flag: 'key', path: 'key', kind: 'string', arg: 'key', help: 'cluster key (authenticates and encrypts cluster traffic)' },
+  { flag: 'key-file', path: 'keyFile', kind: 'string', arg: 'file', help: 'file holding the cluster key' },
+  { flag: 'insecure', path: 'insecure', kind: 'boolean', help: 'allow plaintext cluster traffic on a non-loopback network' },
+  { flag: 'shutdown-timeout', path: 'shutdownTimeout', kind: 'string', arg: 'ms', help: 'time for in-flight requests at stop (default 10000)' },
+  { flag: 'log-level', path: 'log.level', kind: 'string', arg: 'level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+  { flag: 'pretty', path: 'log.pretty', kind: 'boolean', help: 'human-readable logs (default: when stdout is a terminal)' }
+]
+
+export const envName = (flag: string): string => 'NODECAT_' + flag.toUpperCase().replace(/-/g, '_')
+
+/** Bad command-line usage: exit code 2. */
+export class UsageError extends WasOptionError {
+  constructor (message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
+
+type Tree = Record<string, unknown>
+
+function setPath (target: Tree, path: string, value: unknown): void {
+  const keys = path.split('.')
+  let node = target
+  for (const key of keys.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {}
+    node = node[key] as Tree
+  }
+  node[keys.at(-1)!] = value
+}
+
+function applyFlag (target: Tree, spec: FlagSpec, value: string, source: string): void {
+  if (spec.kind === 'hostPort') {
+    const m = /^(\[[^\]]+\]|[^:]*):(\d{1,5})$/.exec(value) ?? /^()(\d{1,5})$/.exec(value)
+    if (m === null) throw new UsageError(`${source} must be host:port (or a port), got ${JSON.stringify(value)}`)
+    if (m[1] !== '') setPath(target, `${spec.path}.address`, m[1]!.replace(/^\[|\]$/g, ''))
+    setPath(target, `${spec.path}.port`, Number(m[2]))
+    return
+  }
+  if (spec.kind === 'list') {
+    setPath(target, spec.path, value.split(',').map((s) => s.trim()).filter(Boolean))
+    if (spec.flag === 'static' && !(target.membership as Tree | undefined)?.type) setPath(target, 'membership.type', 'static')
+    return
+  }
+  setPath(target, spec.path, value)
+}
+
+/** Deep-merge b over a (objects merge, everything else replaces). */
+export function merge (a: Tree, b: Tree): Tree {
+  const out: Tree = { ...a }
+  for (const [key, value] of Object.entries(b)) {
+    if (value === undefined) continue
+    const prev = out[key]
+    out[key] = typeof value === 'object' && value !== null && !Array.isArray(value) && typeof prev === 'object' && prev !== null && !Array.isArray(prev)
+      ? merge(prev as Tree, value as Tree)
+      : value
+  }
+  return out
+}
+
+export interface ParsedArgs { help: boolean, version: boolean, config: string | null, options: Tree }
+
+/** Parse argv (without node and script). Throws UsageError naming the flag. */
+export function parseArgs (argv: readonly string[]): ParsedArgs {
+  const result: ParsedArgs = { help: false, version: false, config: null, options: {} }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--help' || arg === '-h') { result.help = true; continue }
+    if (arg === '--version') { result.version = true; continue }
+    if (!arg.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(arg)} (options start with --; see --help)`)
+    const eq = arg.indexOf('=')
+    let name = eq < 0 ? arg.slice(2) : arg.slice(2, eq)
+    let inline = eq < 0 ? undefined : arg.slice(eq + 1)
+    let negated = false
+    if (name.startsWith('no-') && FLAGS.some((f) => f.flag === name.slice(3) && f.kind === 'boolean')) { negated = true; name = name.slice(3); inline ??= 'false' }
+    const spec = FLAGS.find((f) => f.flag === name)
+    if (spec === undefined) throw new UsageError(`unknown option --${name} (see --help)`)
+    if (spec.kind === 'boolean') {
+      const value = inline ?? 'true'
+      if (value !== 'true' && value !== 'false') throw new UsageError(`--${name} takes no value or =true/=false, got ${JSON.stringify(value)}`)
+      setPath(result.options, spec.path, negated ? false : value === 'true')
+      continue
+    }
+    let value = inline
+    if (value === undefined) {
+      const next = argv[i + 1]
+      if (next === undefined || next.startsWith('--')) throw new UsageError(`--${name} needs a value (${spec.arg ?? 'value'})`)
+      value = next; i++
+    }
+    if (spec.flag === 'config') { result.config = value; continue }
+    applyFlag(result.options, spec, value, `--${name}`)
+  }
+  return result
+}
+
+/** Options from NODECAT_* variables. */
+export function fromEnv (env: NodeJS.ProcessEnv): Tree {
+  const out: Tree = {}
+  for (const spec of FLAGS) {
+    const value = env[envName(spec.flag)]
+    if (value === undefined || value === '' || spec.flag === 'config') continue
+    if (spec.kind === 'boolean') {
+      if (value !== 'true' && value !== 'false') throw new WasOptionError(`${envName(spec.flag)} must be true or false, got ${JSON.stringify(value)}`)
+      setPath(out, spec.path, value === 'true')
+    } else {
+      applyFlag(out, spec, value, envName(spec.flag))
+    }
+  }
+  return out
+}
+
+/** Read a JSON config file; errors name the file. */
+export function fromFile (file: string): Tree {
+  let text: string
+  try { text = readFileSync(file, 'utf8') } catch (err) {
+    throw new WasOptionError(`config file ${file} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`)
+  }
+  let parsed: unknown
+  try { parsed = JSON.parse(text) } catch (err) {
+    throw new WasOptionError(`config file ${file} is not valid JSON: ${(err as Error).message}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new WasOptionError(`config file ${file} must hold a JSON object`)
+  return parsed as Tree
+}
+
+/** defaults < config file < env < flags, as raw options for resolveNodeOptions(). */
+export function gatherOptions (argv: readonly string[], env: NodeJS.ProcessEnv): ParsedArgs & { options: NodeOptions } {
+  const args = parseArgs(argv)
+  const configFile = args.config ?? env[envName('config')] ?? null
+  const file = configFile === null || configFile === '' ? {} : fromFile(configFile)
+  const merged = merge(merge(file, fromEnv(env)), args.options)
+  return { ...args, config: configFile, options: merged as NodeOptions }
+}
+
+/** The --help text. */
+export function helpText (): string {
+  const rows = FLAGS.map((f) => [`--${f.flag}${f.arg ? ` <${f.arg}>` : ''}`, f.help, envName(f.flag)])
+  const width = Math.max(...rows.map((r) => r[0]!.length)) + 2
+  return [
+    'Usage: nodecat-was [options]',
+    '',
+    'Runs one node of a nodecat cluster: your app with replicated sessions.',
+    'Options come from defaults < --config file < NODECAT_* environment < flags.',
+    '',
+    ...rows.map(([flag, help, env]) => `  ${flag!.padEnd(width)}${help}  [${env}]`),
+    `  ${'--help'.padEnd(width)}this text`,
+    '',
+    'Example (two nodes on one machine, static membership):',
+    '  nodecat-was --jvm-route n1 --http 127.0.0.1:8081 --receiver 127.0.0.1:4001 --static 127.0.0.1:4002 --app ./app.js',
+    '  nodecat-was --jvm-route n2 --http 127.0.0.1:8082 --receiver 127.0.0.1:4002 --static 127.0.0.1:4001 --app ./app.js',
+    ''
+  ].join('\n')
+}

@@ -1,0 +1,71 @@
+/**
+ * GET /_nodecat/status: what this node knows of the cluster, as JSON. Members (nodecat and
+ * foreign), session counts, replication counters and lag, state-transfer state. Never a session
+ * id or a session's contents.
+ */
+import type { FastifyInstance } from 'fastify'
+import type { Channel, Member } from '@nodecat/tribes'
+import type { SessionManagerStats } from '../manager/stats.js'
+
+export const STATUS_PATH = '/_nodecat/status'
+
+export interface StatusSource {
+  jvmRoute: string
+  httpUrl: () => string
+  startedAt: number
+  channel: () => Channel | null
+  sessions: () => SessionManagerStats | null
+}
+
+function member (m: Member) {
+  return {
+    id: m.id,
+    host: m.host,
+    port: m.port,
+    domain: m.domain,
+    aliveTime: m.aliveTime,
+    role: m.meta?.role ?? null,
+    route: m.meta?.route ?? null,
+    http: m.meta?.http ?? null
+  }
+}
+
+const sum = (counts: Partial<Record<string, number>>): number => Object.values(counts).reduce<number>((a, b) => a + (b ?? 0), 0)
+
+/** The status document (exported for tests and the CLI). */
+export function statusDocument (source: StatusSource): Record<string, unknown> {
+  const channel = source.channel()
+  const s = source.sessions()
+  const c = channel?.stats()
+  return {
+    jvmRoute: source.jvmRoute,
+    http: source.httpUrl(),
+    uptime: Math.round((Date.now() - source.startedAt) / 1000),
+    member: channel === null ? null : (() => { try { return member(channel.local) } catch { return null } })(),
+    members: channel?.members().map(member) ?? [],
+    foreignMembers: channel?.foreignMembers().map(member) ?? [],
+    sessions: s === null ? null : { count: s.sessions, primary: s.primary, backup: s.backup, expired: s.expired, rejected: s.rejected },
+    replication: {
+      sent: s === null ? 0 : sum(s.sent),
+      received: s === null ? 0 : sum(s.received),
+      failed: s?.sendFailures ?? 0,
+      queued: c?.queued ?? 0,
+      bytes: { sent: c?.bytesSent ?? 0, received: c?.bytesReceived ?? 0, queued: c?.queuedBytes ?? 0 },
+      deltasApplied: s?.deltasApplied ?? 0,
+      conflicts: s?.conflicts ?? 0,
+      gaps: { recovered: s?.gapsRecovered ?? 0, unrecoverable: s?.gapsUnrecoverable ?? 0 },
+      lag: s?.lag ?? { lastMs: 0, maxMs: 0 },
+      lastSyncWaitMs: s?.lastSyncWaitMs ?? 0,
+      dropped: { channel: c?.dropped ?? {}, sessions: s?.dropped ?? {} }
+    },
+    stateTransfer: s?.transfer ?? null,
+    ready: s?.ready ?? false
+  }
+}
+
+export function registerStatus (app: FastifyInstance, source: StatusSource): void {
+  app.get(STATUS_PATH, async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+    return statusDocument(source)
+  })
+}
