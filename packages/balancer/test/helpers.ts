@@ -1,0 +1,90 @@
+/** Shared pieces for balancer tests: in-process backends, a balancer started for one test, HTTP calls. */
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { request } from 'undici'
+import { createBalancer, type Balancer, type BalancerOptions } from '../src/index.js'
+
+export interface Backend {
+  route: string
+  url: string
+  port: number
+  server: http.Server
+  /** requests seen by path (health checks excluded) */
+  seen: number
+  /** last request headers (health checks excluded) */
+  lastHeaders: http.IncomingHttpHeaders | null
+  close (): Promise<void>
+}
+
+export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, backend: Backend) => void
+
+/** A plain node:http worker that answers its route (or runs `handler`); /_nodecat/status is 200. */
+export async function startBackend (t: { teardown: (fn: () => Promise<void> | void) => void }, route: string, handler?: Handler): Promise<Backend> {
+  const backend: Backend = { route, url: '', port: 0, server: undefined as unknown as http.Server, seen: 0, lastHeaders: null, close: async () => {} }
+  const server = http.createServer((req, res) => {
+    if (req.url === '/_nodecat/status') { res.end('{"ok":true}'); return }
+    backend.seen++
+    backend.lastHeaders = req.headers
+    if (handler !== undefined) { handler(req, res, backend); return }
+    req.resume()
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-route': route })
+      res.end(route)
+    })
+  })
+  server.keepAliveTimeout = 10_000
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  backend.server = server
+  backend.port = (server.address() as AddressInfo).port
+  backend.url = `http://127.0.0.1:${backend.port}`
+  backend.close = async () => {
+    await new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections() })
+  }
+  t.teardown(() => backend.close())
+  return backend
+}
+
+/** A started balancer on 127.0.0.1:<free port>, stopped at teardown. */
+export async function startBalancer (t: { teardown: (fn: () => Promise<void> | void) => void }, options: BalancerOptions): Promise<{ lb: Balancer, base: string, admin: string | null }> {
+  const lb = createBalancer({ port: 0, host: '127.0.0.1', ...options })
+  const { address, admin } = await lb.start()
+  t.teardown(() => lb.stop(500))
+  return { lb, base: `http://127.0.0.1:${address.port}`, admin: admin === null ? null : `http://${admin.address}:${admin.port}` }
+}
+
+export interface Reply { status: number, headers: Record<string, string | string[] | undefined>, text: string }
+
+/** One request through undici (its own global dispatcher, not the balancer's pools). */
+export async function call (url: string, options: { method?: string, headers?: Record<string, string>, body?: string | Buffer } = {}): Promise<Reply> {
+  const res = await request(url, { method: (options.method ?? 'GET') as 'GET', headers: options.headers, body: options.body, headersTimeout: 60_000, bodyTimeout: 60_000 })
+  const text = await res.body.text()
+  return { status: res.statusCode, headers: res.headers, text }
+}
+
+/** Poll until cond() is true, or fail after timeoutMs (generous: the machine is shared). */
+export async function until (cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+/** Send `count` requests from `concurrency` clients; returns the replies in completion order. */
+export async function load (count: number, concurrency: number, one: (i: number) => Promise<Reply>): Promise<Reply[]> {
+  const out: Reply[] = []
+  let next = 0
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < count) {
+      const i = next++
+      out.push(await one(i))
+    }
+  }))
+  return out
+}
+
+export function tally (replies: Reply[]): Record<string, number> {
+  const t: Record<string, number> = {}
+  for (const r of replies) t[r.text] = (t[r.text] ?? 0) + 1
+  return t
+}
