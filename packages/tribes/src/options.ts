@@ -172,7 +172,7 @@ export function resolveChannelOptions (input: ChannelOptions = {}): ResolvedChan
     bind: mIn.bind === undefined ? undefined : ipAddress(mIn.bind, 'membership.bind'),
     ttl: v.integer(mIn.ttl ?? md.ttl, 'membership.ttl', 0, 255),
     frequency,
-    dropTime: v.integer(mIn.dropTime ?? md.dropTime, 'membership.dropTime', frequency + 1, 600_000),
+    dropTime: v.integer(mIn.dropTime ?? md.dropTime, 'membership.dropTime', 2 * frequency, 600_000),
     members: v.stringList(mIn.members ?? [], 'membership.members').map((s) => hostPort(s, 'membership.members'))
   }
   if (type === 'static' && mIn.members === undefined) v.fail('membership.members', 'a list of "host:port" for static membership', undefined)
@@ -201,9 +201,7 @@ export function resolveChannelOptions (input: ChannelOptions = {}): ResolvedChan
   if (!Array.isArray(previous)) v.fail('previousKeys', 'a list of keys', previous)
   if (key === undefined && previous.length > 0) v.fail('previousKeys', 'empty when no key is set', previous)
   const insecure = v.boolean(o.insecure ?? DEFAULTS.insecure, 'insecure')
-  if (key === undefined && !insecure && !isLoopback(address)) throw errors.insecure(address)
-
-  return {
+  const resolved: ResolvedChannelOptions = {
     address,
     addressSource,
     port: v.integer(o.port ?? DEFAULTS.port, 'port', 0, 65535),
@@ -225,4 +223,7 @@ export function resolveChannelOptions (input: ChannelOptions = {}): ResolvedChan
     insecure,
     logger: o.logger ?? pino({ level: 'silent' })
   }
+  // last, so a bad option is reported by name before the address question comes up
+  if (key === undefined && !insecure && !isLoopback(address)) throw errors.insecure(address)
+  return resolved
 }
