@@ -6,9 +6,15 @@
  */
 import type { Progress } from './progress.js'
 
+/** Collapse whitespace and newlines so a reason fits one table cell. */
+export function oneLine (s: string): string {
+  return s.replace(/\s+/g, ' ').trim()
+}
+
 /** A variant that cannot run here (tool missing, package not built yet): said, never faked. */
 export class Unavailable {
-  constructor (readonly reason: string) {}
+  readonly reason: string
+  constructor (reason: string) { this.reason = oneLine(reason) }
 }
 
 export interface Variant<T> {

@@ -83,7 +83,7 @@ export function writeReport (r: Report): string[] {
   const written = [json, md]
   if (r.chart) {
     const svg = path.join(resultsDir, `${r.name}.svg`)
-    writeFileSync(svg, barChartSvg({ ...r.chart, footer: r.chart.footer ?? `${r.machine.date} · ${describeMachine(r.machine)}` }))
+    writeFileSync(svg, barChartSvg({ ...r.chart, footer: r.chart.footer ?? `${r.machine.date} · ${r.machine.cpuModel}, ${r.machine.cores} cores, Node ${r.machine.node}, profile ${r.machine.profile}, load ${r.machine.loadavg[0]} at start` }))
     written.push(svg)
   }
   printReport(r)
