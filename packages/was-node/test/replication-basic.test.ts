@@ -1,5 +1,5 @@
 import t from 'tap'
-import { cluster, request, attrs } from './helpers/cluster.js'
+import { cluster, request, attrs } from './helpers/session-cluster.js'
 
 t.test('a write on one node is readable on the others (2 and 3 nodes)', async (t) => {
   for (const n of [2, 3]) {

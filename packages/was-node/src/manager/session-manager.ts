@@ -117,7 +117,6 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     }
     this.#transfer = { xfer: randomInt(1, 2 ** 47), current: null, candidates: peers, timer: null }
     this.#transfer.timer = setTimeout(() => this.#transferTimedOut(), this.#opts.stateTransferTimeout)
-    this.#transfer.timer.unref()
     this.#stats.transfer.state = 'running'
     this.#askNextForTransfer()
     await this.ready
@@ -432,7 +431,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     const d: Held = { id: msg.id, route: p.route, from: fromTuple(msg.from), to: fromTuple(msg.to), actions: msg.a.map(actionFromTuple), sender }
     const rec = this.#sessions.get(p.base)
     if (!rec) return this.#hold(p.base, d, false)
-    this.#classify(rec, d, false)
+    if (this.#classify(rec, d, false) === 'applied') this.#drainHeld(p.base)
   }
 
   /** apply, ignore, count or hold one delta against the stored copy (rules in session/stamp.ts) */
@@ -496,7 +495,6 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     if (askNow) { if (entry.timer) clearTimeout(entry.timer); entry.timer = null; this.#requestFull(base, d.id, d.sender); return }
     if (!entry.timer) {
       entry.timer = setTimeout(() => { entry.timer = null; this.#requestFull(base, d.id, d.sender) }, this.#opts.gapWait)
-      entry.timer.unref()
     }
   }
 
@@ -554,7 +552,6 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     }
     const req = this.#nextReq++
     const timer = setTimeout(() => { this.#requests.delete(req); this.#askNext(base, id, candidates) }, this.#opts.sessionRequestTimeout)
-    timer.unref()
     this.#requests.set(req, { base, id, candidates, timer })
     void this.#send(message({ t: 'session-request', id, req }), [member], 'async')
   }

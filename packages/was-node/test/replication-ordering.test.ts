@@ -1,0 +1,95 @@
+import t from 'tap'
+import { cluster, request, attrs } from './helpers/session-cluster.js'
+
+const until = async (cond: () => boolean, ms = 20_000): Promise<void> => {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not reached in time')
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+t.test('a dropped delta (version gap) is recovered by session-request', async (t) => {
+  const { hub, nodes: [a, b] } = await cluster(t, ['n1', 'n2'], { gapWait: 20 })
+  const r = await request(a!, [], (s) => { s.set('step', 1) })
+  await hub.settle()
+  let dropped = 0
+  hub.filter = (m, _from, to) => (m.t === 'delta' && to === b!.channel && dropped++ === 0) ? 'drop' : 'deliver'
+  await request(a!, [r.id], (s) => { s.set('step', 2); s.set('only-in-v2', true) })
+  await request(a!, [r.id], (s) => { s.set('step', 3) })
+  await until(() => b!.manager.stats().gapsRecovered > 0 && b!.manager.inspect(r.id!)?.version === 3)
+  t.same(attrs(b!, r.id!), { step: 3, 'only-in-v2': true }, 'nothing lost: the change from the dropped delta is there')
+  t.ok(b!.channel.received.some((m) => m.t === 'session-full'), 'the whole session was fetched')
+  t.ok(a!.channel.received.some((m) => m.t === 'session-request'), 'from the sender')
+  t.equal(b!.manager.stats().held, 0, 'nothing left held')
+})
+
+t.test('reordered deltas (v3 before v2) apply in version order', async (t) => {
+  const { hub, nodes: [a, b] } = await cluster(t, ['n1', 'n2'], { gapWait: 60_000 })
+  const r = await request(a!, [], (s) => { s.set('log', ['v1']) })
+  await hub.settle()
+  let first = true
+  hub.filter = (m, _from, to) => (m.t === 'delta' && to === b!.channel && first) ? ((first = false), 'hold') : 'deliver'
+  await request(a!, [r.id], (s) => { s.get<string[]>('log')!.push('v2') })
+  await request(a!, [r.id], (s) => { s.get<string[]>('log')!.push('v3'); s.set('last', 3) })
+  await hub.settle()
+  t.same(attrs(b!, r.id!), { log: ['v1'] }, 'v3 is held while v2 is missing')
+  t.equal(b!.manager.stats().held, 1)
+  hub.filter = null
+  t.equal(hub.release(), 1)
+  await hub.settle()
+  t.same(attrs(b!, r.id!), { log: ['v1', 'v2', 'v3'], last: 3 }, 'final state correct')
+  const st = b!.manager.stats()
+  t.equal(st.reordered, 1, 'the held delta applied once v2 arrived')
+  t.equal(st.gapsRecovered, 0, 'no fetch was needed')
+  t.equal(st.held, 0)
+})
+
+t.test('a delta for an unknown session (created lost) is not dropped', async (t) => {
+  const { hub, nodes: [a, b] } = await cluster(t, ['n1', 'n2'], { gapWait: 10 })
+  hub.filter = (m, _f, to) => m.t === 'created' && to === b!.channel ? 'drop' : 'deliver'
+  const r = await request(a!, [], (s) => { s.set('a', 1) })
+  await request(a!, [r.id], (s) => { s.set('b', 2) })
+  await until(() => b!.manager.inspect(r.id!)?.version === 2)
+  t.same(attrs(b!, r.id!), { a: 1, b: 2 })
+})
+
+t.test('concurrent writes on two nodes: deterministic winner, conflict counted and logged', async (t) => {
+  const { hub, nodes } = await cluster(t, ['n1', 'n2', 'n3'], { gapWait: 10 })
+  const [a, b, c] = nodes
+  const r = await request(a!, [], (s) => { s.set('cart', ['shared']) })
+  await hub.settle()
+  // both nodes write the same version while they cannot hear each other (a failover race)
+  hub.filter = (m) => m.k === 'nodecat.session' ? 'hold' : 'deliver'
+  const wa = await request(a!, [r.id], (s) => { s.get<string[]>('cart')!.push('from-n1') })
+  const wb = await request(b!, [r.id], (s) => { s.get<string[]>('cart')!.push('from-n2') })
+  t.equal(a!.manager.inspect(wa.id!)!.version, 2)
+  t.equal(b!.manager.inspect(wb.id!)!.version, 2)
+  hub.filter = null
+  hub.release()
+  await until(() => nodes.every((n) => n.manager.stats().held === 0) && nodes.every((n) => n.manager.inspect(r.id!)?.version === 2 &&
+    JSON.stringify(attrs(n, r.id!)) === JSON.stringify(attrs(b!, r.id!))))
+  // same version, same clock → the greater route (n2) wins everywhere
+  for (const n of nodes) t.same(attrs(n, r.id!), { cart: ['shared', 'from-n2'] }, `${n.route} converged on the winner`)
+  t.ok(a!.manager.stats().conflicts >= 1, 'the loser counted it')
+  t.ok(b!.manager.stats().conflicts >= 1, 'the winner counted the losing write')
+  t.ok(c!.manager.stats().conflicts >= 1, 'a bystander counted it')
+  t.ok(a!.logs.some((l) => /concurrent writes/.test(l.msg) && l.level === 40), 'logged as a warning on the loser')
+  t.ok(b!.logs.some((l) => /concurrent writes/.test(l.msg)), 'logged on the winner')
+})
+
+t.test('a higher version wins over a newer clock', async (t) => {
+  const { hub, clock, nodes: [a, b] } = await cluster(t, ['n1', 'n2'], { gapWait: 10 })
+  const r = await request(a!, [], (s) => { s.set('v', 0) })
+  await hub.settle()
+  hub.filter = (m) => m.k === 'nodecat.session' ? 'hold' : 'deliver'
+  await request(a!, [r.id], (s) => { s.set('v', 'a1') })
+  await request(a!, [r.id], (s) => { s.set('v', 'a2') })
+  clock.advance(5000)
+  await request(b!, [r.id], (s) => { s.set('v', 'b-later-clock') })
+  hub.filter = null
+  hub.release()
+  await until(() => [a!, b!].every((n) => n.manager.stats().held === 0 && n.manager.inspect(r.id!)?.version === 3))
+  for (const n of [a!, b!]) t.equal(attrs(n, r.id!)!.v, 'a2', `${n.route}: version 3 beats version 2`)
+  t.ok(b!.manager.stats().conflicts >= 1)
+})
