@@ -6,7 +6,7 @@
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Channel, Member } from '@nodecat/tribes'
 import type { SessionStore } from '../session/types.js'
@@ -21,6 +21,7 @@ import { loadApp, type ConnectHandler, type LoadedApp } from './app-loader.js'
 import { DeferredStore } from './deferred-store.js'
 import { channelOptionsOf, type ServiceChannelOptions } from './channel-options.js'
 import { registerStatus, STATUS_PATH } from './status.js'
+import { awaitInitialMembers } from './membership-wait.js'
 import { defaultFactories, type ManagerFactoryOptions } from './wiring.js'
 
 /** What the service needs from the session manager beyond the SessionStore contract. */
@@ -101,7 +102,8 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
 
   const app = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // why: a line per request drowns the cluster events; request errors are still logged
+    logController: new LogController({ disableRequestLogging: true }),
     rewriteUrl: (req) => rewriteSessionUrl(req, options.cookie.name.toLowerCase()),
     // why: an express/connect app gets the raw request; only the status path goes through fastify
     serverFactory: (handler) => http.createServer((req, res) => {
@@ -132,6 +134,8 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     channel.on('foreignMember', (m) => logger.info({ event: 'foreign-member', member: describe(m) }, `foreign member seen (not a session peer): ${m.id}`))
     manager = factories.createManager({ options, channel, logger: logger.child({ component: 'sessions' }) })
     await channel.start()
+    const seen = await awaitInitialMembers(channel, options, `${channel.local.host}:${channel.local.port}`)
+    logger.info({ event: 'members-known', members: seen }, `${seen} member(s) known at start`)
     deferred.attach(manager)
     await manager.start()
   } catch (err) {

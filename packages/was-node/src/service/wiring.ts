@@ -1,21 +1,33 @@
 /**
- * The real parts a node is built from: the tribes channel and the replicated session manager.
- * (Kept apart from node.ts so tests can swap either.)
+ * The real parts a node is built from: the tribes channel and the replicated session manager,
+ * with the service's (Tomcat-named, seconds) options mapped onto theirs. Kept apart from node.ts so
+ * tests can swap either.
  */
 import type { Logger } from 'pino'
-import type { Channel } from '@nodecat/tribes'
+import { createChannel, type Channel } from '@nodecat/tribes'
+import { SessionManager } from '../manager/session-manager.js'
 import type { ResolvedNodeOptions } from './options.js'
 import type { ServiceChannelOptions } from './channel-options.js'
 import type { NodeSessionManager } from './node.js'
-import { WasError } from '../errors.js'
 
 export interface ManagerFactoryOptions { options: ResolvedNodeOptions, channel: Channel, logger: Logger }
 
 export const defaultFactories = {
-  createChannel (_options: ServiceChannelOptions): Channel {
-    throw new WasError('WAS_ERR_NOT_AVAILABLE', 'the tribes channel is not wired in yet')
+  createChannel (options: ServiceChannelOptions): Channel {
+    return createChannel(options)
   },
-  createManager (_options: ManagerFactoryOptions): NodeSessionManager {
-    throw new WasError('WAS_ERR_NOT_AVAILABLE', 'the session manager is not wired in yet')
+  createManager ({ options, channel, logger }: ManagerFactoryOptions): NodeSessionManager {
+    return new SessionManager({
+      route: options.jvmRoute,
+      channel,
+      sendMode: options.channelSendOptions,
+      stateTransferTimeout: options.stateTransferTimeout * 1000,
+      maxActiveSessions: options.maxActiveSessions,
+      maxSessionBytes: options.maxSessionBytes,
+      maxInactiveInterval: options.maxInactiveInterval,
+      expireSessionsOnShutdown: options.expireSessionsOnShutdown,
+      notifyListenersOnReplication: options.notifyListenersOnReplication,
+      logger
+    })
   }
 }

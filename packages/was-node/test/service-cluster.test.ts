@@ -1,0 +1,99 @@
+import t from 'tap'
+import { freePorts } from '../../../test/lib/ports.js'
+import { testNode, until } from './helpers/service-nodes.js'
+import { request, cookieValue } from './helpers/http-client.js'
+
+const json = (cookie?: string) => ({ accept: 'application/json', ...(cookie ? { cookie: `JSESSIONID=${cookie}` } : {}) })
+const form = (body: string, cookie?: string) => ({
+  method: 'POST',
+  body,
+  headers: { ...json(cookie), 'content-type': 'application/x-www-form-urlencoded' }
+})
+
+t.test('two nodes on 127.0.0.1: a session written through A is read through B, which rebinds it to its route', async (t) => {
+  const [httpA, httpB, rcvA, rcvB] = await freePorts(4)
+  const a = await testNode(t, 'nodeA', { http: httpA!, receiver: rcvA! }, [rcvB!])
+  const b = await testNode(t, 'nodeB', { http: httpB!, receiver: rcvB! }, [rcvA!])
+  await until(() => a.node.channel.members().length === 1 && b.node.channel.members().length === 1, 'both nodes to see each other')
+
+  // write through A: login (regenerate), a counter, a cart mutated in place
+  const login = await request(a.node.url, '/login', form('user=ann'))
+  t.equal(login.status, 200)
+  let id = cookieValue(login.setCookies)!
+  t.match(id, /\.nodeA$/, 'A minted an id with its route')
+  const counted = await request(a.node.url, '/count', form('', id))
+  t.equal(counted.json().count, 1)
+  await request(a.node.url, '/cart', form('item=apple', id))
+  const cart = await request(a.node.url, '/cart', form('item=pear', id))
+  t.same(cart.json().cart, ['apple', 'pear'], 'A sees the in-place push')
+  t.equal(cart.json().jvmRoute, 'nodeA')
+
+  // read through B with the same cookie (async replication: poll until the delta is there)
+  const base = id.split('.')[0]!
+  const viaB = await until(async () => {
+    const r = await request(b.node.url, '/api/state', { headers: json(id) })
+    return Array.isArray(r.json().cart) && r.json().cart.length === 2 ? r : null
+  }, 'the session to reach B')
+  const state = viaB!.json()
+  t.equal(state.jvmRoute, 'nodeB', 'served by B')
+  t.equal(state.user, 'ann')
+  t.equal(state.count, 1)
+  t.same(state.cart, ['apple', 'pear'], 'the in-place change was replicated')
+  const rebound = cookieValue(viaB!.setCookies)
+  t.equal(rebound, `${base}.nodeB`, 'B rebinds the session to its route with a new cookie')
+  t.equal(state.sessionId, rebound)
+  id = rebound!
+
+  // B writes, A reads the change (and the renamed id)
+  await request(b.node.url, '/count', form('', id))
+  const backOnA = await until(async () => {
+    const r = await request(a.node.url, '/api/state', { headers: json(id) })
+    return r.json().count === 2 ? r : null
+  }, 'B\'s change to reach A')
+  t.equal(backOnA!.json().user, 'ann')
+
+  // the status endpoint: both members, counters, and no session ids
+  const status = await request(a.node.url, '/_nodecat/status')
+  t.equal(status.status, 200)
+  const doc = status.json()
+  t.equal(doc.jvmRoute, 'nodeA')
+  t.equal(doc.members.length, 1)
+  t.equal(doc.members[0].route, 'nodeB', 'A lists B as a member')
+  t.equal(doc.members[0].http, b.node.url, 'with its advertised HTTP URL')
+  t.ok(doc.members[0].aliveTime >= 0)
+  t.same(doc.foreignMembers, [])
+  t.equal(doc.member.route, 'nodeA')
+  t.ok(doc.sessions.count >= 1, 'session count')
+  t.ok(doc.replication.sent >= 1, 'replication sent counter')
+  t.ok(doc.replication.received >= 1, 'replication received counter')
+  t.type(doc.replication.queued, 'number')
+  t.type(doc.replication.lag.maxMs, 'number')
+  t.equal(doc.stateTransfer.state === 'idle' || doc.stateTransfer.state === 'done', true, 'state transfer over')
+  t.notOk(status.body.includes(base), 'no session id in the status')
+  t.notOk(status.body.includes('apple'), 'no session contents in the status')
+  const statusB = (await request(b.node.url, '/_nodecat/status')).json()
+  t.equal(statusB.members[0].route, 'nodeA', 'B lists A')
+
+  // logout on A ends the session on B too
+  await request(a.node.url, '/logout', form('', id))
+  await until(async () => (await request(b.node.url, '/api/state', { headers: json(id) })).json().sessionId === null, 'the invalidation to reach B')
+  t.pass('invalidated everywhere')
+
+  // membership changes were logged, one line each
+  t.ok(a.lines.some((l) => l.event === 'member-added' && l.member.route === 'nodeB'), 'A logged B joining')
+})
+
+t.test('a node that starts later gets the existing sessions by state transfer', async (t) => {
+  const [httpA, httpC, rcvA, rcvC] = await freePorts(4)
+  const a = await testNode(t, 'nodeA', { http: httpA!, receiver: rcvA! }, [rcvC!])
+  const first = await request(a.node.url, '/count', form(''))
+  const id = cookieValue(first.setCookies)!
+  const c = await testNode(t, 'nodeC', { http: httpC!, receiver: rcvC! }, [rcvA!])
+  await until(() => c.node.channel.members().length === 1, 'C to see A')
+  const r = await until(async () => {
+    const res = await request(c.node.url, '/api/state', { headers: json(id) })
+    return res.json().count === 1 ? res : null
+  }, 'the transferred session on C')
+  t.equal(r!.json().jvmRoute, 'nodeC')
+  t.ok(c.lines.some((l) => l.event === 'node-ready'), 'C logged that its sessions are ready')
+})
