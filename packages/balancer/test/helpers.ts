@@ -88,3 +88,30 @@ export function tally (replies: Reply[]): Record<string, number> {
   for (const r of replies) t[r.text] = (t[r.text] ?? 0) + 1
   return t
 }
+
+/** Raw HTTP over a socket (for headers undici refuses to send): resolves with the whole answer text. */
+export async function raw (port: number, text: string | Buffer, { host = '127.0.0.1', timeoutMs = 20_000 } = {}): Promise<string> {
+  const net = await import('node:net')
+  return await new Promise((resolve, reject) => {
+    const socket = net.connect(port, host)
+    let got = ''
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no complete answer within ${timeoutMs} ms: ${JSON.stringify(got.slice(0, 200))}`)) }, timeoutMs)
+    const complete = (): boolean => {
+      const text = got.replace(/^HTTP\/1\.1 100 [^\r]*\r\n\r\n/, '')
+      const end = text.indexOf('\r\n\r\n')
+      if (end < 0) return false
+      const head = text.slice(0, end)
+      if (/\r\ntransfer-encoding: *chunked/i.test(head)) return text.endsWith('\r\n0\r\n\r\n')
+      const m = /\r\ncontent-length: *(\d+)/i.exec(head)
+      return m !== null && Buffer.byteLength(text.slice(end + 4), 'latin1') >= Number(m[1])
+    }
+    socket.setEncoding('latin1')
+    socket.on('data', (c: string) => {
+      got += c
+      if (complete()) { clearTimeout(timer); socket.destroy(); resolve(got) }
+    })
+    socket.on('error', () => {})
+    socket.on('close', () => { clearTimeout(timer); resolve(got) })
+    socket.write(text)
+  })
+}
