@@ -6,6 +6,7 @@
 import type { ActionTuple, FullSession, SessionMessage, StampTuple } from './messages.js'
 import { KIND, MESSAGE_TYPES, PROTOCOL } from './messages.js'
 import { parseSessionId } from '../session/id.js'
+import { decodeValue } from '../session/codec.js'
 
 export interface MessageLimits {
   maxSessionBytes: number
@@ -25,6 +26,12 @@ const isInt = (x: unknown, min = 0): x is number => typeof x === 'number' && Num
 const isBytes = (x: unknown, max: number): x is Uint8Array => x instanceof Uint8Array && x.length <= max
 const isName = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= 256
 
+/** value bytes must decode here, or the app would meet the corruption at get() */
+function value (x: unknown, lim: MessageLimits): boolean {
+  if (!isBytes(x, lim.maxSessionBytes)) return false
+  try { decodeValue(x); return true } catch { return drop('undecodable-value') }
+}
+
 function id (x: unknown, field: string): string {
   if (parseSessionId(x) === null) drop(`bad-${field}`)
   return x as string
@@ -38,10 +45,10 @@ function stamp (x: unknown, field: string): StampTuple {
 function action (x: unknown, lim: MessageLimits): ActionTuple {
   if (!Array.isArray(x)) return drop('bad-action')
   switch (x[0]) {
-    case 0: if (x.length === 3 && isName(x[1]) && isBytes(x[2], lim.maxSessionBytes)) return x as ActionTuple; break
+    case 0: if (x.length === 3 && isName(x[1]) && value(x[2], lim)) return x as ActionTuple; break
     case 1: if (x.length === 2 && isName(x[1])) return x as ActionTuple; break
     case 2: if (x.length === 2 && isInt(x[1], -2_000_000_000)) return x as ActionTuple; break
-    case 3: if (x.length === 2 && (x[1] === null || isBytes(x[1], lim.maxSessionBytes))) return x as ActionTuple; break
+    case 3: if (x.length === 2 && (x[1] === null || value(x[1], lim))) return x as ActionTuple; break
   }
   return drop('bad-action')
 }
@@ -50,14 +57,14 @@ function full (x: unknown, lim: MessageLimits): FullSession {
   if (!isObj(x)) return drop('bad-session')
   id(x.id, 'session-id')
   if (!isInt(x.created) || !isInt(x.idle) || !isInt(x.max, -2_000_000_000)) drop('bad-session-times')
-  if (x.principal !== null && !isBytes(x.principal, lim.maxSessionBytes)) drop('bad-session-principal')
+  if (x.principal !== null && !value(x.principal, lim)) drop('bad-session-principal')
   stamp(x.stamp, 'session-stamp')
   if (!Array.isArray(x.history) || x.history.length > 64) drop('bad-session-history')
   for (const h of x.history as unknown[]) stamp(h, 'session-history')
   if (!Array.isArray(x.attrs) || x.attrs.length > lim.maxEntries) drop('bad-session-attrs')
   let bytes = 0
   for (const a of x.attrs as unknown[]) {
-    if (!Array.isArray(a) || a.length !== 2 || !isName(a[0]) || !isBytes(a[1], lim.maxSessionBytes)) drop('bad-session-attrs')
+    if (!Array.isArray(a) || a.length !== 2 || !isName(a[0]) || !value(a[1], lim)) drop('bad-session-attrs')
     bytes += (a as [string, Uint8Array])[1].length
   }
   if (bytes > lim.maxSessionBytes * 2) drop('session-too-large') // why: a little slack for peers with a larger limit
