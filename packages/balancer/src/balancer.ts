@@ -71,6 +71,13 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
   }, (req, res) => proxyRequest(ctx, req, res))
   server.maxConnections = c.maxConnections
   server.on('upgrade', (req, socket, head) => proxyUpgrade(ctx, req, socket, head))
+  // why: node closes CONNECT requests silently without a listener; say why instead (we are no forward proxy)
+  server.on('connect', (_req, socket: Socket) => {
+    stats.requests++
+    stats.count('LB_ERR_METHOD_NOT_ALLOWED')
+    socket.on('error', () => socket.destroy())
+    sendRawError(socket, 'LB_ERR_METHOD_NOT_ALLOWED')
+  })
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
     // why: a broken request costs the workers nothing: answer it here and close
     if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
