@@ -15,6 +15,8 @@ export interface Child {
   waitFor (match: (line: Record<string, any>) => boolean, timeoutMs?: number): Promise<Record<string, any>>
   readonly exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
   isRunning (): boolean
+  /** write one JSON line to the child's stdin (start it with stdio[0] = 'pipe') */
+  send (message: unknown): void
   /** SIGTERM, SIGKILL after graceMs; resolves when gone */
   stop (graceMs?: number): Promise<void>
 }
@@ -46,6 +48,7 @@ export function startChild (name: string, command: string, args: string[], optio
       for (const w of [...waiters]) if (w.match(line)) { waiters.delete(w); w.resolve(line) }
     }
   })
+  child.stdin?.on('error', () => {}) // why: a child that exits early must not crash us with EPIPE
   child.stderr!.setEncoding('utf8')
   child.stderr!.on('data', (c: string) => { err = (err + c).slice(-20_000) })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
@@ -58,6 +61,10 @@ export function startChild (name: string, command: string, args: string[], optio
     stderr: () => err,
     exited,
     isRunning: () => running,
+    send (message) {
+      if (!child.stdin) throw new Error(`${name} (pid ${pid}) has no stdin pipe`)
+      child.stdin.write(JSON.stringify(message) + '\n')
+    },
     waitFor (match, timeoutMs = 15_000) {
       const found = lines.find(match)
       if (found) return Promise.resolve(found)
