@@ -4,25 +4,14 @@
  * SIGINT/SIGTERM.
  */
 import type { Logger } from 'pino'
-import type { Channel } from '../types.js'
-import type { ChannelOptions } from '../options.js'
+import { createChannel } from '../channel.js'
 import { channelOptionsFromFlags, seconds, type Flags } from './args.js'
 import type { Output } from './output.js'
-
-type CreateChannel = (options: ChannelOptions) => Channel
-
-async function loadCreateChannel (): Promise<CreateChannel> {
-  // why: the channel module is built by another part of tribes; loaded lazily so keygen and
-  // doctor work even in a build without it
-  const mod = await import('../channel.js' as string) as { createChannel: CreateChannel }
-  return mod.createChannel
-}
 
 /** Resolves with the exit code. Option errors are thrown (the caller maps them to exit 2). */
 export async function runMembers (flags: Flags, out: Output, logger: Logger): Promise<number> {
   const options = channelOptionsFromFlags(flags, 'tool')
   const duration = seconds(flags.duration, '--duration')
-  const createChannel = await loadCreateChannel()
   const channel = createChannel({ ...options, logger })
   channel.on('memberAdded', (member) => out.event('memberAdded', { member }))
   channel.on('memberDisappeared', (member, reason) => out.event('memberDisappeared', { member, reason }))
@@ -34,7 +23,7 @@ export async function runMembers (flags: Flags, out: Output, logger: Logger): Pr
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    await channel.start()
+    await channel.start() // on failure it closes what it opened and throws a coded error
     out.event('joined', { member: channel.local })
     const timer = duration === undefined ? undefined : setTimeout(() => stopRequested('duration'), duration * 1000)
     const why = await stopped
