@@ -1,0 +1,176 @@
+/**
+ * nodecat-balancer's command line: flags and/or a JSON config file become BalancerOptions plus
+ * the discovery channel's options. Flags win over the file. Everything is validated later by
+ * resolveBalancerOptions / createChannel, whose messages name the option.
+ */
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { BalancerError } from './errors.js'
+import type { BalancerOptions, WorkerConfig } from './options.js'
+
+/** Bad usage: exit 2. */
+export class UsageError extends BalancerError {
+  constructor (message: string) {
+    super('LB_ERR_USAGE', message, { statusCode: 500 })
+    this.name = 'UsageError'
+  }
+}
+
+export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
+
+  --listen HOST:PORT          client listener (default 127.0.0.1:8080)
+  --worker ROUTE=URL[,lbfactor=N,activation=active|disabled|stopped,redirect=R,domain=D,connection-limit=N]
+                              a static worker (repeat for more)
+  --mount /PREFIX             only these paths go to the cluster (repeat; default /)
+  --method requests|busyness  how new sessions are spread (default requests)
+  --sticky-force              503 instead of failover when a session's worker is unusable
+  --no-sticky                 ignore session routes
+  --session-cookie NAME       default JSESSIONID
+  --recover-time MS           ERROR -> RECOVERING after this (default 10000)
+  --health-path PATH          active check path (default /_nodecat/status)
+  --health-interval MS        0 turns active checks off (default 2000)
+  --connect-timeout MS  --headers-timeout MS  --body-timeout MS
+  --replay-buffer BYTES       bodies up to this size can be retried elsewhere (default 65536)
+  --admin HOST:PORT           admin listener (status page, /status, /metrics, activation)
+  --admin-token TOKEN         bearer token for activation changes (or NODECAT_ADMIN_TOKEN)
+  --access-log                one log line per request
+  --discover                  join the cluster and take its nodes as workers
+  --static-members H:P,...    static membership instead of multicast (with --discover)
+  --cluster-address IP        receiver address for the cluster channel
+  --cluster-port PORT         receiver port (default 4000, autoBind)
+  --multicast-bind IP         interface for multicast membership
+  --domain NAME               cluster domain
+  --key-file PATH             cluster key file
+  --insecure                  allow plaintext cluster traffic off loopback
+  --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
+  --help
+`
+
+export interface CliConfig {
+  balancer: BalancerOptions
+  /** options for createChannel, when discovery is on */
+  discovery: Record<string, unknown> | null
+  logLevel: string
+}
+
+const FLAGS = {
+  config: { type: 'string' },
+  listen: { type: 'string' },
+  worker: { type: 'string', multiple: true },
+  mount: { type: 'string', multiple: true },
+  method: { type: 'string' },
+  'sticky-force': { type: 'boolean' },
+  'no-sticky': { type: 'boolean' },
+  'session-cookie': { type: 'string' },
+  'recover-time': { type: 'string' },
+  'health-path': { type: 'string' },
+  'health-interval': { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'body-timeout': { type: 'string' },
+  'replay-buffer': { type: 'string' },
+  admin: { type: 'string' },
+  'admin-token': { type: 'string' },
+  'access-log': { type: 'boolean' },
+  discover: { type: 'boolean' },
+  'static-members': { type: 'string' },
+  'cluster-address': { type: 'string' },
+  'cluster-port': { type: 'string' },
+  'multicast-bind': { type: 'string' },
+  domain: { type: 'string' },
+  'key-file': { type: 'string' },
+  insecure: { type: 'boolean' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' }
+} as const
+
+/** "host:port" or "[v6]:port" → parts; names the flag on failure */
+export function parseHostPort (text: string, flag: string): { host: string, port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d{1,5})$/.exec(text)
+  if (m === null || m[1] === '' || Number(m[2]) > 65535) throw new UsageError(`--${flag} must be HOST:PORT, got ${JSON.stringify(text)}`)
+  return { host: m[1]!, port: Number(m[2]) }
+}
+
+function readConfig (file: string): { balancer: Record<string, unknown>, discovery: Record<string, unknown> | null, logLevel?: string } {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new UsageError(`--config ${JSON.stringify(file)}: ${(err as Error).message}`)
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--config ${JSON.stringify(file)} must hold a JSON object`)
+  const { discovery, logLevel, ...balancer } = parsed as Record<string, unknown>
+  if (discovery !== undefined && discovery !== false && (discovery === null || typeof discovery !== 'object')) throw new UsageError('config discovery must be an object (createChannel options) or false')
+  if (logLevel !== undefined && typeof logLevel !== 'string') throw new UsageError('config logLevel must be a string')
+  return { balancer, discovery: discovery === undefined || discovery === false ? null : discovery as Record<string, unknown>, ...(logLevel !== undefined ? { logLevel } : {}) }
+}
+
+/** argv (without node and script) → config; throws UsageError naming the flag. null = --help. */
+export function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env): CliConfig | null {
+  let values: Record<string, string | boolean | string[] | undefined>
+  try {
+    ({ values } = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }))
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]!)
+  }
+  if (values.help === true) return null
+  const str = (k: string): string | undefined => values[k] as string | undefined
+  const file = str('config') !== undefined ? readConfig(str('config')!) : { balancer: {}, discovery: null }
+  const b = file.balancer as BalancerOptions & Record<string, unknown>
+  if (str('listen') !== undefined) Object.assign(b, parseHostPort(str('listen')!, 'listen'))
+  if (values.worker !== undefined) b.workers = [...(b.workers ?? []), ...(values.worker as string[])] as Array<WorkerConfig | string>
+  if (values.mount !== undefined) b.mounts = values.mount as string[]
+  if (str('method') !== undefined) b.method = str('method') as BalancerOptions['method']
+  if (values['sticky-force'] === true) b.stickySessionForce = true
+  if (values['no-sticky'] === true) b.stickySession = false
+  if (str('session-cookie') !== undefined) b.sessionCookie = str('session-cookie')
+  const num = (flag: string, set: (n: number) => void): void => {
+    const text = str(flag)
+    if (text === undefined) return
+    if (!/^\d+$/.test(text)) throw new UsageError(`--${flag} must be a whole number, got ${JSON.stringify(text)}`)
+    set(Number(text))
+  }
+  num('recover-time', (n) => { b.recoverTime = n })
+  num('connect-timeout', (n) => { b.connectTimeout = n })
+  num('headers-timeout', (n) => { b.headersTimeout = n })
+  num('body-timeout', (n) => { b.bodyTimeout = n })
+  num('replay-buffer', (n) => { b.replayBufferSize = n })
+  const health = (b.healthCheck === false ? { interval: 0 } : { ...(b.healthCheck ?? {}) })
+  if (str('health-path') !== undefined) health.path = str('health-path')
+  num('health-interval', (n) => { health.interval = n })
+  if (health.interval === 0) b.healthCheck = false
+  else if (Object.keys(health).length > 0) b.healthCheck = health
+  if (str('admin') !== undefined || str('admin-token') !== undefined) {
+    const admin = b.admin === false || b.admin === undefined ? {} : { ...b.admin }
+    if (str('admin') !== undefined) Object.assign(admin, parseHostPort(str('admin')!, 'admin'))
+    if (str('admin-token') !== undefined) admin.token = str('admin-token')
+    b.admin = admin
+  }
+  if (b.admin !== undefined && b.admin !== false && b.admin.token === undefined && env.NODECAT_ADMIN_TOKEN !== undefined && env.NODECAT_ADMIN_TOKEN !== '') b.admin = { ...b.admin, token: env.NODECAT_ADMIN_TOKEN }
+  if (values['access-log'] === true) b.accessLog = true
+
+  let discovery = file.discovery
+  const clusterFlags = ['static-members', 'cluster-address', 'cluster-port', 'multicast-bind', 'domain', 'key-file', 'insecure']
+  if (values.discover === true) discovery ??= {}
+  if (discovery === null) {
+    const stray = clusterFlags.find((f) => values[f] !== undefined)
+    if (stray !== undefined) throw new UsageError(`--${stray} needs --discover`)
+  } else {
+    const d: Record<string, unknown> = { ...discovery, meta: { role: 'balancer' } }
+    const membership: Record<string, unknown> = { ...(d.membership as Record<string, unknown> | undefined) }
+    if (str('static-members') !== undefined) {
+      membership.type = 'static'
+      membership.members = str('static-members')!.split(',').map((s) => s.trim()).filter(Boolean)
+      for (const m of membership.members as string[]) parseHostPort(m, 'static-members')
+    }
+    if (str('multicast-bind') !== undefined) membership.bind = str('multicast-bind')
+    if (Object.keys(membership).length > 0) d.membership = membership
+    if (str('cluster-address') !== undefined) d.address = str('cluster-address')
+    num('cluster-port', (n) => { d.port = n })
+    if (str('domain') !== undefined) d.domain = str('domain')
+    if (str('key-file') !== undefined) d.keyFile = str('key-file')
+    if (values.insecure === true) d.insecure = true
+    discovery = d
+  }
+  return { balancer: b, discovery, logLevel: str('log-level') ?? file.logLevel ?? 'info' }
+}

@@ -1,0 +1,64 @@
+/**
+ * nodecat-balancer: run the balancer from flags and/or a JSON config. Logs are pino JSON on
+ * stdout (pretty in a terminal). Exit codes: 0 stopped by a signal, 1 runtime failure, 2 bad usage.
+ */
+import { realpathSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+import { pino, type Logger, type Level } from 'pino'
+import pretty from 'pino-pretty'
+import type { Channel } from '@nodecat/tribes'
+import { createBalancer } from './balancer.js'
+import { parseCli, UsageError, USAGE } from './cli-args.js'
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+/** option errors are bad usage (exit 2), not runtime failures */
+const USAGE_CODES = new Set(['LB_ERR_USAGE', 'LB_ERR_INVALID_OPTION', 'TRIBES_ERR_USAGE', 'TRIBES_ERR_INVALID_OPTION', 'TRIBES_ERR_KEY_INVALID', 'TRIBES_ERR_INSECURE'])
+
+function makeLogger (level: string): Logger {
+  if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(level)}`)
+  if (process.stdout.isTTY) return pino({ level }, pretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
+  return pino({ level: level as Level })
+}
+
+/** Run until SIGTERM/SIGINT; resolves with the exit code (never calls process.exit itself). */
+export async function main (argv: string[], writeErr: (text: string) => void = (t) => process.stderr.write(t)): Promise<number> {
+  let channel: Channel | undefined
+  try {
+    const config = parseCli(argv)
+    if (config === null) { writeErr(USAGE); return 0 }
+    const logger = makeLogger(config.logLevel)
+    if (config.discovery !== null) {
+      const { createChannel } = await import('@nodecat/tribes')
+      channel = createChannel({ ...config.discovery, logger: logger.child({ component: 'tribes' }) })
+    }
+    const balancer = createBalancer({ ...config.balancer, logger, ...(channel !== undefined ? { channel } : {}) })
+    // why: the channel first, so discovery takes in the members it already knows
+    if (channel !== undefined) await channel.start()
+    await balancer.start()
+    await new Promise<void>((resolve) => {
+      process.once('SIGTERM', resolve)
+      process.once('SIGINT', resolve)
+    })
+    logger.info('stopping')
+    await balancer.stop()
+    if (channel !== undefined) await channel.stop()
+    return 0
+  } catch (err) {
+    const e = err as Error & { code?: string }
+    if (e.code !== undefined && USAGE_CODES.has(e.code)) {
+      writeErr(`nodecat-balancer: ${e.message}\n(nodecat-balancer --help lists the flags)\n`)
+      return 2
+    }
+    writeErr(`nodecat-balancer: ${e.code !== undefined ? `${e.code}: ` : ''}${e.message}\n`)
+    if (channel !== undefined) await channel.stop().catch(() => {})
+    return 1
+  }
+}
+
+// why: `node dist/cli.js …` (tests, scripts) runs it directly; bin/nodecat-balancer.js imports main
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+    process.stderr.write(`nodecat-balancer: ${(err as Error)?.stack ?? String(err)}\n`)
+    process.exit(1)
+  })
+}
