@@ -1,5 +1,5 @@
 // Failover with real backend processes killed by real signals.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startProcess, type TestProcess } from '../../../test/lib/proc.js'
@@ -8,12 +8,11 @@ import { call, load, startBalancer, until, type Reply } from './helpers.js'
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'backend.js')
 
-async function backend (t: Tap, route: string, port: number): Promise<TestProcess> {
+async function backend (t: Test, route: string, port: number): Promise<TestProcess> {
   const p = startProcess(process.execPath, [fixture, route, String(port)], { teardown: (fn) => t.teardown(fn) })
   await p.waitFor((l) => l.event === 'listening', 20_000, `${route} listening`)
   return p
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
 
 t.test('a backend killed with SIGKILL mid-load: GETs never fail, POSTs never duplicate, the worker recovers', async (t) => {
   const [p1, p2] = await freePorts(2)
