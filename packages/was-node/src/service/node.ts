@@ -22,6 +22,7 @@ import { DeferredStore } from './deferred-store.js'
 import { channelOptionsOf, type ServiceChannelOptions } from './channel-options.js'
 import { registerStatus, STATUS_PATH } from './status.js'
 import { awaitInitialMembers } from './membership-wait.js'
+import { holdEarlyMessages } from './early-messages.js'
 import { defaultFactories, type ManagerFactoryOptions } from './wiring.js'
 
 /** What the service needs from the session manager beyond the SessionStore contract. */
@@ -132,7 +133,9 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     channel.on('memberAdded', (m) => logger.info({ event: 'member-added', member: describe(m) }, `member added: ${m.meta?.route ?? m.id}`))
     channel.on('memberDisappeared', (m, reason) => logger.info({ event: 'member-disappeared', reason, member: describe(m) }, `member left (${reason}): ${m.meta?.route ?? m.id}`))
     channel.on('foreignMember', (m) => logger.info({ event: 'foreign-member', member: describe(m) }, `foreign member seen (not a session peer): ${m.id}`))
-    manager = factories.createManager({ options, channel, logger: logger.child({ component: 'sessions' }) })
+    // why: messages that arrive while we wait for the members below are held for the manager
+    const early = holdEarlyMessages(channel)
+    manager = factories.createManager({ options, channel: early.channel, logger: logger.child({ component: 'sessions' }) })
     await channel.start()
     const seen = await awaitInitialMembers(channel, options, `${channel.local.host}:${channel.local.port}`)
     logger.info({ event: 'members-known', members: seen }, `${seen} member(s) known at start`)

@@ -1,0 +1,40 @@
+import t from 'tap'
+import { startNode as startProcess } from '../../../test/lib/proc.js'
+import { freePorts } from '../../../test/lib/ports.js'
+import { shopApp, until } from './helpers/service-nodes.js'
+import { request, cookieValue } from './helpers/http-client.js'
+
+t.test('SIGTERM stops a real nodecat-was process cleanly: exit 0, its peer logs it leaving (shutdown), sessions live on', async (t) => {
+  const [httpA, httpB, rcvA, rcvB] = await freePorts(4)
+  const args = (route: string, http: number, rcv: number, peer: number) => [
+    '--jvm-route', route, '--http', `127.0.0.1:${http}`, '--receiver', `127.0.0.1:${rcv}`, '--auto-bind', '1',
+    '--static', `127.0.0.1:${peer}`, '--frequency', '200', '--app', shopApp, '--log-level', 'debug'
+  ]
+  const a = startProcess(t, 'was-node', 'cli.js', args('procA', httpA!, rcvA!, rcvB!))
+  const b = startProcess(t, 'was-node', 'cli.js', args('procB', httpB!, rcvB!, rcvA!))
+  await a.waitFor((l) => l.event === 'member-added' && l.member?.route === 'procB', 30000, 'A to log B joining')
+  await b.waitFor((l) => l.event === 'member-added' && l.member?.route === 'procA', 30000, 'B to log A joining')
+  await b.waitFor((l) => l.event === 'node-started', 30000, 'B started')
+
+  const made = await request(`http://127.0.0.1:${httpA}`, '/count', { method: 'POST', headers: { accept: 'application/json' } })
+  const id = cookieValue(made.setCookies)!
+  t.match(id, /\.procA$/)
+
+  a.signal('SIGTERM')
+  const { code, signal } = await a.exited
+  t.equal(code, 0, 'exit code 0')
+  t.equal(signal, null)
+  t.ok(a.lines.some((l) => l.event === 'node-stopping' && l.reason === 'SIGTERM'), 'A logged the stop and why')
+  t.ok(a.lines.some((l) => l.event === 'node-stopped'), 'A logged that it stopped')
+  const left = await b.waitFor((l) => l.event === 'member-disappeared' && l.member?.route === 'procA', 20000, 'B to log A leaving')
+  t.equal(left.reason, 'shutdown', 'the peer saw a clean leave, not a timeout')
+
+  const onB = await until(async () => {
+    const r = await request(`http://127.0.0.1:${httpB}`, '/api/state', { headers: { accept: 'application/json', cookie: `JSESSIONID=${id}` } })
+    return r.json().count === 1 ? r : null
+  }, 'the session on B')
+  t.equal(onB!.json().jvmRoute, 'procB', 'the session survived the stop of its node')
+
+  b.signal('SIGINT')
+  t.equal((await b.exited).code, 0, 'SIGINT: exit 0 too')
+})

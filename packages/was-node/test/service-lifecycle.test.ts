@@ -1,0 +1,105 @@
+import t, { type Test } from 'tap'
+import express from 'express'
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { startNode, type RunningNode } from '../src/service/node.js'
+import type { LoadedApp } from '../src/service/app-loader.js'
+import { classifyApp, loadApp } from '../src/service/app-loader.js'
+import { freePorts } from '../../../test/lib/ports.js'
+import { captureLogger, shopApp } from './helpers/service-nodes.js'
+import { request, cookieValue } from './helpers/http-client.js'
+
+async function single (t: Test, app: LoadedApp, extra = {}) {
+  const [http, rcv] = await freePorts(2)
+  const { logger, lines } = captureLogger()
+  const node: RunningNode = await startNode({
+    jvmRoute: 'solo',
+    http: { address: '127.0.0.1', port: http! },
+    receiver: { address: '127.0.0.1', port: rcv!, autoBind: 1 },
+    membership: { type: 'static', members: [] },
+    shutdownTimeout: 3000,
+    ...extra
+  }, { logger, app })
+  t.teardown(() => node.stop('teardown'))
+  return { node, lines }
+}
+
+t.test('the app module is classified: fastify plugin, express app, connect handler, or a clear error', async (t) => {
+  t.equal(classifyApp({ default: async (_f: unknown, _o: unknown) => {} }).kind, 'fastify')
+  t.equal(classifyApp({ default: express() }).kind, 'connect')
+  t.equal(classifyApp((_req: unknown, _res: unknown, _next: unknown) => {}).kind, 'connect')
+  t.throws(() => classifyApp({ default: 42 }, 'x.js'), { code: 'WAS_ERR_APP_SHAPE', message: /x\.js/ })
+  await t.rejects(loadApp('/nonexistent/app.js'), { code: 'WAS_ERR_APP_LOAD', message: /nonexistent/ })
+  t.equal((await loadApp(shopApp)).kind, 'fastify', 'the example shop is a fastify plugin')
+  const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-app-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  writeFileSync(path.join(dir, 'connect.mjs'), 'export default function (req, res, next) { res.end("hi") }\n')
+  t.equal((await loadApp(path.join(dir, 'connect.mjs'))).kind, 'connect')
+})
+
+t.test('an express app runs behind the session middleware; the status path stays with the node', async (t) => {
+  const app = express()
+  app.get('/count', (req, res) => {
+    const n = (req.session.get<number>('n') ?? 0) + 1
+    req.session.set('n', n)
+    res.json({ n, id: req.session.id })
+  })
+  app.get('/boom', () => { throw new Error('app failure') })
+  const { node } = await single(t, classifyApp(app))
+  const first = await request(node.url, '/count')
+  const id = cookieValue(first.setCookies)!
+  t.match(id, /\.solo$/)
+  const second = await request(node.url, `/count;jsessionid=${id}`)
+  t.same(second.json(), { n: 2, id }, 'path parameter read and stripped before express routes')
+  const status = await request(node.url, '/_nodecat/status')
+  t.equal(status.json().jvmRoute, 'solo')
+  t.equal(status.json().sessions.count, 1)
+  t.notOk(status.body.includes(id.split('.')[0]!), 'no session id in the status')
+  t.equal((await request(node.url, '/nothing')).status, 404)
+  t.equal((await request(node.url, '/boom')).status, 500, 'express handles its own errors')
+})
+
+t.test('stop lets an in-flight request finish, then refuses new ones', async (t) => {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let entered!: () => void
+  const inside = new Promise<void>((resolve) => { entered = resolve })
+  const plugin = async (f: FastifyInstance) => {
+    f.get('/slow', async (request) => { request.session.set('slow', true); entered(); await gate; return { done: true } })
+  }
+  const { node, lines } = await single(t, { kind: 'fastify', plugin })
+  const pending = request(node.url, '/slow')
+  await inside
+  const stopped = node.stop('test')
+  setTimeout(release, 200)
+  const r = await pending
+  t.equal(r.status, 200, 'the in-flight request completed')
+  t.same(r.json(), { done: true })
+  t.ok(cookieValue(r.setCookies), 'with its session cookie')
+  await stopped
+  await t.rejects(request(node.url, '/slow'), 'no longer listening')
+  t.ok(lines.some((l) => l.event === 'node-stopped'))
+  t.notOk(lines.some((l) => l.event === 'shutdown-timeout'), 'finished within shutdownTimeout')
+})
+
+t.test('a request that never finishes cannot hold the stop past shutdownTimeout', async (t) => {
+  const plugin = async (f: FastifyInstance) => {
+    f.get('/forever', async () => await new Promise(() => {}))
+  }
+  const { node, lines } = await single(t, { kind: 'fastify', plugin }, { shutdownTimeout: 300 })
+  const pending = request(node.url, '/forever').catch((err: Error) => err)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await node.stop('test')
+  t.ok(lines.some((l) => l.event === 'shutdown-timeout'), 'logged the timeout')
+  t.type(await pending, Error, 'the stuck connection was closed')
+})
+
+t.test('startNode fails cleanly on a bad app module (coded error, nothing left listening)', async (t) => {
+  const [http, rcv] = await freePorts(2)
+  await t.rejects(startNode({ jvmRoute: 'bad', http: { address: '127.0.0.1', port: http! }, receiver: { address: '127.0.0.1', port: rcv! }, membership: { type: 'static', members: [] }, app: '/nonexistent/app.js', log: { level: 'silent' } }),
+    { code: 'WAS_ERR_APP_LOAD' })
+  await t.rejects(request(`http://127.0.0.1:${http}`, '/'), 'HTTP port not bound')
+  await t.rejects(startNode({ http: { port: 99999 } }), { code: 'WAS_ERR_INVALID_OPTION', message: /http\.port/ })
+})
