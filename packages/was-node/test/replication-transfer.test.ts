@@ -152,3 +152,13 @@ t.test('a get-all reaching a node that is still transferring is answered once it
   t.equal(data[0].s[0].id, r.id)
   t.ok(asker.received.some((m) => m.t === 'transfer-complete' && m.xfer === 42))
 })
+
+t.test('nodes booting together that ask each other do not wait for the timeout', async (t) => {
+  const hub = new FakeHub()
+  const nodes = await Promise.all(['n1', 'n2', 'n3'].map(async (r) => { const ch = hub.channel(r); await ch.start(); return ch }))
+  const managers = nodes.map((channel, i) => new SessionManager({ route: `n${i + 1}`, channel, processExpiresFrequency: 0, stateTransferTimeout: 60_000, transferRetry: 60_000 }))
+  t.teardown(async () => { for (const m of managers) await m.stop() })
+  // bounded by the test timeout; the mutual-wait rule must make this resolve without the 60 s timeout
+  await Promise.all(managers.map(async (m) => await m.start()))
+  t.same(managers.map((m) => m.stats().transfer.state), ['done', 'done', 'done'], 'every node finished its transfer (none timed out)')
+})

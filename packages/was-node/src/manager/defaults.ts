@@ -20,6 +20,8 @@ export interface SessionManagerOptions {
   sendMode?: 'async' | 'sync'
   /** ms to wait for the initial state transfer; then carry on with what arrived (Tomcat: 60 s) */
   stateTransferTimeout?: number
+  /** ms without any state-transfer data after which get-all is sent again (next member first) */
+  transferRetry?: number
   /** sessions per all-data message of a state transfer (Tomcat sendAllSessionsSize) */
   transferChunkSessions?: number
   /** approximate bytes per all-data message */
@@ -52,6 +54,7 @@ export const DEFAULTS = Object.freeze({
   channel: null,
   sendMode: 'async' as const,
   stateTransferTimeout: 60_000,
+  transferRetry: 3000,
   transferChunkSessions: 1000,
   transferChunkBytes: 4 * 1024 * 1024,
   maxActiveSessions: -1,
@@ -82,6 +85,7 @@ export function resolveOptions (opts: SessionManagerOptions): ResolvedOptions {
     channel: (o.channel ?? null) as Channel | null,
     sendMode: v.oneOf(o.sendMode, 'sendMode', ['async', 'sync'] as const),
     stateTransferTimeout: v.integer(o.stateTransferTimeout, 'stateTransferTimeout', 0, 3_600_000),
+    transferRetry: v.integer(o.transferRetry, 'transferRetry', 50, 3_600_000),
     transferChunkSessions: v.integer(o.transferChunkSessions, 'transferChunkSessions', 1, 5000),
     transferChunkBytes: v.integer(o.transferChunkBytes, 'transferChunkBytes', 1024, 64 * 1024 * 1024),
     maxActiveSessions: v.integer(o.maxActiveSessions, 'maxActiveSessions', -1),

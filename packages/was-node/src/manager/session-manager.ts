@@ -34,7 +34,7 @@ import { emptyStats } from './stats.js'
 interface Held { id: string, route: string, from: Stamp, to: Stamp, actions: DeltaAction[], sender: Member }
 interface HeldEntry { items: Held[], timer: NodeJS.Timeout | null, asking: boolean, attempts: number }
 interface PendingRequest { base: string, id: string, candidates: Member[], timer: NodeJS.Timeout }
-interface Transfer { xfer: number, current: Member | null, candidates: Member[], timer: NodeJS.Timeout | null }
+interface Transfer { xfer: number, current: Member | null, candidates: Member[], timer: NodeJS.Timeout | null, retry: NodeJS.Timeout | null, asked: number }
 
 /** message types queued while the initial state transfer runs (Tomcat's receiverQueue) */
 const QUEUED = new Set<MessageType>(['created', 'delta', 'expired', 'accessed', 'id-changed'])
@@ -115,7 +115,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       this.#markReady()
       return
     }
-    this.#transfer = { xfer: randomInt(1, 2 ** 47), current: null, candidates: peers, timer: null }
+    this.#transfer = { xfer: randomInt(1, 2 ** 47), current: null, candidates: peers, timer: null, retry: null, asked: 0 }
     this.#transfer.timer = setTimeout(() => this.#transferTimedOut(), this.#opts.stateTransferTimeout)
     this.#stats.transfer.state = 'running'
     this.#askNextForTransfer()
@@ -142,6 +142,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#channel?.off('memberDisappeared', this.#onMemberGone)
     if (this.#expiryTimer) clearInterval(this.#expiryTimer)
     if (this.#transfer?.timer) clearTimeout(this.#transfer.timer)
+    if (this.#transfer?.retry) clearTimeout(this.#transfer.retry)
     this.#transfer = null
     for (const e of this.#held.values()) if (e.timer) clearTimeout(e.timer)
     for (const r of this.#requests.values()) clearTimeout(r.timer)
@@ -397,7 +398,11 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       case 'accessed': return this.#onAccessed(msg, sender)
       case 'id-changed': return this.#onIdChanged(msg, sender)
       case 'get-all':
-        if (!this.#isReady) this.#deferredGetAll.push({ xfer: msg.xfer, sender })
+        if (!this.#isReady && !this.#breaksMutualWait(sender)) {
+          // why: one pending answer per asker (it may ask again while we are still transferring)
+          this.#deferredGetAll = this.#deferredGetAll.filter((d) => d.sender.id !== sender.id)
+          this.#deferredGetAll.push({ xfer: msg.xfer, sender })
+        }
         else void this.#sendAll(msg.xfer, sender)
         return
       case 'all-data': return this.#onChunk(msg, sender)
@@ -679,11 +684,40 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     }
     t.xfer = randomInt(1, 2 ** 47)
     t.current = next
+    t.asked++
+    this.#armTransferRetry(t)
     this.#log.info({ member: next.id }, 'asking the longest-running member for all sessions')
     const asked = t.xfer
     void this.#send(message({ t: 'get-all', xfer: asked }), [next], 'async').then((res) => {
       if (this.#transfer === t && t.xfer === asked && (res === null || res.failed.length > 0)) this.#askNextForTransfer()
     })
+  }
+
+  /**
+   * A peer whose session manager is not listening yet (it started a moment ago) loses our get-all;
+   * so while no chunk arrives, ask again (the next member in turn, this one last) every
+   * transferRetry ms, until the stateTransferTimeout.
+   */
+  #armTransferRetry (t: Transfer): void {
+    if (t.retry) clearTimeout(t.retry)
+    t.retry = setTimeout(() => {
+      t.retry = null
+      if (this.#transfer !== t) return
+      this.#log.info({ member: t.current?.id }, 'no state transfer data yet; asking again')
+      if (t.current) t.candidates.push(t.current)
+      this.#askNextForTransfer()
+    }, this.#opts.transferRetry)
+  }
+
+  /**
+   * Two nodes starting together can ask each other (each is the other's longest-running peer).
+   * Then the one with the smaller member id answers at once with what it has, so the other gets
+   * ready and answers in turn; every other get-all waits until this node is ready.
+   */
+  #breaksMutualWait (asker: Member): boolean {
+    const t = this.#transfer
+    if (!t?.current || t.current.id !== asker.id || !this.#channel) return false
+    return this.#channel.local.id < asker.id
   }
 
   #transferTimedOut (): void {
@@ -696,6 +730,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     const t = this.#transfer
     if (!t || msg.xfer !== t.xfer) return this.#drop('stale-transfer', sender)
     this.#stats.transfer.chunksReceived++
+    this.#armTransferRetry(t) // why: progress; a long transfer is not re-asked while chunks keep coming
     for (const f of msg.s) {
       this.#installFull(f, 'transfer')
       this.#stats.transfer.sessionsReceived++
@@ -714,6 +749,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     const t = this.#transfer
     if (!t) return
     if (t.timer) clearTimeout(t.timer)
+    if (t.retry) clearTimeout(t.retry)
     this.#transfer = null
     this.#stats.transfer.state = state
     const queue = this.#queue
