@@ -111,3 +111,15 @@ t.test('options are validated with messages naming the option', async (t) => {
   t.throws(() => new SessionManager({ route: 'r', maxSessionBytes: 10 }), { message: /maxSessionBytes/ })
   t.throws(() => new SessionManager({ route: 'r', stateTransferTimeout: -1 }), { message: /stateTransferTimeout/ })
 })
+
+t.test('bad arguments and use after stop() get coded errors', async (t) => {
+  const m = new SessionManager({ route: 'r1', processExpiresFrequency: 0 })
+  await m.start()
+  const rs = m.open([])
+  t.throws(() => { rs.session.maxInactiveInterval = 1.5 }, { code: 'WAS_ERR_INVALID_ARGUMENT' })
+  t.throws(() => { rs.session.maxInactiveInterval = 'x' as never }, { code: 'WAS_ERR_INVALID_ARGUMENT' })
+  t.throws(() => rs.session.get(42 as never), { code: 'WAS_ERR_INVALID_ATTRIBUTE_NAME' })
+  t.same(m.open('not-a-list' as never).session.id, null, 'a non-array candidate list opens nothing')
+  await m.stop()
+  t.throws(() => m.open([]), { code: 'WAS_ERR_MANAGER_NOT_RUNNING', statusCode: 503 })
+})

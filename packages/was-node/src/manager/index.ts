@@ -8,5 +8,5 @@ export type { SessionMessage, FullSession, MessageType } from './messages.js'
 export { newSessionId, parseSessionId } from '../session/id.js'
 export {
   AttributeNotSerializableError, SessionTooLargeError, TooManySessionsError, InvalidAttributeNameError,
-  RequestEndedError, ManagerNotRunningError
+  RequestEndedError, ManagerNotRunningError, InvalidSessionArgumentError
 } from '../session/errors.js'

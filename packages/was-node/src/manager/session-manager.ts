@@ -24,7 +24,7 @@ import { RequestSessionImpl } from '../session/request.js'
 import { compareStamps, formatStamp, sameStamp } from '../session/stamp.js'
 import { decodeValue } from '../session/codec.js'
 import { parseSessionId } from '../session/id.js'
-import { SessionTooLargeError, TooManySessionsError } from '../session/errors.js'
+import { ManagerNotRunningError, SessionTooLargeError, TooManySessionsError } from '../session/errors.js'
 import { resolveOptions } from './defaults.js'
 import { actionFromTuple, actionToTuple, fromFull, fromTuple, message, toFull, toTuple } from './messages.js'
 import { checkMessage } from './validate.js'
@@ -160,6 +160,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
    * (JvmRouteBinderValve). Unknown or expired ids never become a session id.
    */
   open (candidateIds: readonly string[]): RequestSession {
+    if (this.#started && !this.#running) throw new ManagerNotRunningError('open() after stop()')
     const now = this.#clock.now()
     for (const candidate of Array.isArray(candidateIds) ? candidateIds : []) {
       const parsed = parseSessionId(candidate)
@@ -572,7 +573,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#installFull(msg.s, 'session-full')
     this.#stats.gapsRecovered++
     const left = this.#held.get(r.base)
-    if (left && left.items.length > 0) {
+    if (left && left.items.length === 0) this.#clearHeld(r.base)
+    else if (left && left.items.length > 0) {
       // why: a held delta newer than the copy we got (it came from a third node): ask its sender
       if (left.attempts >= MAX_FULL_ATTEMPTS) {
         this.#stats.gapsUnrecoverable++

@@ -51,3 +51,11 @@ export class ManagerNotRunningError extends WasError {
     this.name = 'ManagerNotRunningError'
   }
 }
+
+/** A SessionApi argument of the wrong kind (a non-integer maxInactiveInterval, say). */
+export class InvalidSessionArgumentError extends WasError {
+  constructor (message: string) {
+    super('WAS_ERR_INVALID_ARGUMENT', message)
+    this.name = 'InvalidSessionArgumentError'
+  }
+}

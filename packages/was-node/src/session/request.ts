@@ -16,7 +16,7 @@
 import type { CookieAction, RequestSession, SessionApi } from './types.js'
 import type { DeltaAction, SessionRecord } from './record.js'
 import { decodeValue, encodeValue, sameBytes } from './codec.js'
-import { InvalidAttributeNameError, RequestEndedError } from './errors.js'
+import { InvalidAttributeNameError, InvalidSessionArgumentError, RequestEndedError } from './errors.js'
 import { newSessionId, parseSessionId } from './id.js'
 
 /** What the manager gives a request. */
@@ -148,7 +148,7 @@ export class RequestSessionImpl implements RequestSession {
         return self.#max ?? self.#record()?.maxInactiveInterval ?? self.#host.defaultMaxInactiveInterval
       },
       set maxInactiveInterval (seconds: number) {
-        if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds)) throw new TypeError('maxInactiveInterval must be an integer number of seconds')
+        if (typeof seconds !== 'number' || !Number.isSafeInteger(seconds) || Math.abs(seconds) > 2_000_000_000) throw new InvalidSessionArgumentError(`maxInactiveInterval must be an integer number of seconds, got ${String(seconds)}`)
         self.#ensure()
         self.#max = seconds
       },

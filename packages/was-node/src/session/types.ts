@@ -10,7 +10,12 @@ export interface SessionApi {
   /** true when the session was created during this request */
   readonly isNew: boolean
   get<T = unknown>(name: string): T | undefined
-  /** creates the session on first write; the value must be msgpackr-encodable */
+  /**
+   * creates the session on first write; the value must be msgpackr-encodable plain data.
+   * Throws WAS_ERR_ATTRIBUTE_NOT_SERIALIZABLE (500) for functions, symbols, class instances,
+   * cycles; WAS_ERR_TOO_MANY_SESSIONS (503) when creating a session over maxActiveSessions.
+   * Values read with get() are copies: changing them in place is replicated at end().
+   */
   set(name: string, value: unknown): void
   delete(name: string): void
   has(name: string): boolean
@@ -36,6 +41,10 @@ export interface RequestSession {
    * Finish the request: record accesses, replicate the delta (unless replicate is false, as for
    * static files excluded by the replication filter), and say what the cookie must become.
    * In sync send mode this resolves only after every live peer applied the delta.
+   * Rejects with a WasError (`code`, `statusCode`) and applies none of the request's changes:
+   * WAS_ERR_SESSION_TOO_LARGE (500) over maxSessionBytes, WAS_ERR_ATTRIBUTE_NOT_SERIALIZABLE (500)
+   * for a value made unencodable in place, WAS_ERR_TOO_MANY_SESSIONS (503), WAS_ERR_REQUEST_ENDED
+   * on a second call. The HTTP layer answers with statusCode and the code.
    */
   end(options: { replicate: boolean }): Promise<CookieAction>
 }
