@@ -49,9 +49,10 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
   /** members known to membership, by identity key (for the per-message sender lookup) */
   readonly #known = new Map<string, Member>()
   readonly #keyring: Keyring | undefined
-  // why: message ids = 8 random bytes per process + a counter: unique without a random draw per message
-  readonly #idPrefix = crypto.randomBytes(8)
-  #idCounter = 0
+  // why: message ids = 8 random bytes + a counter: unique without a random draw per message, and
+  // what the receiver's replay guard expects (increasing per stream). Heartbeats bypass the
+  // dispatch queue, so they count in a stream of their own.
+  readonly #ids = { app: { prefix: crypto.randomBytes(8), next: 0 }, heartbeat: { prefix: crypto.randomBytes(8), next: 0 } }
   #state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
   #receiver: Receiver | undefined
   #sender: Sender | undefined
@@ -65,7 +66,7 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
     this.#log = o.logger
     this.#keyring = o.key === undefined
       ? undefined
-      : new Keyring({ key: o.key, previousKeys: o.previousKeys, replayWindow: o.replayWindow, replayCapacity: o.replayCapacity })
+      : new Keyring({ key: o.key, previousKeys: o.previousKeys, replayWindow: o.replayWindow, replayStreams: o.replayStreams })
   }
 
   get local (): Member {
@@ -127,6 +128,8 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
       })
       membership.on('memberDisappeared', (m, reason) => {
         this.#known.delete(identityKeyOfMember(m))
+        // why: no half-open connection to a departed member; a later send reconnects
+        void this.#sender?.remove(m)
         this.emit('memberDisappeared', m, reason)
       })
       membership.on('foreignMember', (m) => this.emit('foreignMember', m))
@@ -219,9 +222,10 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
   }
 
   #frame (kind: EnvelopeKind, options: number, body: Buffer, sender = this.#membership!.localBlob()): Buffer {
-    const n = this.#idCounter++
+    const stream = kind === 'app' ? this.#ids.app : this.#ids.heartbeat
+    const n = stream.next++
     const uniqueId = Buffer.allocUnsafe(16)
-    this.#idPrefix.copy(uniqueId, 0)
+    stream.prefix.copy(uniqueId, 0)
     uniqueId.writeUInt32BE(Math.floor(n / 0x100000000) >>> 0, 8)
     uniqueId.writeUInt32BE(n >>> 0, 12)
     return encodeEnvelopeFrame({ options, timestamp: Date.now(), uniqueId, sender }, kind, body, this.#keyring)

@@ -44,7 +44,7 @@ export const DEFAULTS = Object.freeze({
   queueMaxMessages: 100_000,
   /** ms of clock difference and replay memory for keyed traffic */
   replayWindow: 60_000,
-  replayCapacity: 131_072,
+  replayStreams: 1024,
   insecure: false
 })
 
@@ -89,7 +89,8 @@ export interface ChannelOptions {
   /** older keys still accepted (rotation), newest first */
   previousKeys?: Array<string | Uint8Array>
   replayWindow?: number
-  replayCapacity?: number
+  /** sender id streams remembered for replay detection */
+  replayStreams?: number
   /** allow plaintext cluster traffic on a non-loopback address (logs a loud warning) */
   insecure?: boolean
   logger?: Logger
@@ -125,7 +126,7 @@ export interface ResolvedChannelOptions {
   key: Buffer | undefined
   previousKeys: Buffer[]
   replayWindow: number
-  replayCapacity: number
+  replayStreams: number
   insecure: boolean
   logger: Logger
 }
@@ -219,7 +220,7 @@ export function resolveChannelOptions (input: ChannelOptions = {}): ResolvedChan
     key,
     previousKeys: previous.map((k, i) => parseKey(k, `previousKeys[${i}]`)),
     replayWindow: v.integer(o.replayWindow ?? DEFAULTS.replayWindow, 'replayWindow', 1000, 86_400_000),
-    replayCapacity: v.integer(o.replayCapacity ?? DEFAULTS.replayCapacity, 'replayCapacity', 16),
+    replayStreams: v.integer(o.replayStreams ?? DEFAULTS.replayStreams, 'replayStreams', 16, 1_000_000),
     insecure,
     logger: o.logger ?? pino({ level: 'silent' })
   }

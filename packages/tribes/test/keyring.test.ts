@@ -50,23 +50,37 @@ t.test('mac / verifyMac', async (t) => {
   t.notOk(new Keyring({ key: k2 }).verifyMac(Buffer.from('member blob'), tag))
 })
 
-t.test('replay: same id twice, timestamps outside the window, bounded memory', async (t) => {
+t.test('replay: same id twice, out-of-order resends, timestamps outside the window, bounded memory', async (t) => {
   let now = 1_000_000
-  const ring = new Keyring({ key: k1, replayWindow: 1000, replayCapacity: 3, now: () => now })
-  const id = () => crypto.randomBytes(16)
-  const a = id()
-  ring.checkFresh(now, a)
-  t.throws(() => ring.checkFresh(now, a), { code: 'TRIBES_ERR_REPLAY' }, 'same id again')
-  t.throws(() => ring.checkFresh(now - 1001, id()), { code: 'TRIBES_ERR_REPLAY' }, 'too old')
-  t.throws(() => ring.checkFresh(now + 1001, id()), { code: 'TRIBES_ERR_REPLAY' }, 'from the future')
-  ring.checkFresh(now - 500, id())
-  ring.checkFresh(now - 400, id())
-  ring.checkFresh(now - 300, id())
-  t.equal(ring.remembered, 3, 'capacity bounds the memory')
-  t.throws(() => ring.checkFresh(now - 450, id()), { code: 'TRIBES_ERR_REPLAY' }, 'older than what was forgotten is refused')
+  const ring = new Keyring({ key: k1, replayWindow: 1000, replayStreams: 16, now: () => now })
+  const id = (prefix: Buffer, n: number) => {
+    const b = Buffer.alloc(16)
+    prefix.copy(b)
+    b.writeUInt32BE(Math.floor(n / 2 ** 32), 8)
+    b.writeUInt32BE(n >>> 0, 12)
+    return b
+  }
+  const p = crypto.randomBytes(8)
+  ring.checkFresh(now, id(p, 0))
+  t.throws(() => ring.checkFresh(now, id(p, 0)), { code: 'TRIBES_ERR_REPLAY' }, 'same id again')
+  ring.checkFresh(now, id(p, 5))
+  ring.checkFresh(now, id(p, 3))
+  t.pass('an older id of the stream not seen yet is accepted (a resend)')
+  t.throws(() => ring.checkFresh(now, id(p, 3)), { code: 'TRIBES_ERR_REPLAY' }, 'but only once')
+  t.throws(() => ring.checkFresh(now, id(p, 5)), { code: 'TRIBES_ERR_REPLAY' })
+  ring.checkFresh(now, id(p, 4))
+  ring.checkFresh(now, id(p, 2 ** 40))
+  t.throws(() => ring.checkFresh(now, id(p, 6)), { code: 'TRIBES_ERR_REPLAY' }, 'far behind the stream is refused')
+  t.throws(() => ring.checkFresh(now, id(p, 2 ** 40)), { code: 'TRIBES_ERR_REPLAY' }, 'a big jump is remembered too')
+  t.throws(() => ring.checkFresh(now - 1001, id(crypto.randomBytes(8), 0)), { code: 'TRIBES_ERR_REPLAY' }, 'too old')
+  t.throws(() => ring.checkFresh(now + 1001, id(crypto.randomBytes(8), 0)), { code: 'TRIBES_ERR_REPLAY' }, 'from the future')
+  const small = new Keyring({ key: k1, replayWindow: 1000, replayStreams: 16, now: () => now })
+  for (let i = 0; i < 40; i++) small.checkFresh(now - 500 + i, crypto.randomBytes(16))
+  t.equal(small.replayStreams, 16, 'random ids (one stream each) are bounded by replayStreams')
+  t.throws(() => small.checkFresh(now - 490, crypto.randomBytes(16)), { code: 'TRIBES_ERR_REPLAY' }, 'a new stream older than what was forgotten is refused')
+  small.checkFresh(now, crypto.randomBytes(16))
   now += 5000
-  ring.checkFresh(now, id())
-  t.ok(ring.remembered <= 3, 'expired ids are forgotten')
+  t.throws(() => ring.checkFresh(now - 5000, id(p, 2 ** 40 + 1)), { code: 'TRIBES_ERR_REPLAY' }, 'the window moves with the clock')
 })
 
 t.test('key parsing', async (t) => {

@@ -5,8 +5,7 @@
  *   ChannelData header (options, timestamp, uniqueId, sender blob) as AAD, so none of it can be
  *   altered without the tag failing (Tomcat's EncryptInterceptor leaves it unauthenticated).
  * - Replays: a message is rejected when its (authenticated) timestamp is outside now ± window, or
- *   its uniqueId was already seen. Memory is bounded: past `replayCapacity` ids the oldest is
- *   forgotten and its timestamp becomes a floor below which everything is rejected.
+ *   its uniqueId was already seen (see replay-guard.ts; memory bounded per sender stream).
  * - Rotation: previous keys are still accepted for decryption and MAC checks; each sealed message
  *   names its key by a 1-byte key id (derived from the key), so the receiver tries the right one.
  * - MAC: `mac`/`verifyMac` (HMAC-SHA256 truncated to 16 bytes) for membership payloads.
@@ -17,6 +16,7 @@
 import crypto from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { errors } from '../errors.js'
+import { ReplayGuard } from './replay-guard.js'
 
 export const KEY_LENGTH = 32
 export const NONCE_LENGTH = 12
@@ -78,8 +78,8 @@ export interface KeyringOptions {
   previousKeys?: ReadonlyArray<Uint8Array | string>
   /** accepted clock difference and replay memory, ms (default 60000) */
   replayWindow?: number
-  /** most message ids remembered (default 131072) */
-  replayCapacity?: number
+  /** sender id streams remembered for replay detection (default 1024) */
+  replayStreams?: number
   /** clock, for tests */
   now?: () => number
 }
@@ -87,27 +87,19 @@ export interface KeyringOptions {
 export class Keyring {
   readonly #current: DerivedKey
   readonly #all: DerivedKey[]
-  readonly #window: number
-  readonly #capacity: number
-  readonly #now: () => number
-  /** message uniqueId (latin1) → its timestamp, in arrival order */
-  readonly #seen = new Map<string, number>()
-  /** timestamps at or below this were forgotten for lack of room: reject them */
-  #floor = -Infinity
+  readonly #replay: ReplayGuard
 
   constructor (options: KeyringOptions) {
     this.#current = derive(parseKey(options.key, 'key'))
     this.#all = [this.#current, ...(options.previousKeys ?? []).map((k, i) => derive(parseKey(k, `previousKeys[${i}]`)))]
-    this.#window = options.replayWindow ?? 60_000
-    this.#capacity = options.replayCapacity ?? 131_072
-    this.#now = options.now ?? Date.now
+    this.#replay = new ReplayGuard({ window: options.replayWindow, maxStreams: options.replayStreams, now: options.now })
   }
 
   /** id byte of the current key, written before every sealed message */
   get keyId (): number { return this.#current.id }
 
-  /** ids remembered for replay detection (for stats and tests) */
-  get remembered (): number { return this.#seen.size }
+  /** sender id streams remembered for replay detection (for stats and tests) */
+  get replayStreams (): number { return this.#replay.streams }
 
   /**
    * Encrypt `plaintext` into `out` at `offset` as nonce ‖ ciphertext ‖ tag
@@ -158,31 +150,7 @@ export class Keyring {
    * Throws TRIBES_ERR_REPLAY; otherwise remembers the id.
    */
   checkFresh (timestamp: number, uniqueId: Uint8Array): void {
-    const now = this.#now()
-    if (timestamp < now - this.#window || timestamp > now + this.#window) {
-      throw errors.replay(`timestamp ${timestamp} is ${now - timestamp} ms from now (window ${this.#window} ms)`)
-    }
-    if (timestamp <= this.#floor) throw errors.replay(`timestamp ${timestamp} is older than the replay memory`)
-    const id = Buffer.from(uniqueId.buffer, uniqueId.byteOffset, uniqueId.byteLength).toString('latin1')
-    if (this.#seen.has(id)) throw errors.replay('message id already seen')
-    this.#seen.set(id, timestamp)
-    this.#prune(now)
-  }
-
-  #prune (now: number): void {
-    const oldest = now - this.#window
-    let scanned = 0
-    // why: ids older than the window are rejected by the timestamp check anyway; drop a few
-    // per call from the front (arrival order) so cost stays O(1) per message
-    for (const [id, ts] of this.#seen) {
-      if (ts >= oldest || scanned++ >= 8) break
-      this.#seen.delete(id)
-    }
-    while (this.#seen.size > this.#capacity) {
-      const first = this.#seen.entries().next().value as [string, number]
-      this.#seen.delete(first[0])
-      if (first[1] > this.#floor) this.#floor = first[1]
-    }
+    this.#replay.check(timestamp, uniqueId)
   }
 
   /** HMAC-SHA256 of `data` under the current key, truncated to 16 bytes. */
