@@ -11,6 +11,8 @@ t.test('SIGTERM stops a real nodecat-was process cleanly: exit 0, its peer logs 
     '--static', `127.0.0.1:${peer}`, '--frequency', '200', '--app', shopApp, '--log-level', 'debug'
   ]
   const a = startProcess(t, 'was-node', 'cli.js', args('procA', httpA!, rcvA!, rcvB!))
+  // one after the other: this test is about stopping (simultaneous starts are the manager's tests)
+  await a.waitFor((l) => l.event === 'node-started', 30000, 'A started')
   const b = startProcess(t, 'was-node', 'cli.js', args('procB', httpB!, rcvB!, rcvA!))
   await a.waitFor((l) => l.event === 'member-added' && l.member?.route === 'procB', 30000, 'A to log B joining')
   await b.waitFor((l) => l.event === 'member-added' && l.member?.route === 'procA', 30000, 'B to log A joining')

@@ -130,9 +130,11 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     httpUrl = baseUrl(app.server.address() as AddressInfo)
     const channelLog = logger.child({ component: 'channel' })
     channel = factories.createChannel(channelOptionsOf(options, httpUrl, channelLog))
-    channel.on('memberAdded', (m) => logger.info({ event: 'member-added', member: describe(m) }, `member added: ${m.meta?.route ?? m.id}`))
-    channel.on('memberDisappeared', (m, reason) => logger.info({ event: 'member-disappeared', reason, member: describe(m) }, `member left (${reason}): ${m.meta?.route ?? m.id}`))
-    channel.on('foreignMember', (m) => logger.info({ event: 'foreign-member', member: describe(m) }, `foreign member seen (not a session peer): ${m.id}`))
+    // why debug: the channel already logs one info line per membership change; these add the
+    // service's view (route, HTTP URL, reason) as structured events for tools and tests
+    channel.on('memberAdded', (m) => logger.debug({ event: 'member-added', member: describe(m) }, `member added: ${m.meta?.route ?? m.id}`))
+    channel.on('memberDisappeared', (m, reason) => logger.debug({ event: 'member-disappeared', reason, member: describe(m) }, `member left (${reason}): ${m.meta?.route ?? m.id}`))
+    channel.on('foreignMember', (m) => logger.debug({ event: 'foreign-member', member: describe(m) }, `foreign member seen (not a session peer): ${m.id}`))
     // why: messages that arrive while we wait for the members below are held for the manager
     const early = holdEarlyMessages(channel)
     manager = factories.createManager({ options, channel: early.channel, logger: logger.child({ component: 'sessions' }) })
