@@ -7,7 +7,7 @@ import type { Member, MemberMeta } from '../types.js'
 import { hostToString, type MemberFields } from '../codec/member.js'
 
 /** Why a datagram changed nothing. Counted by the service as drops, except 'self' and 'unknown-shutdown'. */
-export type IgnoreReason = 'self' | 'domain' | 'replay' | 'duplicate' | 'full' | 'unknown-shutdown'
+export type IgnoreReason = 'self' | 'domain' | 'replay' | 'duplicate' | 'full' | 'unknown-shutdown' | 'kind-conflict'
 
 export type HeardOutcome =
   | { outcome: 'added', member: Member }
@@ -87,6 +87,9 @@ export class MembershipTable {
     if (member.domain !== this.#domain) return { outcome: 'ignored', reason: 'domain' }
     const existing = this.#entries.get(member.id)
     if (existing !== undefined) {
+      // why: foreign datagrams carry no tag; one must never turn a nodecat member into a
+      // foreign one (or shut it down) by borrowing its identity
+      if ((existing.member.meta === null) !== (member.meta === null)) return { outcome: 'ignored', reason: 'kind-conflict' }
       if (member.aliveTime < existing.member.aliveTime) return { outcome: 'ignored', reason: 'replay' }
       if (shutdown) {
         this.#entries.delete(member.id)
