@@ -97,3 +97,21 @@ t.test('a node that starts later gets the existing sessions by state transfer', 
   t.equal(r!.json().jvmRoute, 'nodeC')
   t.ok(c.lines.some((l) => l.event === 'node-ready'), 'C logged that its sessions are ready')
 })
+
+t.test('sync send mode (channelSendOptions 6): when A has answered, B already has the change', async (t) => {
+  const [httpA, httpB, rcvA, rcvB] = await freePorts(4)
+  const a = await testNode(t, 'syncA', { http: httpA!, receiver: rcvA! }, [rcvB!], { channelSendOptions: 6 })
+  const b = await testNode(t, 'syncB', { http: httpB!, receiver: rcvB! }, [rcvA!], { channelSendOptions: 'sync' })
+  await until(() => a.node.channel.members().length === 1 && b.node.channel.members().length === 1, 'both nodes to see each other')
+  let id: string | undefined
+  for (let i = 1; i <= 5; i++) {
+    const r = await request(a.node.url, '/cart', form(`item=thing${i}`, id))
+    id ??= cookieValue(r.setCookies)
+    // no polling: in sync mode the response waits until every peer applied the delta
+    const received = Object.values(b.node.store.stats().received).reduce((x, y) => x + (y ?? 0), 0)
+    t.ok(received >= i, `B had received ${received} session messages by request ${i}`)
+    const onB = await request(b.node.url, '/api/state', { headers: json(id) })
+    t.equal(onB.json().cart.length, i, `B sees item ${i} right after A answered`)
+    id = cookieValue(onB.setCookies) ?? id // B rebinds the id to itself; A follows next time
+  }
+})
