@@ -14,6 +14,16 @@ import type { SessionApi } from '../../src/session/types.js'
 import type { MemoryStore } from './memory-store.js'
 
 export interface TestServer { url: string, close (): Promise<void> }
+
+/** /slow waits for this gate (tests open it); it marks entry so a test knows the app is inside */
+export const slowGate = {
+  entered: null as null | (() => void),
+  release: null as null | (() => void),
+  wait (): Promise<void> {
+    this.entered?.()
+    return new Promise<void>((resolve) => { this.release = resolve })
+  }
+}
 export type AppOptions = Omit<SessionMiddlewareOptions, 'store'> & { tls?: { key: string, cert: string } }
 export type BuildApp = (store: MemoryStore, options?: AppOptions) => Promise<TestServer>
 
@@ -53,6 +63,7 @@ export const buildFastify: BuildApp = async (store, options = {}) => {
     const [method, url] = key.split(' ') as [string, string]
     app.route({ method: method as 'GET', url, handler: async (request) => handler(request.session, new URL(request.url, 'http://x').searchParams) })
   }
+  app.get('/slow', async (request) => { request.session.set('slow', true); await slowGate.wait(); return { ok: true } })
   app.get('/stream', (request, reply) => {
     reply.raw.writeHead(200, { 'content-type': 'text/plain' }) // headers out before the app is done
     request.session.set('streamed', true)
@@ -72,6 +83,7 @@ export const buildExpress: BuildApp = async (store, options = {}) => {
     const [method, url] = key.split(' ') as [string, string]
     app[method === 'GET' ? 'get' : 'post'](url, (req, res) => { res.json(handler(req.session, new URL(req.url, 'http://x').searchParams)) })
   }
+  app.get('/slow', (req, res) => { req.session.set('slow', true); void slowGate.wait().then(() => res.json({ ok: true })) })
   app.get('/stream', (req, res) => {
     res.write('stream') // headers go out here
     req.session.set('streamed', true)

@@ -4,7 +4,8 @@
 import type { Test } from 'tap'
 import { MemoryStore, tooLarge } from './memory-store.js'
 import { request, cookieValue, cookieAttributes, selfSignedCert } from './http-client.js'
-import type { AppOptions, BuildApp } from './http-apps.js'
+import { slowGate, type AppOptions, type BuildApp } from './http-apps.js'
+import http from 'node:http'
 
 export function sessionScenarios (t: Test, build: BuildApp): void {
   async function serve (tt: Test, options?: AppOptions, store = new MemoryStore()) {
@@ -222,5 +223,21 @@ export function sessionScenarios (t: Test, build: BuildApp): void {
     for (let i = 0; i < 500 && store.ends.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
     t.equal(store.ends.length, 1, 'ended once')
     t.ok(store.ends[0]?.id, 'the session created after the headers went out is still recorded')
+  })
+
+  t.test('a request the client aborts still ends its session exactly once', async (t) => {
+    const { url, store } = await serve(t)
+    const inside = new Promise<void>((resolve) => { slowGate.entered = resolve })
+    const req = http.get(`${url}/slow`)
+    req.on('error', () => {}) // the abort below
+    await inside
+    req.destroy()
+    for (let i = 0; i < 500 && store.ends.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    t.equal(store.ends.length, 1, 'ended when the connection closed')
+    t.ok(store.ends[0]?.id, 'the change made before the abort was recorded')
+    slowGate.release?.() // the app finishes later: no second end
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    t.equal(store.ends.length, 1, 'still once after the app finished')
+    slowGate.entered = null
   })
 }
