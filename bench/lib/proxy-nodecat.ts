@@ -14,20 +14,26 @@ import type { Backend, ProxyTarget } from './proxy-target.js'
 const balancerDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'packages', 'balancer')
 export const balancerCli = path.join(balancerDir, 'dist', 'cli.js')
 
-/** The CLI arguments for a static two-worker setup on 127.0.0.1. */
-export function nodecatBalancerArgs (port: number, adminPort: number, backends: Backend[]): string[] {
+/**
+ * The CLI arguments for a static worker list on 127.0.0.1. `healthIntervalMs` 0 turns the active
+ * checks off (the balancer benchmark's plain backends have no status page, and HAProxy/nginx
+ * there run without checks too).
+ */
+export function nodecatBalancerArgs (port: number, adminPort: number, backends: Backend[], healthIntervalMs: number): string[] {
   return [
-    '--host', '127.0.0.1', '--port', String(port),
-    '--admin-port', String(adminPort),
+    '--listen', `127.0.0.1:${port}`,
+    '--admin', `127.0.0.1:${adminPort}`,
+    '--health-interval', String(healthIntervalMs),
+    '--log-level', 'warn',
     ...backends.flatMap((b) => ['--worker', `${b.route}=http://127.0.0.1:${b.port}`])
   ]
 }
 
-export async function startNodecatBalancer (port: number, adminPort: number, backends: Backend[]): Promise<ProxyTarget | Unavailable> {
+export async function startNodecatBalancer (port: number, adminPort: number, backends: Backend[], healthIntervalMs = 0): Promise<ProxyTarget | Unavailable> {
   if (!existsSync(balancerCli)) return new Unavailable('packages/balancer/dist/cli.js is not built yet (run pnpm build once the balancer CLI exists)')
-  const args = nodecatBalancerArgs(port, adminPort, backends)
-  // why: JSON logs at warn keep the proxy's own logging out of the measurement
-  const child = startChild('nodecat-balancer', process.execPath, [balancerCli, ...args], { env: { ...process.env, NODE_OPTIONS: '', LOG_LEVEL: 'warn' } })
+  const args = nodecatBalancerArgs(port, adminPort, backends, healthIntervalMs)
+  // why: logging at warn keeps the proxy's own logging out of the measurement
+  const child = startChild('nodecat-balancer', process.execPath, [balancerCli, ...args], { env: { ...process.env, NODE_OPTIONS: '' } })
   try {
     await waitForListener(child.exited, '127.0.0.1', port)
   } catch (err) {
