@@ -103,3 +103,39 @@ t.test('startNode fails cleanly on a bad app module (coded error, nothing left l
   await t.rejects(request(`http://127.0.0.1:${http}`, '/'), 'HTTP port not bound')
   await t.rejects(startNode({ http: { port: 99999 } }), { code: 'WAS_ERR_INVALID_OPTION', message: /http\.port/ })
 })
+
+t.test('the example shop: page, JSON state, login regenerates the id, cart in place, logout, escaping', async (t) => {
+  const { node } = await single(t, await loadApp(shopApp))
+  const page = await request(node.url, '/')
+  t.equal(page.status, 200)
+  t.match(page.headers['content-type'], /text\/html/)
+  t.match(page.body, /Served by node <strong>solo<\/strong>/)
+  t.same(page.setCookies, [], 'looking does not create a session')
+
+  const post = (path: string, body: string, id?: string) => request(node.url, path, {
+    method: 'POST', body, headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded', ...(id ? { cookie: `JSESSIONID=${id}` } : {}) }
+  })
+  const counted = await post('/count', '')
+  const before = cookieValue(counted.setCookies)!
+  t.equal(counted.json().count, 1)
+  const login = await post('/login', 'user=%3Cscript%3Eann', before)
+  const after = cookieValue(login.setCookies)!
+  t.not(after, before, 'login regenerated the id (anti-fixation)')
+  t.equal(login.json().user, '<script>ann')
+  t.equal(login.json().count, 1, 'contents kept across regenerate')
+  await post('/cart', 'item=tea', after)
+  const cart = await post('/cart', 'item=milk', after)
+  t.same(cart.json().cart, ['tea', 'milk'])
+  t.equal((await post('/cart', 'item=', after)).status, 400, 'empty item refused')
+  const html = await request(node.url, '/', { headers: { cookie: `JSESSIONID=${after}` } })
+  t.match(html.body, /&#60;script&#62;ann/, 'user input is escaped')
+  t.notMatch(html.body, /<script>ann/)
+  t.match(html.body, new RegExp(after.replace('.', '\\.')), 'the page shows the session id')
+  const browser = await request(node.url, '/count', { method: 'POST', body: '', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: `JSESSIONID=${after}` } })
+  t.equal(browser.status, 303, 'browsers are redirected back to the page')
+  const out = await post('/logout', '', after)
+  t.equal(cookieValue(out.setCookies), '', 'logout clears the cookie')
+  t.equal(out.json().sessionId, null)
+  const state = await request(node.url, '/api/state', { headers: { cookie: `JSESSIONID=${after}` } })
+  t.same(state.json(), { jvmRoute: 'solo', sessionId: null, user: null, count: 0, cart: [] })
+})
