@@ -122,7 +122,8 @@ const FLAG_OF: Record<string, string> = {
 export function inFlagWords (message: string): string {
   const names = Object.keys(FLAG_OF).sort((a, b) => b.length - a.length)
   let out = message.replace(/key\/keyFile/g, '--key/--key-file').replace(/insecure: true/g, '--insecure')
-  for (const name of names) out = out.replace(new RegExp(`(^|[\\s(])${name.replace('.', '\\.')}(?=[\\s:])`), `$1${FLAG_OF[name]}`)
+  // why: only where the name is the subject ("key decodes to…", "membership.ttl must be…"), not prose ("cluster key:")
+  for (const name of names) out = out.replace(new RegExp(`(^|[\\s(])${name.replace('.', '\\.')}(?= (must|decodes|has|is|cannot|"))`, 'g'), `$1${FLAG_OF[name]}`)
   return out
 }
 
