@@ -11,6 +11,6 @@ export function createServiceLogger (options: ResolvedNodeOptions['log'], destin
   const pretty = options.pretty === 'auto' ? process.stdout.isTTY === true : options.pretty
   const base = { level: options.level, base: { pid: process.pid } }
   if (destination !== undefined) return pino(base, destination)
-  if (pretty) return pino(base, pinoPretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
+  if (pretty) return pino(base, pinoPretty({ sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }))
   return pino(base, pino.destination({ dest: 1, sync: true }))
 }
