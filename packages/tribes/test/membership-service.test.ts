@@ -302,3 +302,13 @@ t.test('a foreign datagram borrowing a nodecat member\'s identity changes nothin
   t.same(ra.foreign, [], 'not reported as foreign')
   t.equal(a.stats().dropped['kind-conflict'], 2)
 })
+
+t.test('a transport that cannot start fails start(); stop() afterwards sends nothing', async (t) => {
+  const bus = new MemoryBus(); const clock = new ManualClock()
+  const a = makeService(bus, clock, { name: 'a' })
+  a.transport.start = async () => { throw Object.assign(new Error('no multicast route'), { code: 'TRIBES_ERR_MEMBERSHIP_SOCKET' }) }
+  await t.rejects(a.start(), { code: 'TRIBES_ERR_MEMBERSHIP_SOCKET' })
+  await a.stop()
+  t.same(bus.sent, [], 'no heartbeat and no goodbye')
+  await t.rejects(a.start(), { code: 'TRIBES_ERR_MEMBERSHIP_STATE' }, 'a service is started once')
+})

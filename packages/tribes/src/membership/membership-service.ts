@@ -156,7 +156,12 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     if (this.#state !== 'new') throw new TribesError('TRIBES_ERR_MEMBERSHIP_STATE', `membership service cannot start when ${this.#state}`)
     this.#state = 'started'
     this.#startedAt = this.#clock()
-    await this.#transport.start((blob, from) => this.heard(blob, from))
+    try {
+      await this.#transport.start((blob, from) => this.heard(blob, from))
+    } catch (err) {
+      this.#state = 'stopped' // nothing joined, so stop() has nobody to say goodbye to
+      throw err
+    }
     await this.heartbeat()
     if (this.#timers) {
       this.#interval = setInterval(() => {
