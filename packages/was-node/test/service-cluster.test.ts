@@ -71,6 +71,13 @@ t.test('two nodes on 127.0.0.1: a session written through A is read through B, w
   t.equal(doc.stateTransfer.state === 'idle' || doc.stateTransfer.state === 'done', true, 'state transfer over')
   t.notOk(status.body.includes(base), 'no session id in the status')
   t.notOk(status.body.includes('apple'), 'no session contents in the status')
+  const metrics = await request(a.node.url, '/_nodecat/metrics')
+  t.equal(metrics.status, 200)
+  t.match(metrics.headers['content-type'], /^text\/plain; version=0\.0\.4/)
+  t.match(metrics.body, /^nodecat_members\{route="nodeA",kind="nodecat"\} 1$/m, 'Prometheus: one nodecat member')
+  t.match(metrics.body, /^nodecat_replication_messages_total\{route="nodeA",direction="sent"\} [1-9]\d*$/m)
+  t.match(metrics.body, /^nodecat_ready\{route="nodeA"\} 1$/m)
+  t.notOk(metrics.body.includes(base), 'no session id in the metrics')
   const statusB = (await request(b.node.url, '/_nodecat/status')).json()
   t.equal(statusB.members[0].route, 'nodeA', 'B lists A')
 

@@ -20,7 +20,8 @@ import { createServiceLogger } from './logger.js'
 import { loadApp, type ConnectHandler, type LoadedApp } from './app-loader.js'
 import { DeferredStore } from './deferred-store.js'
 import { channelOptionsOf, type ServiceChannelOptions } from './channel-options.js'
-import { registerStatus, STATUS_PATH } from './status.js'
+import { registerStatus, STATUS_PATH, type StatusSource } from './status.js'
+import { registerMetrics } from './metrics.js'
 import { awaitInitialMembers } from './membership-wait.js'
 import { holdEarlyMessages } from './early-messages.js'
 import { defaultFactories, type ManagerFactoryOptions } from './wiring.js'
@@ -115,7 +116,9 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   let channel: Channel | null = null
   let manager: NodeSessionManager | null = null
   let httpUrl = ''
-  registerStatus(app, { jvmRoute: options.jvmRoute, httpUrl: () => httpUrl, startedAt, channel: () => channel, sessions: () => manager?.stats() ?? null })
+  const statusSource: StatusSource = { jvmRoute: options.jvmRoute, httpUrl: () => httpUrl, startedAt, channel: () => channel, sessions: () => manager?.stats() ?? null }
+  registerStatus(app, statusSource)
+  registerMetrics(app, statusSource)
   if (userApp?.kind === 'fastify') {
     const plugin = userApp.plugin
     // why a child context: the session hooks cover the app, not /_nodecat/status (which must answer during start-up)
