@@ -10,7 +10,7 @@ import type { Channel, ChannelEvents, ChannelStats, Member, MessageHandler, Send
 import { errors, TribesError } from './errors.js'
 import { resolveChannelOptions, isLoopback, type ChannelOptions, type ResolvedChannelOptions } from './options.js'
 import { Keyring } from './crypto/keyring.js'
-import { encodeEnvelopeFrame, packValue, type EnvelopeKind } from './codec/envelope.js'
+import { encodeBatchBody, encodeEnvelopeFrame, packValue, type EnvelopeKind } from './codec/envelope.js'
 import { modeToOptions, SEND_OPTIONS } from './codec/send-options.js'
 import { decodeMember, isShutdownCommand } from './codec/member.js'
 import { Receiver } from './transport/receiver.js'
@@ -25,13 +25,20 @@ import type { HeartbeatTransport } from './membership/heartbeat-transport.js'
 
 interface Outgoing extends DispatchItem {
   targets: readonly Target[]
-  ack: boolean
+  /** ack/sync: the frame, encoded once for every target */
+  frame?: Buffer
+  /** async: the packed value, framed (and sealed) later with its neighbours, one batch per member */
+  value?: Buffer
   /** ack sends: receives one promise per target, in order */
   done?: (results: Array<Promise<void>>) => void
 }
 
 const EMPTY = Buffer.alloc(0)
 const HEARTBEAT_OPTIONS = SEND_OPTIONS.BYTE_MESSAGE | SEND_OPTIONS.ASYNCHRONOUS
+/** a batch is sealed once it holds this many bytes of values */
+const BATCH_BYTES = 256 * 1024
+/** room for the frame, ChannelData and envelope around a value (member blob excluded) */
+const FRAME_ROOM = 18 + 40 + 6 + 28 + 4
 
 /**
  * Create a channel. Options are validated here, at once (a bad option throws a coded error
@@ -124,6 +131,8 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
       })
       membership.on('memberAdded', (m) => {
         this.#known.set(identityKeyOfMember(m), m)
+        // why: a heartbeat refused just before it started must not fail the first sends to it
+        this.#sender?.connection(m).clearBackoff()
         this.emit('memberAdded', m)
       })
       membership.on('memberDisappeared', (m, reason) => {
@@ -180,16 +189,22 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
     const to = options.to
     const targets: Member[] = to === undefined ? this.#membership!.members() : Array.isArray(to) ? [...to as readonly Member[]] : [to as Member]
     if (targets.length === 0) return { delivered: [], failed: [] }
-    const frame = this.#frame('app', modeToOptions(mode), packValue(message))
+    const value = packValue(message)
+    const limit = this.#o.maxMessageSize - FRAME_ROOM - this.#membership!.localBlob().length
+    if (value.length > limit) throw errors.frameTooLarge(value.length, limit)
     const queue = this.#queue!
     if (mode === 'async') {
-      if (queue.push({ frame, droppable: true, targets, ack: false })) return { delivered: targets, failed: [] }
+      // why: async messages to one member leave as batches, one frame (and with a key one seal,
+      // which costs more than all the rest) per member per turn instead of one per message
+      const item: Outgoing = { value, bytes: value.length, droppable: true, targets }
+      if (queue.push(item)) return { delivered: targets, failed: [] }
       this.#counters.queueDropped++
       const err = errors.queueFull(queue.size, queue.bytes)
       return { delivered: [], failed: targets.map((member) => ({ member, error: err })) }
     }
+    const frame = this.#frame('app', modeToOptions(mode), value)
     const results = await new Promise<Array<Promise<void>>>((resolve, reject) => {
-      if (!queue.push({ frame, droppable: false, targets, ack: true, done: resolve })) reject(errors.closed('channel'))
+      if (!queue.push({ frame, bytes: frame.length, droppable: false, targets, done: resolve })) reject(errors.closed('channel'))
     })
     const settled = await Promise.allSettled(results)
     const delivered: Member[] = []
@@ -235,35 +250,56 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
   #deliver (batch: Outgoing[]): void | Promise<void> {
     const sender = this.#sender!
     const touched = new Set<MemberConnection>()
-    const c = this.#counters
+    const batches = new Map<MemberConnection, { values: Buffer[], bytes: number }>()
+    const use = (t: Target): MemberConnection => {
+      const conn = sender.connection(t)
+      if (!touched.has(conn)) { touched.add(conn); conn.cork() }
+      return conn
+    }
+    const flush = (conn: MemberConnection): void => {
+      const b = batches.get(conn)
+      if (b === undefined) return
+      batches.delete(conn)
+      this.#writeAsync(conn, this.#frame('batch', HEARTBEAT_OPTIONS, encodeBatchBody(b.values, b.bytes)), b.values.length)
+    }
     for (const item of batch) {
-      if (item.ack) {
-        item.done!(item.targets.map((t) => {
-          const conn = sender.connection(t)
-          if (!touched.has(conn)) { touched.add(conn); conn.cork() }
-          return conn.sendAcked(item.frame, this.#o.timeout)
-        }))
-        continue
-      }
-      for (const t of item.targets) {
-        const conn = sender.connection(t)
-        if (!touched.has(conn)) { touched.add(conn); conn.cork() }
-        const err = conn.sendAsync(item.frame)
-        if (err === undefined) {
-          c.messagesSent++
-          c.bytesSent += item.frame.length
-        } else {
-          c.sendFailures++
-          if (worthLogging(c.sendFailures)) this.#log.warn({ member: conn.address, err, sendFailures: c.sendFailures }, 'async message not sent')
+      if (item.value !== undefined) {
+        for (const t of item.targets) {
+          const conn = use(t)
+          let b = batches.get(conn)
+          if (b !== undefined && b.bytes + item.value.length > BATCH_BYTES) { flush(conn); b = undefined }
+          if (b === undefined) batches.set(conn, b = { values: [], bytes: 0 })
+          b.values.push(item.value)
+          b.bytes += item.value.length
         }
+      } else {
+        // ack/sync. why flush first: a batch queued before this message must not be overtaken by it
+        item.done!(item.targets.map((t) => {
+          const conn = use(t)
+          flush(conn)
+          return conn.sendAcked(item.frame!, this.#o.timeout)
+        }))
       }
     }
+    for (const conn of [...batches.keys()]) flush(conn)
     const waits: Array<Promise<void>> = []
     for (const conn of touched) {
       conn.uncork()
       if (conn.needsDrain) waits.push(conn.drained())
     }
     if (waits.length > 0) return Promise.all(waits).then(() => undefined)
+  }
+
+  #writeAsync (conn: MemberConnection, frame: Buffer, messages: number): void {
+    const c = this.#counters
+    const err = conn.sendAsync(frame)
+    if (err === undefined) {
+      c.messagesSent += messages
+      c.bytesSent += frame.length
+    } else {
+      c.sendFailures += messages
+      if (worthLogging(c.sendFailures)) this.#log.warn({ member: conn.address, err, sendFailures: c.sendFailures }, 'async message not sent')
+    }
   }
 
   #heartbeatTransport (port: number): HeartbeatTransport {

@@ -15,7 +15,7 @@ import type { TribesError } from './errors.js'
 import type { Keyring } from './crypto/keyring.js'
 import type { ChannelData } from './codec/channel-data.js'
 import type { InboundHandler } from './transport/receiver.js'
-import { isEnvelope, isTcpFailDetect, openEnvelope, unpackValue, type OpenedEnvelope } from './codec/envelope.js'
+import { isEnvelope, isTcpFailDetect, openEnvelope, splitBatchBody, unpackValue, type OpenedEnvelope } from './codec/envelope.js'
 import { decodeMember, hostToBytes } from './codec/member.js'
 import { decodePayload, payloadOffsetOf } from './codec/member-payload.js'
 import { toMember } from './membership/membership.js'
@@ -81,35 +81,8 @@ export function createInboundHandler (o: InboundOptions): InboundHandler {
     }
   }
 
-  return (body: Buffer, cd: ChannelData, from: string) => {
-    if (!isEnvelope(cd)) {
-      if (isTcpFailDetect(cd)) return
-      drop('foreign-message', from, undefined)
-      return
-    }
-    let opened: OpenedEnvelope
-    try {
-      opened = openEnvelope(body, cd, o.keyring)
-    } catch (err) {
-      const code = (err as TribesError).code
-      if (code === 'TRIBES_ERR_REPLAY') { drop('replay', from, err); return }
-      drop(code === 'TRIBES_ERR_DECRYPT' ? 'decrypt' : 'malformed', from, err)
-      throw err
-    }
-    if (opened.kind !== 'app') {
-      // why: copy, the blob is a view into a socket chunk and membership may keep it
-      o.onHeartbeat(Buffer.from(cd.sender), from)
-      return
-    }
-    let value: unknown
-    try {
-      value = unpackValue(opened.body)
-    } catch (err) {
-      drop('malformed', from, err)
-      throw err
-    }
-    const sender = senderOf(cd.sender, from)
-    if (sender === undefined) throw new Error('sender refused')
+  /** call every handler; a promise when some handler is async, a throw when one throws */
+  const dispatch = (value: unknown, sender: Member): Promise<void> | undefined => {
     o.counters.messagesReceived++
     let pending: Array<Promise<void>> | undefined
     let failure: unknown
@@ -126,7 +99,54 @@ export function createInboundHandler (o: InboundOptions): InboundHandler {
       if (pending === undefined) throw failure
       return Promise.allSettled(pending).then(() => { throw failure })
     }
-    if (pending === undefined) return
+    if (pending === undefined) return undefined
     return pending.length === 1 ? pending[0] : Promise.all(pending).then(() => undefined)
+  }
+
+  return (body: Buffer, cd: ChannelData, from: string) => {
+    if (!isEnvelope(cd)) {
+      if (isTcpFailDetect(cd)) return
+      drop('foreign-message', from, undefined)
+      return
+    }
+    let opened: OpenedEnvelope
+    try {
+      opened = openEnvelope(body, cd, o.keyring)
+    } catch (err) {
+      const code = (err as TribesError).code
+      if (code === 'TRIBES_ERR_REPLAY') { drop('replay', from, err); return }
+      drop(code === 'TRIBES_ERR_DECRYPT' ? 'decrypt' : 'malformed', from, err)
+      throw err
+    }
+    if (opened.kind === 'heartbeat' || opened.kind === 'stop') {
+      // why: copy, the blob is a view into a socket chunk and membership may keep it
+      o.onHeartbeat(Buffer.from(cd.sender), from)
+      return
+    }
+    const sender = senderOf(cd.sender, from)
+    if (sender === undefined) throw new Error('sender refused')
+    if (opened.kind === 'batch') {
+      // async only (no ack to give): deliver each value in order; a bad one is dropped alone
+      let parts: Buffer[]
+      try { parts = splitBatchBody(opened.body) } catch (err) { drop('malformed', from, err); return }
+      for (const part of parts) {
+        let value: unknown
+        try { value = unpackValue(part) } catch (err) { drop('malformed', from, err); continue }
+        try {
+          dispatch(value, sender)?.then(undefined, (err: unknown) => o.logger.debug({ err, from }, 'message handler failed (async)'))
+        } catch (err) {
+          o.logger.debug({ err, from }, 'message handler failed (async)')
+        }
+      }
+      return
+    }
+    let value: unknown
+    try {
+      value = unpackValue(opened.body)
+    } catch (err) {
+      drop('malformed', from, err)
+      throw err
+    }
+    return dispatch(value, sender)
   }
 }

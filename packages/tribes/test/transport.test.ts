@@ -212,21 +212,21 @@ t.test('no ack within timeout gives TRIBES_ERR_SEND_TIMEOUT; a late ack is not m
 
 t.test('dispatch queue: full → dropped and counted, never blocking; order kept', async (t) => {
   const delivered: number[] = []
-  const q = new DispatchQueue<{ frame: Buffer, droppable: boolean, n: number }>({
+  const q = new DispatchQueue<{ bytes: number, droppable: boolean, n: number }>({
     maxBytes: 1000, maxMessages: 10, logger: log, deliver: (batch) => { for (const i of batch) delivered.push(i.n) }
   })
   let accepted = 0
-  for (let n = 0; n < 100; n++) if (q.push({ frame: Buffer.alloc(10), droppable: true, n })) accepted++
+  for (let n = 0; n < 100; n++) if (q.push({ bytes: 10, droppable: true, n })) accepted++
   t.equal(accepted, 10, 'ten fit (maxMessages)')
   t.equal(q.dropped, 90, 'ninety dropped and counted')
-  t.ok(q.push({ frame: Buffer.alloc(10), droppable: false, n: 100 }), 'an ack-mode message is never dropped')
+  t.ok(q.push({ bytes: 10, droppable: false, n: 100 }), 'an ack-mode message is never dropped')
   t.equal(q.size, 11)
   await q.idle()
   t.same(delivered, [...Array.from({ length: 10 }, (_, i) => i), 100], 'delivered in order')
   t.equal(q.bytes, 0)
-  for (let n = 0; n < 5; n++) q.push({ frame: Buffer.alloc(300), droppable: true, n })
+  for (let n = 0; n < 5; n++) q.push({ bytes: 300, droppable: true, n })
   t.equal(q.dropped, 92, 'maxBytes: the 4th and 5th of 300 bytes do not fit in 1000')
   await q.idle()
   await q.close()
-  t.notOk(q.push({ frame: Buffer.alloc(1), droppable: false, n: 0 }), 'closed queue refuses')
+  t.notOk(q.push({ bytes: 1, droppable: false, n: 0 }), 'closed queue refuses')
 })

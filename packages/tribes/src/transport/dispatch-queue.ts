@@ -15,7 +15,8 @@
 import type { Logger } from 'pino'
 
 export interface DispatchItem {
-  frame: Buffer
+  /** bytes this item holds (counted against maxBytes) */
+  bytes: number
   /** may be dropped when the queue is full (async mode) */
   droppable: boolean
 }
@@ -57,7 +58,7 @@ export class DispatchQueue<T extends DispatchItem> {
   /** Queue an item; false when it was dropped (queue full or closed). Never throws, never waits. */
   push (item: T): boolean {
     if (this.#closed) return false
-    const len = item.frame.length
+    const len = item.bytes
     if (item.droppable && (this.size >= this.#o.maxMessages || this.#bytes + len > this.#o.maxBytes)) {
       this.#dropped++
       if (this.#burstDropped++ === 0) {
@@ -102,7 +103,7 @@ export class DispatchQueue<T extends DispatchItem> {
         const batch = this.#items.slice(this.#head, end)
         this.#head = end
         if (this.#head === this.#items.length) { this.#items = []; this.#head = 0 } else if (this.#head > 4096) { this.#items = this.#items.slice(this.#head); this.#head = 0 }
-        for (const it of batch) this.#bytes -= it.frame.length
+        for (const it of batch) this.#bytes -= it.bytes
         try {
           const wait = this.#o.deliver(batch)
           if (wait !== undefined) await wait

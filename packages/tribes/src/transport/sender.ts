@@ -89,6 +89,12 @@ export class MemberConnection {
     return new Promise((resolve) => this.#drainWaiters.push(resolve))
   }
 
+  /** The member was just heard from: forget a failed connect, so the next send tries at once. */
+  clearBackoff (): void {
+    this.#backoffError = undefined
+    this.#backoffUntil = 0
+  }
+
   cork (): void { this.#socket?.cork() }
   uncork (): void { this.#socket?.uncork() }
 
