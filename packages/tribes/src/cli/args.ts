@@ -7,6 +7,7 @@ import net from 'node:net'
 import { validators } from '../validate.js'
 import type { ChannelOptions } from '../options.js'
 import type { MemberRole } from '../types.js'
+import { isMulticastAddress } from '../membership/defaults.js'
 
 /** Bad command line: printed as "nodecat-tribes: <message>", exit code 2. */
 export class UsageError extends Error {
@@ -65,7 +66,10 @@ function ip (value: string, flag: string): string {
 /** Channel options of a command line; every value checked here, so errors name the flag. */
 export function channelOptionsFromFlags (f: Flags, defaultRole: MemberRole): ChannelOptions {
   const membership: NonNullable<ChannelOptions['membership']> = {}
-  if (f['mcast-address'] !== undefined) membership.address = ip(f['mcast-address'], '--mcast-address')
+  if (f['mcast-address'] !== undefined) {
+    membership.address = ip(f['mcast-address'], '--mcast-address')
+    if (!isMulticastAddress(membership.address)) v.fail('--mcast-address', 'a multicast group address (224.0.0.0/4 or ff00::/8)', membership.address)
+  }
   if (f['mcast-port'] !== undefined) membership.port = v.integer(f['mcast-port'], '--mcast-port', 1, 65535)
   if (f.bind !== undefined) membership.bind = ip(f.bind, '--bind')
   if (f.ttl !== undefined) membership.ttl = v.integer(f.ttl, '--ttl', 0, 255)
