@@ -108,10 +108,16 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     logController: new LogController({ disableRequestLogging: true }),
     rewriteUrl: (req) => rewriteSessionUrl(req, options.cookie.name.toLowerCase()),
     // why: an express/connect app gets the raw request; only the status path goes through fastify
-    serverFactory: (handler) => http.createServer((req, res) => {
-      if (connect !== null && !(req.url ?? '').startsWith('/_nodecat/')) connect(req, res)
-      else handler(req, res)
-    })
+    serverFactory: (handler) => {
+      const server = http.createServer((req, res) => {
+        if (connect !== null && !(req.url ?? '').startsWith('/_nodecat/')) connect(req, res)
+        else handler(req, res)
+      })
+      // why: fastify sets this only on servers it creates; a balancer's pooled sockets must not
+      // meet a backend that closed them first (Node's default is 5 s, fastify's 72 s)
+      server.keepAliveTimeout = 72_000
+      return server
+    }
   })
   let channel: Channel | null = null
   let manager: NodeSessionManager | null = null
