@@ -9,6 +9,8 @@ import type { Channel, ChannelOptions, Member, DisappearReason } from '../src/in
 import { createChannel, generateKey } from '../src/index.js'
 import { freePorts, freePort } from '../../../test/lib/ports.js'
 
+const KEY = generateKey()
+
 async function waitFor (what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
   const start = Date.now()
   while (!cond()) {
@@ -172,4 +174,27 @@ t.test('options: insecure address, bad values named, start twice', async (t) => 
   await t.rejects(a!.ch.start(), { code: 'TRIBES_ERR_CHANNEL_STATE' })
   t.throws(() => createChannel({ membership: { type: 'static', members: [] } }).local, { code: 'TRIBES_ERR_NOT_STARTED' })
   t.ok(crypto.randomUUID(), 'done')
+})
+
+t.test('async batches and ack/sync messages to one member keep the order they were sent in', async (t) => {
+  const [a, b] = await cluster(t, 2, () => ({ key: KEY }))
+  await waitFor('pair', () => a!.ch.members().length === 1 && b!.ch.members().length === 1)
+  const sends: Array<Promise<unknown>> = []
+  for (let i = 0; i < 300; i++) {
+    const mode = i % 25 === 0 ? 'sync' : i % 10 === 0 ? 'ack' : 'async'
+    sends.push(a!.ch.send({ i, blob: Buffer.alloc(i * 37) }, { mode }))
+  }
+  const results = await Promise.all(sends) as Array<{ delivered: Member[] }>
+  t.ok(results.every((r) => r.delivered.length === 1), 'every send delivered or queued')
+  await waitFor('all 300', () => b!.got.length === 300)
+  t.same(b!.got.map((g) => (g.value as { i: number }).i), Array.from({ length: 300 }, (_, i) => i), 'received in send order')
+  t.equal(b!.got[299]!.from.id, a!.ch.local.id, 'sender of batched messages resolved')
+})
+
+t.test('a value larger than maxMessageSize is refused at send with a coded error', async (t) => {
+  const [a] = await cluster(t, 2, () => ({ maxMessageSize: 4096 }))
+  await waitFor('pair', () => a!.ch.members().length === 1)
+  await t.rejects(a!.ch.send(Buffer.alloc(8192)), { code: 'TRIBES_ERR_FRAME_TOO_LARGE' })
+  const r = await a!.ch.send(Buffer.alloc(1024), { mode: 'sync' })
+  t.equal(r.delivered.length, 1, 'smaller values still go')
 })
