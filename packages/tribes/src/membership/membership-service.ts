@@ -112,7 +112,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     const port = check.integer(local.port, 'membership.local.port', 1, 65535)
     const domain = check.string(local.domain ?? d.domain, 'membership.domain')
     if (Buffer.byteLength(domain, 'latin1') > 1024) check.fail('membership.domain', 'at most 1024 characters', domain)
-    let uniqueId = local.uniqueId === undefined ? randomUniqueId() : typeof local.uniqueId === 'string' ? Buffer.from(local.uniqueId, 'hex') : Buffer.from(local.uniqueId)
+    const uniqueId = local.uniqueId === undefined ? randomUniqueId() : typeof local.uniqueId === 'string' ? Buffer.from(local.uniqueId, 'hex') : Buffer.from(local.uniqueId)
     if (uniqueId.length !== 16) check.fail('membership.local.uniqueId', '16 bytes (32 hex characters)', local.uniqueId)
     this.#auth = options.auth
     this.#domain = domain
