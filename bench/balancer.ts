@@ -155,7 +155,7 @@ async function main (): Promise<void> {
       bars: outcomes.map((o, i) => {
         const s = summarize(rps[i]!)
         const ratio = i === 0 ? '' : ` (${pairedRatio(rps[i]!, directRps).median.toFixed(2)}× direct)`
-        return { label: o.name, value: o.unavailable !== undefined ? NaN : s.median, low: s.min, high: s.max, text: o.unavailable !== undefined ? 'not available' : `${formatNumber(s.median)} req/s${ratio}` }
+        return { label: o.name, baseline: i === 0, value: o.unavailable !== undefined ? NaN : s.median, low: s.min, high: s.max, text: o.unavailable !== undefined ? 'not available' : `${formatNumber(s.median)} req/s${ratio}` }
       })
     },
     raw: { reps, seconds, connections, loadTool, sticky: Object.fromEntries(sticky), outcomes }

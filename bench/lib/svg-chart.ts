@@ -10,6 +10,8 @@ export interface Bar {
   high?: number
   /** text shown after the bar; default: the value */
   text?: string
+  /** drawn grey: the reference the other bars are compared with */
+  baseline?: boolean
 }
 
 export interface Chart {
@@ -26,7 +28,7 @@ function esc (s: string): string {
 }
 
 export function barChartSvg (chart: Chart): string {
-  const labelW = Math.min(260, 12 + 7 * Math.max(8, ...chart.bars.map((b) => b.label.length)))
+  const labelW = Math.min(300, 24 + 7.5 * Math.max(8, ...chart.bars.map((b) => b.label.length)))
   const plotW = 420
   const textW = 170
   const rowH = 26
@@ -47,7 +49,7 @@ export function barChartSvg (chart: Chart): string {
     const ok = Number.isFinite(b.value)
     out.push(`<text x="${labelW - 8}" y="${y + 16}" text-anchor="end">${esc(b.label)}</text>`)
     if (ok) {
-      out.push(`<rect x="${labelW}" y="${y + 4}" width="${(x(b.value) - labelW).toFixed(1)}" height="${rowH - 8}" fill="${i === 0 ? '#8a8a8a' : '#3b78c4'}"/>`)
+      out.push(`<rect x="${labelW}" y="${y + 4}" width="${(x(b.value) - labelW).toFixed(1)}" height="${rowH - 8}" fill="${b.baseline === true ? '#8a8a8a' : '#3b78c4'}"/>`)
       if (b.low !== undefined && b.high !== undefined && Number.isFinite(b.low) && Number.isFinite(b.high)) {
         const yc = y + rowH / 2
         out.push(`<path d="M${x(b.low).toFixed(1)} ${yc}H${x(b.high).toFixed(1)}M${x(b.low).toFixed(1)} ${yc - 5}V${yc + 5}M${x(b.high).toFixed(1)} ${yc - 5}V${yc + 5}" stroke="#222" stroke-width="1.2" fill="none"/>`)
