@@ -22,6 +22,11 @@ export interface Child {
 }
 
 const live = new Set<Child>()
+
+/** PIDs of the children still running (their CPU time is not yet in our cutime/cstime). */
+export function livePids (): number[] {
+  return [...live].map((c) => c.pid)
+}
 // why: last resort if the process dies without running the async cleanup (e.g. process.exit)
 process.on('exit', () => { for (const c of live) { try { process.kill(c.pid, 'SIGKILL') } catch {} } })
 

@@ -9,6 +9,10 @@ import { fileURLToPath } from 'node:url'
 import Table from 'cli-table3'
 import { describeMachine, type MachineInfo } from './machine.js'
 import { barChartSvg, type Chart } from './svg-chart.js'
+import { startNoiseMeter, describeNoise, type NoiseReport } from './noise.js'
+
+// why: started when the benchmark module loads, read when the report is written
+const noiseMeter = startNoiseMeter()
 
 export interface ReportTable {
   title: string
@@ -29,6 +33,8 @@ export interface Report {
   chart?: Chart
   /** raw samples and settings, JSON file only */
   raw: unknown
+  /** filled in by writeReport: what other jobs used meanwhile */
+  noise?: NoiseReport
 }
 
 /** bench/results (from bench/dist/lib at run time). */
@@ -74,6 +80,8 @@ export function printReport (r: Report): void {
 
 /** Write the three files and print the tables; returns the paths written. */
 export function writeReport (r: Report): string[] {
+  r.noise = noiseMeter()
+  r.notes = [describeNoise(r.noise), ...r.notes]
   mkdirSync(resultsDir, { recursive: true })
   const stamp = r.machine.date.replace(/[:.]/g, '-')
   const json = path.join(resultsDir, `${r.name}-${stamp}.json`)
