@@ -452,6 +452,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       const oldest = rec.history[0]?.version ?? rec.stamp.version
       if (d.to.version < oldest) { this.#stats.duplicates++; return 'done' } // why: older than what we remember
       this.#conflict(rec, d, 'incoming write lost')
+      this.#pushWinner(rec)
       return 'done'
     }
     if (fromHold) return 'held'
@@ -562,7 +563,20 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     void this.#send(message({ t: 'session-request', id, req }), [member], 'async')
   }
 
+  /**
+   * The writer of a losing delta does not know it lost, and other nodes may have applied it: send
+   * our (winning) copy to them all (or to one member), so every node converges. It travels as an
+   * unsolicited session-full (req 0) and replaces only a copy whose stamp orders before it.
+   */
+  #pushWinner (rec: SessionRecord, to?: Member): void {
+    void this.#send(message({ t: 'session-full', id: rec.id, req: 0, s: this.#fullForPeer(rec) }), to ? [to] : this.#peers(), 'async')
+  }
+
   #onSessionFull (msg: Extract<SessionMessage, { t: 'session-full' }>, sender: Member): void {
+    if (msg.req === 0) {
+      if (msg.s !== null && msg.s.id === msg.id) this.#installFull(msg.s, 'session-full')
+      return
+    }
     const r = this.#requests.get(msg.req)
     if (!r || parseSessionId(msg.id)?.base !== r.base) return this.#drop('unsolicited-session-full', sender)
     clearTimeout(r.timer)
@@ -637,6 +651,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     const rec = this.#sessions.get(p.base)
     const at = fromTuple(msg.at)
     if (!rec || compareStamps(at, rec.stamp) > 0) return this.#requestFull(p.base, msg.id, sender) // why: we missed changes
+    if (!sameStamp(at, rec.stamp)) this.#pushWinner(rec, sender) // why: the sender serves a copy older than ours
     rec.lastAccessedTime = this.#clock.now()
     rec.primary = false
     rec.route = p.route

@@ -14,7 +14,8 @@
  *  - B equals S                    → apply; S becomes D.
  *  - D equals S or is in S's recent history → duplicate: ignored.
  *  - D orders before S (and is not history) → a losing concurrent write (two nodes wrote the same
- *    session after a failover): ignored, logged and counted as a conflict.
+ *    session after a failover): ignored, logged and counted as a conflict, and our (winning) copy
+ *    is pushed to every node, since the loser and whoever applied its write do not know they lost.
  *  - D orders after S, B.version > S.version → a gap (a delta missed or still on its way): held;
  *    if the gap is not closed shortly, the whole session is requested (sender first).
  *  - D orders after S, otherwise (B is not S: another lineage) → our copy lost: logged and counted
