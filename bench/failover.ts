@@ -22,7 +22,7 @@ import { startHaproxy } from './lib/proxy-haproxy.js'
 import { startNodecatBalancer } from './lib/proxy-nodecat.js'
 import type { Backend, ProxyTarget } from './lib/proxy-target.js'
 
-const USAGE = `usage: pnpm bench:failover [--long] [--reps N] [--users U] [--front auto|nodecat|haproxy]
+const USAGE = `usage: pnpm bench:failover [--long] [--reps N] [--users U] [--front auto|nodecat|haproxy] [--mode async|sync]
   default: 2 repetitions, 24 users, 4 s before and 10 s after the kill (about 1 minute); --long: 5 reps, 15 s after`
 
 interface Outcome {
@@ -89,13 +89,14 @@ async function startFront (mode: string, dir: string, port: number, adminPort: n
 }
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { long: { type: 'boolean' }, reps: { type: 'string' }, users: { type: 'string' }, front: { type: 'string' }, help: { type: 'boolean' } } })
+  const { values } = parseArgs({ options: { long: { type: 'boolean' }, reps: { type: 'string' }, users: { type: 'string' }, front: { type: 'string' }, mode: { type: 'string' }, help: { type: 'boolean' } } })
   if (values.help) { console.log(USAGE); return }
   const reps = Number(values.reps ?? (values.long ? 5 : 2))
   const users = Number(values.users ?? 24)
   const warmMs = 4000
   const afterMs = values.long ? 15_000 : 10_000
   const frontMode = values.front ?? 'auto'
+  const sendMode = values.mode === 'sync' ? 'sync' : 'async'
   const machine = machineInfo()
   const dir = tempDir('failover')
   const notes: string[] = []
@@ -105,7 +106,7 @@ async function main (): Promise<void> {
   const progress = createProgress('failover', missing ? 0 : reps)
   for (let rep = 0; rep < reps && !missing; rep++) {
     progress.status(`rep ${rep + 1}/${reps}: starting 3 nodes`)
-    const nodes: WasNode[] = await startWasCluster(3, clusterKey())
+    const nodes: WasNode[] = await startWasCluster(3, clusterKey(), sendMode)
     const [port, adminPort] = await freePorts(2)
     const backends: Backend[] = nodes.map((n) => ({ route: n.route, port: n.httpPort, pid: n.child.pid }))
     const front = await startFront(frontMode, dir, port!, adminPort!, backends)
@@ -134,15 +135,16 @@ async function main (): Promise<void> {
 
   const med = (f: (o: Outcome) => number): string => formatSummary(summarize(outcomes.map(f)), (x) => (Number.isInteger(x) ? String(x) : x.toFixed(1)))
   writeReport({
-    name: 'failover',
+    name: sendMode === 'sync' ? 'failover-sync' : 'failover',
     title: 'nodecat failover: a node is SIGKILLed under load',
     command: `pnpm bench:failover ${process.argv.slice(2).join(' ')}`.trim(),
     machine,
     notes: [
       ...notes,
-      `${users} users, each POSTing /count of examples/shop every 50 ms (keep-alive) through the front; 3 nodecat-was nodes, static membership on 127.0.0.1, keyed cluster traffic, async replication (default). After ${warmMs / 1000} s the node serving most users is SIGKILLed; the run continues ${afterMs / 1000} s. Median (min–max) over ${outcomes.length} repetition(s), a fresh cluster each.`,
+      `${users} users, each POSTing /count of examples/shop every 50 ms (keep-alive) through the front; 3 nodecat-was nodes, static membership on 127.0.0.1, keyed cluster traffic, ${sendMode} replication${sendMode === 'async' ? ' (the default, send option 8)' : ' (send option 6: a response waits until every peer applied the change)'}. After ${warmMs / 1000} s the node serving most users is SIGKILLed; the run continues ${afterMs / 1000} s. Median (min–max) over ${outcomes.length} repetition(s), a fresh cluster each.`,
       'recovery = ms from the kill to an affected user\'s first good response (the slowest affected user per repetition). lost sessions = a counter that restarted at 1; lost updates = a counter that did not go up.',
-      'With async replication a delta still in flight when the node dies can be lost: that is the documented trade-off of send mode 8; sync mode (6) closes it.',
+      'With async replication a delta still in flight when the node dies can be lost: that is the documented trade-off of send mode 8; sync mode (6, --mode sync) should close it.',
+      '"moved" can be lower than "affected users": an answer the victim sent just before the kill may be read by the client just after it.',
       'Shared 2-core machine: figures are indicative.'
     ],
     tables: [{

@@ -21,14 +21,15 @@ export function wasAvailable (): string | null {
   return null
 }
 
-export async function startWasCluster (size: number, key: string): Promise<WasNode[]> {
+/** `mode`: the nodes' channelSendOptions (async = 8, the default; sync = 6, responses wait for every peer). */
+export async function startWasCluster (size: number, key: string, mode: 'async' | 'sync' = 'async'): Promise<WasNode[]> {
   const ports = await freePorts(size * 2)
   const receivers = ports.slice(size).map((p) => `127.0.0.1:${p}`)
   const nodes: WasNode[] = []
   for (let i = 0; i < size; i++) {
     const route = `node${i + 1}`
     const args = [wasCli, '--jvm-route', route, '--http', `127.0.0.1:${ports[i]}`, '--app', shopApp,
-      '--static', receivers.join(','), '--receiver', receivers[i]!, '--auto-bind', '1', '--key', key, '--log-level', 'info']
+      '--static', receivers.join(','), '--receiver', receivers[i]!, '--auto-bind', '1', '--key', key, '--channel-send-options', mode, '--log-level', 'info']
     const child = startChild(`nodecat-was ${route}`, process.execPath, args, { env: { ...process.env, NODE_OPTIONS: '' } })
     nodes.push({ route, httpPort: ports[i]!, child })
   }
