@@ -139,3 +139,22 @@ t.test('the example shop: page, JSON state, login regenerates the id, cart in pl
   const state = await request(node.url, '/api/state', { headers: { cookie: `JSESSIONID=${after}` } })
   t.same(state.json(), { jvmRoute: 'solo', sessionId: null, user: null, count: 0, cart: [] })
 })
+
+t.test('two nodes with the same jvmRoute: the mistake is logged as an error', async (t) => {
+  const [httpA, httpB, rcvA, rcvB] = await freePorts(4)
+  const start = async (http: number, rcv: number, peer: number) => {
+    const { logger, lines } = captureLogger()
+    const node = await startNode({
+      jvmRoute: 'same', http: { address: '127.0.0.1', port: http }, receiver: { address: '127.0.0.1', port: rcv, autoBind: 1 },
+      membership: { type: 'static', members: [`127.0.0.1:${peer}`], frequency: 200 }, stateTransferTimeout: 5
+    }, { logger })
+    t.teardown(() => node.stop('teardown'))
+    return lines
+  }
+  const a = await start(httpA!, rcvA!, rcvB!)
+  await start(httpB!, rcvB!, rcvA!)
+  for (let i = 0; i < 400 && !a.some((l) => l.event === 'duplicate-route'); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  const line = a.find((l) => l.event === 'duplicate-route')
+  t.ok(line, 'an error line names the duplicate route')
+  t.equal(line?.level, 50, 'at error level')
+})

@@ -142,6 +142,10 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     // why debug: the channel already logs one info line per membership change; these add the
     // service's view (route, HTTP URL, reason) as structured events for tools and tests
     channel.on('memberAdded', (m) => logger.debug({ event: 'member-added', member: describe(m) }, `member added: ${m.meta?.route ?? m.id}`))
+    channel.on('memberAdded', (m) => {
+      // why: two nodes with one route would each take the other's sessions as their own
+      if (m.meta?.route === options.jvmRoute) logger.error({ event: 'duplicate-route', member: describe(m) }, `member ${m.id} uses this node's jvmRoute ${options.jvmRoute}: give every node its own --jvm-route`)
+    })
     channel.on('memberDisappeared', (m, reason) => logger.debug({ event: 'member-disappeared', reason, member: describe(m) }, `member left (${reason}): ${m.meta?.route ?? m.id}`))
     channel.on('foreignMember', (m) => logger.debug({ event: 'foreign-member', member: describe(m) }, `foreign member seen (not a session peer): ${m.id}`))
     // why: messages that arrive while we wait for the members below are held for the manager
