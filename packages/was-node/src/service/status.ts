@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Channel, Member } from '@nodecat/tribes'
 import type { SessionManagerStats } from '../manager/stats.js'
+import { statusPage } from './status-page.js'
 
 export const STATUS_PATH = '/_nodecat/status'
 
@@ -64,8 +65,12 @@ export function statusDocument (source: StatusSource): Record<string, unknown> {
 }
 
 export function registerStatus (app: FastifyInstance, source: StatusSource): void {
-  app.get(STATUS_PATH, async (_request, reply) => {
+  app.get(STATUS_PATH, async (request, reply) => {
     reply.header('cache-control', 'no-store')
-    return statusDocument(source)
+    const doc = statusDocument(source)
+    // why: JSON unless a browser asks for a page (and did not ask for JSON explicitly)
+    const wantsPage = (request.headers.accept ?? '').includes('text/html') && (request.query as { format?: string }).format !== 'json'
+    if (wantsPage) return reply.type('text/html; charset=utf-8').send(statusPage(doc))
+    return doc
   })
 }
