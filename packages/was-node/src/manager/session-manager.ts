@@ -6,7 +6,6 @@
  * ../session/stamp.ts, counted and logged.
  */
 import { EventEmitter } from 'node:events'
-import { randomInt } from 'node:crypto'
 import pino from 'pino'
 import type { Logger } from 'pino'
 import type { Channel, Member, SendResult } from '@nodecat/tribes'
@@ -28,13 +27,13 @@ import { ManagerNotRunningError, SessionTooLargeError, TooManySessionsError } fr
 import { resolveOptions } from './defaults.js'
 import { actionFromTuple, actionToTuple, fromFull, fromTuple, message, toFull, toTuple } from './messages.js'
 import { checkMessage } from './validate.js'
+import { StateTransfer, answerGetAll, type TransferHost } from './transfer.js'
 import { emptyStats } from './stats.js'
 
 /** a delta waiting for a missing version or an unknown session */
 interface Held { id: string, route: string, from: Stamp, to: Stamp, actions: DeltaAction[], sender: Member }
 interface HeldEntry { items: Held[], timer: NodeJS.Timeout | null, asking: boolean, attempts: number }
 interface PendingRequest { base: string, id: string, candidates: Member[], timer: NodeJS.Timeout }
-interface Transfer { xfer: number, current: Member | null, candidates: Member[], timer: NodeJS.Timeout | null, retry: NodeJS.Timeout | null, asked: number }
 
 /** message types queued while the initial state transfer runs (Tomcat's receiverQueue) */
 const QUEUED = new Set<MessageType>(['created', 'delta', 'expired', 'accessed', 'id-changed'])
@@ -65,8 +64,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   #isReady = false
   #running = false
   #started = false
-  #transfer: Transfer | null = null
-  #queue: Array<{ message: SessionMessage, sender: Member }> = []
+  #transfer: StateTransfer | null = null
   #deferredGetAll: Array<{ xfer: number, sender: Member }> = []
   #offMessage: (() => void) | null = null
   #expiryTimer: NodeJS.Timeout | null = null
@@ -115,10 +113,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       this.#markReady()
       return
     }
-    this.#transfer = { xfer: randomInt(1, 2 ** 47), current: null, candidates: peers, timer: null, retry: null, asked: 0 }
-    this.#transfer.timer = setTimeout(() => this.#transferTimedOut(), this.#opts.stateTransferTimeout)
-    this.#stats.transfer.state = 'running'
-    this.#askNextForTransfer()
+    this.#transfer = new StateTransfer(this.#transferHost(), { timeout: this.#opts.stateTransferTimeout, retry: this.#opts.transferRetry }, peers)
+    this.#transfer.start()
     await this.ready
   }
 
@@ -141,8 +137,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#offMessage = null
     this.#channel?.off('memberDisappeared', this.#onMemberGone)
     if (this.#expiryTimer) clearInterval(this.#expiryTimer)
-    if (this.#transfer?.timer) clearTimeout(this.#transfer.timer)
-    if (this.#transfer?.retry) clearTimeout(this.#transfer.retry)
+    this.#transfer?.cancel()
     this.#transfer = null
     for (const e of this.#held.values()) if (e.timer) clearTimeout(e.timer)
     for (const r of this.#requests.values()) clearTimeout(r.timer)
@@ -379,11 +374,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     if (!checked.ok) return this.#drop(checked.reason, sender)
     const msg = checked.message
     this.#stats.received[msg.t] = (this.#stats.received[msg.t] ?? 0) + 1
-    if (this.#transfer && QUEUED.has(msg.t)) {
-      this.#queue.push({ message: msg, sender })
-      this.#stats.transfer.queuedDuringTransfer++
-      return
-    }
+    if (this.#transfer && QUEUED.has(msg.t)) return this.#transfer.enqueue(msg, sender)
     try {
       return this.#handle(msg, sender)
     } catch (err) {
@@ -399,15 +390,15 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       case 'accessed': return this.#onAccessed(msg, sender)
       case 'id-changed': return this.#onIdChanged(msg, sender)
       case 'get-all':
-        if (!this.#isReady && !this.#breaksMutualWait(sender)) {
+        if (!this.#isReady && !(this.#transfer?.breaksMutualWait(sender) ?? false)) {
           // why: one pending answer per asker (it may ask again while we are still transferring)
           this.#deferredGetAll = this.#deferredGetAll.filter((d) => d.sender.id !== sender.id)
           this.#deferredGetAll.push({ xfer: msg.xfer, sender })
         }
         else void this.#sendAll(msg.xfer, sender)
         return
-      case 'all-data': return this.#onChunk(msg, sender)
-      case 'transfer-complete': return this.#onTransferComplete(msg, sender)
+      case 'all-data': return this.#transfer ? this.#transfer.onChunk(msg, sender) : this.#drop('stale-transfer', sender)
+      case 'transfer-complete': return this.#transfer ? this.#transfer.onComplete(msg, sender) : this.#drop('stale-transfer', sender)
       case 'session-request': {
         const p = parseSessionId(msg.id)!
         const rec = this.#sessions.get(p.base)
@@ -679,106 +670,33 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   }
 
   #onMemberGone = (member: Member): void => {
-    const t = this.#transfer
-    if (t?.current && t.current.id === member.id) {
-      this.#log.warn({ member: member.id }, 'state transfer peer left; asking the next member')
-      this.#askNextForTransfer()
-    }
+    this.#transfer?.onMemberGone(member)
   }
 
-  // ---- state transfer ----------------------------------------------------------------------
+  // ---- state transfer (transfer.ts) --------------------------------------------------------
 
-  #askNextForTransfer (): void {
-    const t = this.#transfer
-    if (!t) return
-    const live = new Set(this.#peers().map((m) => m.id))
-    let next = t.candidates.shift()
-    while (next && !live.has(next.id)) next = t.candidates.shift()
-    if (!next) {
-      this.#log.warn('no member answered the state transfer; continuing with what arrived')
-      this.#finishTransfer('done')
-      return
-    }
-    t.xfer = randomInt(1, 2 ** 47)
-    t.current = next
-    t.asked++
-    this.#armTransferRetry(t)
-    this.#log.info({ member: next.id }, 'asking the longest-running member for all sessions')
-    const asked = t.xfer
-    void this.#send(message({ t: 'get-all', xfer: asked }), [next], 'async').then((res) => {
-      if (this.#transfer === t && t.xfer === asked && (res === null || res.failed.length > 0)) this.#askNextForTransfer()
-    })
-  }
-
-  /**
-   * A peer whose session manager is not listening yet (it started a moment ago) loses our get-all;
-   * so while no chunk arrives, ask again (the next member in turn, this one last) every
-   * transferRetry ms, until the stateTransferTimeout.
-   */
-  #armTransferRetry (t: Transfer): void {
-    if (t.retry) clearTimeout(t.retry)
-    t.retry = setTimeout(() => {
-      t.retry = null
-      if (this.#transfer !== t) return
-      this.#log.info({ member: t.current?.id }, 'no state transfer data yet; asking again')
-      if (t.current) t.candidates.push(t.current)
-      this.#askNextForTransfer()
-    }, this.#opts.transferRetry)
-  }
-
-  /**
-   * Two nodes starting together can ask each other (each is the other's longest-running peer).
-   * Then the one with the smaller member id answers at once with what it has, so the other gets
-   * ready and answers in turn; every other get-all waits until this node is ready.
-   */
-  #breaksMutualWait (asker: Member): boolean {
-    const t = this.#transfer
-    if (!t?.current || t.current.id !== asker.id || !this.#channel) return false
-    return this.#channel.local.id < asker.id
-  }
-
-  #transferTimedOut (): void {
-    this.#log.error({ timeout: this.#opts.stateTransferTimeout, received: this.#stats.transfer.sessionsReceived },
-      'no complete session state received in time; continuing with what arrived')
-    this.#finishTransfer('timed-out')
-  }
-
-  #onChunk (msg: Extract<SessionMessage, { t: 'all-data' }>, sender: Member): void {
-    const t = this.#transfer
-    if (!t || msg.xfer !== t.xfer) return this.#drop('stale-transfer', sender)
-    this.#stats.transfer.chunksReceived++
-    this.#armTransferRetry(t) // why: progress; a long transfer is not re-asked while chunks keep coming
-    for (const f of msg.s) {
-      this.#installFull(f, 'transfer')
-      this.#stats.transfer.sessionsReceived++
-    }
-  }
-
-  #onTransferComplete (msg: Extract<SessionMessage, { t: 'transfer-complete' }>, sender: Member): void {
-    const t = this.#transfer
-    if (!t || msg.xfer !== t.xfer) return this.#drop('stale-transfer', sender)
-    this.#log.info({ sessions: this.#stats.transfer.sessionsReceived, queued: this.#queue.length }, 'session state transfer complete')
-    this.#finishTransfer('done')
-  }
-
-  /** replay what was queued (by the version rules, so nothing older overwrites newer), then ready */
-  #finishTransfer (state: 'done' | 'timed-out'): void {
-    const t = this.#transfer
-    if (!t) return
-    if (t.timer) clearTimeout(t.timer)
-    if (t.retry) clearTimeout(t.retry)
-    this.#transfer = null
-    this.#stats.transfer.state = state
-    const queue = this.#queue
-    this.#queue = []
-    for (const { message: m, sender } of queue) {
-      try {
-        void this.#handle(m, sender)
-      } catch (err) {
-        this.#drop('handler-error', sender, (err as Error).message)
+  #transferHost (): TransferHost {
+    return {
+      log: this.#log,
+      stats: this.#stats.transfer,
+      peers: () => this.#peers(),
+      localId: () => this.#channel?.local.id ?? null,
+      send: async (msg, to, mode) => await this.#send(msg, [to], mode),
+      install: (f) => this.#installFull(f, 'transfer'),
+      drop: (reason, sender) => this.#drop(reason, sender),
+      finished: (_state, queue) => {
+        this.#transfer = null
+        // why: replayed through the version rules, so nothing older overwrites newer
+        for (const { message: m, sender } of queue) {
+          try {
+            void this.#handle(m, sender)
+          } catch (err) {
+            this.#drop('handler-error', sender, (err as Error).message)
+          }
+        }
+        this.#markReady()
       }
     }
-    this.#markReady()
   }
 
   #markReady (): void {
@@ -790,33 +708,10 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     for (const d of deferred) void this.#sendAll(d.xfer, d.sender)
   }
 
-  /** answer get-all: every session in chunks, each acknowledged (sync) before the next */
   async #sendAll (xfer: number, to: Member): Promise<void> {
-    const bases = [...this.#sessions.keys()]
-    let chunk: FullSession[] = []
-    let bytes = 0
-    let seq = 0
-    let count = 0
-    const flush = async (): Promise<boolean> => {
-      const res = await this.#send(message({ t: 'all-data', xfer, seq: seq++, s: chunk }), [to], 'sync')
-      chunk = []
-      bytes = 0
-      return res !== null && res.failed.length === 0
-    }
-    for (const base of bases) {
-      const rec = this.#sessions.get(base)
-      if (!rec) continue
-      chunk.push(this.#fullForPeer(rec))
-      bytes += rec.bytes
-      count++
-      if (chunk.length >= this.#opts.transferChunkSessions || bytes >= this.#opts.transferChunkBytes) {
-        if (!await flush()) { this.#log.warn({ member: to.id }, 'state transfer to a member aborted'); return }
-      }
-    }
-    if (chunk.length > 0 && !await flush()) return
-    this.#stats.transfer.sessionsSent += count
-    await this.#send(message({ t: 'transfer-complete', xfer, count }), [to], 'sync')
-    this.#log.info({ member: to.id, sessions: count }, 'sent all sessions to a starting member')
+    const host = { log: this.#log, stats: this.#stats.transfer, send: async (msg: SessionMessage, m: Member, mode: 'async' | 'sync') => await this.#send(msg, [m], mode) }
+    await answerGetAll(host, xfer, to, this.#sessions, (rec) => this.#fullForPeer(rec),
+      { sessions: this.#opts.transferChunkSessions, bytes: this.#opts.transferChunkBytes })
   }
 
   // ---- expiry and removal ------------------------------------------------------------------
