@@ -57,7 +57,7 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
   for (const w of o.workers) registry.add(w, true)
   const stats = new BalancerStats()
   const chooser = new Chooser(registry, o)
-  const ctx: ProxyContext = { options: o, chooser, stats, logger, accessLog: o.accessLog ? logger.child({ component: 'access' }) : null }
+  const ctx: ProxyContext = { options: o, chooser, stats, logger, accessLog: o.accessLog ? logger.child({ component: 'access' }) : null, tunnels: new Set() }
   const health = o.healthCheck === false ? null : new HealthChecker(registry, o.healthCheck)
   const discovery: Discovery | null = o.channel === undefined ? null : createDiscovery(o.channel, registry, { connectionLimit: o.connectionLimit, logger })
 
@@ -170,7 +170,10 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
       if (maintain !== null) clearInterval(maintain)
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
       server.closeIdleConnections()
-      const timer = setTimeout(() => server.closeAllConnections(), graceMs)
+      const timer = setTimeout(() => {
+        server.closeAllConnections()
+        for (const s of ctx.tunnels) s.destroy()
+      }, graceMs)
       await closed
       clearTimeout(timer)
       if (admin !== null) {

@@ -6,6 +6,7 @@
  * - a response byte went to the client: never retry (the client's connection is cut instead).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import type { Chooser } from './choose.js'
@@ -25,6 +26,8 @@ export interface ProxyContext {
   logger: Logger
   /** access log, or null when off */
   accessLog: Logger | null
+  /** client sockets of open WebSocket tunnels (node's server stops tracking them after 101) */
+  tunnels: Set<Duplex>
 }
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])

@@ -118,7 +118,9 @@ export function proxyUpgrade (ctx: ProxyContext, req: IncomingMessage, socket: D
       wsocket.setTimeout(0)
       wsocket.setNoDelay(true)
       client.setNoDelay(true)
+      ctx.tunnels.add(client)
       const close = (): void => {
+        ctx.tunnels.delete(client)
         finish(true)
         wsocket.destroy()
         client.destroy()

@@ -21,11 +21,13 @@ t.test('a backend killed with SIGKILL mid-load: GETs never fail, POSTs never dup
   const { lb, base } = await startBalancer(t, {
     workers: [{ route: 't1', url: `http://127.0.0.1:${p1}` }, { route: 't2', url: `http://127.0.0.1:${p2}` }],
     recoverTime: 60_000,
-    healthCheck: { interval: 200, timeout: 1000, rise: 2, fall: 1 }
+    // why fall 2 and a long timeout: a shared, loaded machine must not fail a healthy worker's check
+    healthCheck: { interval: 200, timeout: 3000, rise: 2, fall: 2 }
   })
+  // requests t1 had when it last went to ERROR (-1 while it is not ERROR)
   let requestsAtError = -1
   lb.onStateChange((w, _from, to) => {
-    if (w.route === 't1' && to === 'ERROR' && requestsAtError < 0) requestsAtError = w.requests
+    if (w.route === 't1') requestsAtError = to === 'ERROR' ? w.requests : -1
   })
 
   const posts: Array<{ id: string, reply: Reply }> = []

@@ -4,7 +4,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import WebSocket, { WebSocketServer } from 'ws'
 import { freePort } from '../../../test/lib/ports.js'
-import { raw, startBalancer } from './helpers.js'
+import { raw, startBalancer, until } from './helpers.js'
 
 async function wsBackend (t: Test, route: string): Promise<{ url: string, upgrades: number }> {
   const state = { url: '', upgrades: 0 }
@@ -66,4 +66,16 @@ t.test('a WebSocket whose node is down fails over at connect; refusals pass thro
   const h2c = await raw(port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n')
   t.match(h2c, /^HTTP\/1\.1 400 /, 'h2c upgrade refused by the balancer')
   t.equal(b2.upgrades, before, 'and never reached a worker')
+})
+
+t.test('stop() closes open WebSocket tunnels after the grace period', async (t) => {
+  const b1 = await wsBackend(t, 't1')
+  const { lb } = await startBalancer(t, { workers: [{ route: 't1', url: b1.url }], healthCheck: false })
+  const ws = new WebSocket(`ws://127.0.0.1:${lb.address!.port}/chat`)
+  await new Promise<void>((resolve, reject) => { ws.once('message', () => resolve()); ws.once('error', reject) })
+  const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)))
+  await lb.stop(200)
+  t.type(await closed, 'number', 'the client saw its tunnel close')
+  await until(() => lb.workers()[0]!.inFlight === 0, 'the tunnel to be released')
+  t.pass('and the worker is no longer counted busy')
 })
