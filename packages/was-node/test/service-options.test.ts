@@ -6,6 +6,7 @@ import pino from 'pino'
 import { resolveNodeOptions, sendModeOf, NODE_DEFAULTS } from '../src/service/options.js'
 import { gatherOptions, parseArgs, fromEnv, helpText, FLAGS, envName } from '../src/service/sources.js'
 import { channelOptionsOf } from '../src/service/channel-options.js'
+import { advertisedHttpUrl } from '../src/service/advertise.js'
 
 t.test('defaults follow Tomcat where the concept is the same', async (t) => {
   const o = resolveNodeOptions({})
@@ -121,4 +122,12 @@ t.test('the service options map onto the tribes channel options', async (t) => {
   const auto = channelOptionsOf(resolveNodeOptions({}), 'http://x:1', pino({ level: 'silent' }))
   t.notOk('address' in auto, 'receiver address "auto" is left to tribes')
   t.notOk('bind' in auto.membership)
+})
+
+t.test('the advertised HTTP URL is reachable even for a wildcard listen', async (t) => {
+  const o = resolveNodeOptions({ receiver: { address: '127.0.0.5' } })
+  t.equal(advertisedHttpUrl({ address: '127.0.0.1', family: 'IPv4', port: 8081 }, o), 'http://127.0.0.1:8081')
+  t.equal(advertisedHttpUrl({ address: '0.0.0.0', family: 'IPv4', port: 8081 }, o), 'http://127.0.0.5:8081', 'wildcard: the receiver address')
+  t.equal(advertisedHttpUrl({ address: '::1', family: 'IPv6', port: 8081 }, o), 'http://[::1]:8081')
+  t.match(advertisedHttpUrl({ address: '::', family: 'IPv6', port: 1 }, resolveNodeOptions({})), /^http:\/\/[^/]+:1$/, 'auto receiver: some interface address')
 })

@@ -24,6 +24,7 @@ import { registerStatus, STATUS_PATH, type StatusSource } from './status.js'
 import { registerMetrics } from './metrics.js'
 import { awaitInitialMembers } from './membership-wait.js'
 import { holdEarlyMessages } from './early-messages.js'
+import { advertisedHttpUrl } from './advertise.js'
 import { defaultFactories, type ManagerFactoryOptions } from './wiring.js'
 
 /** What the service needs from the session manager beyond the SessionStore contract. */
@@ -44,7 +45,7 @@ export interface StartNodeDeps {
 }
 
 export interface RunningNode {
-  /** the HTTP base URL actually listened on */
+  /** the HTTP base URL this node listens on and advertises (a wildcard listen advertises a reachable address) */
   readonly url: string
   readonly options: ResolvedNodeOptions
   readonly channel: Channel
@@ -57,11 +58,6 @@ export interface RunningNode {
 
 function describe (m: Member): Record<string, unknown> {
   return { id: m.id, route: m.meta?.route ?? null, http: m.meta?.http ?? null, role: m.meta?.role ?? null, domain: m.domain }
-}
-
-function baseUrl (address: AddressInfo): string {
-  const host = address.family === 'IPv6' || address.address.includes(':') ? `[${address.address}]` : address.address
-  return `http://${host}:${address.port}`
 }
 
 /** Run the connect chain: session middleware, then the user's handler, then 404 / error JSON. */
@@ -136,7 +132,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
 
   try {
     await app.listen({ host: options.http.address, port: options.http.port })
-    httpUrl = baseUrl(app.server.address() as AddressInfo)
+    httpUrl = advertisedHttpUrl(app.server.address() as AddressInfo, options)
     const channelLog = logger.child({ component: 'channel' })
     channel = factories.createChannel(channelOptionsOf(options, httpUrl, channelLog))
     // why debug: the channel already logs one info line per membership change; these add the
