@@ -28,18 +28,12 @@ import { resolveOptions } from './defaults.js'
 import { actionFromTuple, actionToTuple, fromFull, fromTuple, message, toFull, toTuple } from './messages.js'
 import { checkMessage } from './validate.js'
 import { StateTransfer, answerGetAll, type TransferHost } from './transfer.js'
+import { HeldDeltas, type Held } from './held.js'
 import { emptyStats } from './stats.js'
 
-/** a delta waiting for a missing version or an unknown session */
-interface Held { id: string, route: string, from: Stamp, to: Stamp, actions: DeltaAction[], sender: Member }
-interface HeldEntry { items: Held[], timer: NodeJS.Timeout | null, asking: boolean, attempts: number }
-interface PendingRequest { base: string, id: string, candidates: Member[], timer: NodeJS.Timeout }
 
 /** message types queued while the initial state transfer runs (Tomcat's receiverQueue) */
 const QUEUED = new Set<MessageType>(['created', 'delta', 'expired', 'accessed', 'id-changed'])
-const MAX_HELD_PER_SESSION = 64
-const MAX_HELD = 10_000
-const MAX_FULL_ATTEMPTS = 3
 
 /**
  * Replicated sessions for one node. Implements the SessionStore the HTTP layer uses.
@@ -56,10 +50,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   readonly #limits: MessageLimits
   readonly #sessions = new Map<string, SessionRecord>()
   readonly #tombstones = new Map<string, number>()
-  readonly #held = new Map<string, HeldEntry>()
-  readonly #requests = new Map<number, PendingRequest>()
+  readonly #held: HeldDeltas
   readonly #stats: SessionManagerStats
-  #heldCount = 0
   #resolveReady!: () => void
   #isReady = false
   #running = false
@@ -68,7 +60,6 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   #deferredGetAll: Array<{ xfer: number, sender: Member }> = []
   #offMessage: (() => void) | null = null
   #expiryTimer: NodeJS.Timeout | null = null
-  #nextReq = 1
   readonly #host: RequestHost
 
   constructor (options: SessionManagerOptions) {
@@ -81,6 +72,16 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#stats = emptyStats(this.route)
     this.#limits = { maxSessionBytes: this.#opts.maxSessionBytes, maxEntries: 10_000, maxChunkSessions: 5000 }
     this.ready = new Promise((resolve) => { this.#resolveReady = resolve })
+    this.#held = new HeldDeltas({
+      peers: () => this.#peers(),
+      running: () => this.#running,
+      ask: (member, id, req) => { void this.#send(message({ t: 'session-request', id, req }), [member], 'async') },
+      overflow: (d) => this.#drop('hold-full', d.sender, { id: d.id }),
+      giveUp: (id, held, why) => {
+        this.#stats.gapsUnrecoverable++
+        this.#log.warn({ id, held }, `${why}: held deltas dropped`)
+      }
+    }, { gapWait: this.#opts.gapWait, requestTimeout: this.#opts.sessionRequestTimeout })
     // why: a session manager with no listeners must not throw on an 'error'-less emitter; events are plain
     this.#host = {
       route: this.route,
@@ -139,10 +140,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     if (this.#expiryTimer) clearInterval(this.#expiryTimer)
     this.#transfer?.cancel()
     this.#transfer = null
-    for (const e of this.#held.values()) if (e.timer) clearTimeout(e.timer)
-    for (const r of this.#requests.values()) clearTimeout(r.timer)
-    this.#held.clear()
-    this.#requests.clear()
+    this.#held.clearAll()
     for (const rec of [...this.#sessions.values()]) this.#remove(rec, 'shutdown', false)
     if (!this.#isReady) this.#markReady()
   }
@@ -195,7 +193,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     s.sessions = this.#sessions.size
     s.primary = primary
     s.backup = this.#sessions.size - primary
-    s.held = this.#heldCount
+    s.held = this.#held.count
     return s
   }
 
@@ -481,77 +479,32 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   }
 
   #hold (base: string, d: Held, askNow: boolean): void {
-    let entry = this.#held.get(base)
-    if (!entry) { entry = { items: [], timer: null, asking: false, attempts: 0 }; this.#held.set(base, entry) }
-    if (entry.items.length >= MAX_HELD_PER_SESSION || this.#heldCount >= MAX_HELD) {
-      this.#drop('hold-full', d.sender, { id: d.id })
-      return
-    }
-    entry.items.push(d)
-    this.#heldCount++
-    if (entry.asking) return
-    if (askNow) { if (entry.timer) clearTimeout(entry.timer); entry.timer = null; this.#requestFull(base, d.id, d.sender); return }
-    if (!entry.timer) {
-      entry.timer = setTimeout(() => { entry.timer = null; this.#requestFull(base, d.id, d.sender) }, this.#opts.gapWait)
-    }
+    this.#held.hold(base, d, askNow)
   }
 
   #clearHeld (base: string): void {
-    const entry = this.#held.get(base)
-    if (!entry) return
-    if (entry.timer) clearTimeout(entry.timer)
-    this.#heldCount -= entry.items.length
-    this.#held.delete(base)
+    this.#held.clear(base)
+  }
+
+  #requestFull (base: string, id: string, first: Member): void {
+    this.#held.request(base, id, first)
   }
 
   /** re-run held deltas of one session after its stored copy changed */
   #drainHeld (base: string): void {
-    const entry = this.#held.get(base)
     const rec = this.#sessions.get(base)
-    if (!entry || !rec) return
+    if (!rec) return
     let progress = true
     while (progress) {
       progress = false
-      for (const d of [...entry.items]) {
-        const r = this.#classify(rec, d, true)
-        if (r !== 'held') {
-          entry.items.splice(entry.items.indexOf(d), 1)
-          this.#heldCount--
+      for (const d of this.#held.items(base)) {
+        if (this.#classify(rec, d, true) !== 'held') {
+          this.#held.remove(base, d)
           progress = true
         }
       }
     }
-    if (entry.items.length === 0 && !entry.asking) this.#clearHeld(base)
-  }
-
-  /** ask members for the whole session, `first` (the sender) first, then each other node */
-  #requestFull (base: string, id: string, first: Member): void {
-    let entry = this.#held.get(base)
-    if (!entry) { entry = { items: [], timer: null, asking: false, attempts: 0 }; this.#held.set(base, entry) }
-    if (entry.asking || !this.#running) return
-    entry.asking = true
-    entry.attempts++
-    const candidates = [first, ...this.#peers().filter((m) => m.id !== first.id)]
-    this.#askNext(base, id, candidates)
-  }
-
-  #askNext (base: string, id: string, candidates: Member[]): void {
-    const entry = this.#held.get(base)
-    if (!entry || !this.#running) return
-    const member = candidates.shift()
-    if (!member) {
-      if (entry.items.length > 0) {
-        this.#stats.gapsUnrecoverable++
-        this.#log.warn({ id, held: entry.items.length }, 'no member has this session any more: held deltas dropped')
-      }
-      entry.asking = false
-      this.#clearHeld(base)
-      return
-    }
-    const req = this.#nextReq++
-    const timer = setTimeout(() => { this.#requests.delete(req); this.#askNext(base, id, candidates) }, this.#opts.sessionRequestTimeout)
-    this.#requests.set(req, { base, id, candidates, timer })
-    void this.#send(message({ t: 'session-request', id, req }), [member], 'async')
+    this.#held.settle(base)
   }
 
   /**
@@ -568,27 +521,13 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       if (msg.s !== null && msg.s.id === msg.id) this.#installFull(msg.s, 'session-full')
       return
     }
-    const r = this.#requests.get(msg.req)
-    if (!r || parseSessionId(msg.id)?.base !== r.base) return this.#drop('unsolicited-session-full', sender)
-    clearTimeout(r.timer)
-    this.#requests.delete(msg.req)
-    if (msg.s === null || parseSessionId(msg.s.id)?.base !== r.base) return this.#askNext(r.base, r.id, r.candidates)
-    const entry = this.#held.get(r.base)
-    if (entry) entry.asking = false
+    const base = parseSessionId(msg.id)!.base
+    const answer = this.#held.answered(msg.req, base, msg.s !== null && parseSessionId(msg.s.id)?.base === base)
+    if (answer === 'unsolicited') return this.#drop('unsolicited-session-full', sender)
+    if (answer === null || msg.s === null) return
     this.#installFull(msg.s, 'session-full')
     this.#stats.gapsRecovered++
-    const left = this.#held.get(r.base)
-    if (left && left.items.length === 0) this.#clearHeld(r.base)
-    else if (left && left.items.length > 0) {
-      // why: a held delta newer than the copy we got (it came from a third node): ask its sender
-      if (left.attempts >= MAX_FULL_ATTEMPTS) {
-        this.#stats.gapsUnrecoverable++
-        this.#log.warn({ id: r.id, held: left.items.length }, 'gap could not be closed: held deltas dropped')
-        this.#clearHeld(r.base)
-      } else {
-        this.#requestFull(r.base, left.items[0]!.id, left.items[0]!.sender)
-      }
-    }
+    this.#held.afterFetch(base)
   }
 
   /** a whole session from a peer: install it if this node has nothing newer */
