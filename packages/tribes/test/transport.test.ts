@@ -230,3 +230,22 @@ t.test('dispatch queue: full → dropped and counted, never blocking; order kept
   await q.close()
   t.notOk(q.push({ bytes: 1, droppable: false, n: 0 }), 'closed queue refuses')
 })
+
+t.test('inbound connections beyond maxConnections are refused and counted; idle ones are kept', async (t) => {
+  const counters = new TransportCounters()
+  let got = 0
+  const r = new Receiver({ address: '127.0.0.1', port: 0, autoBind: 1, maxFrameSize: 1024, maxConnections: 2, logger: log, counters, onMessage: () => { got++ } })
+  await r.start()
+  t.teardown(() => r.stop())
+  const a = newSender(t).connection({ host: '127.0.0.1', port: r.port })
+  const b = newSender(t).connection({ host: '127.0.0.1', port: r.port })
+  await a.sendAcked(frameOf(3, Buffer.from('a')), 30_000)
+  await b.sendAcked(frameOf(3, Buffer.from('b')), 30_000)
+  const third = newSender(t).connection({ host: '127.0.0.1', port: r.port })
+  await t.rejects(third.sendAcked(frameOf(3, Buffer.from('c')), 30_000), 'the third connection is closed by the receiver')
+  t.equal(counters.dropped['connection-limit'], 2, 'counted: the connection and the sender\'s one reconnect-and-resend')
+  t.equal(r.connections, 2, 'two connections open')
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  await a.sendAcked(frameOf(3, Buffer.from('a2')), 30_000)
+  t.equal(got, 3, 'the two kept connections still deliver after idling')
+})
