@@ -93,3 +93,19 @@ t.test('a higher version wins over a newer clock', async (t) => {
   for (const n of [a!, b!]) t.equal(attrs(n, r.id!)!.v, 'a2', `${n.route}: version 3 beats version 2`)
   t.ok(b!.manager.stats().conflicts >= 1)
 })
+
+t.test('a late delta cannot resurrect a session invalidated meanwhile', async (t) => {
+  const { hub, nodes: [a, b] } = await cluster(t, ['n1', 'n2'], { gapWait: 10 })
+  const r = await request(a!, [], (s) => { s.set('k', 1) })
+  await hub.settle()
+  hub.filter = (m, from) => (m.t === 'delta' && from === b!.channel) ? 'hold' : 'deliver'
+  await request(b!, [r.id], (s) => { s.set('k', 2) }) // held on its way to n1
+  await request(a!, [r.id], (s) => s.invalidate()) // n1 logs the user out
+  await hub.settle()
+  hub.filter = null
+  hub.release()
+  await hub.settle()
+  t.equal(a!.manager.inspect(r.id!), null, 'n1 did not bring it back')
+  t.equal(b!.manager.inspect(r.id!), null, 'n2 removed it too')
+  t.ok(a!.manager.stats().ignoredRemoved >= 1, 'the late delta was ignored and counted')
+})
