@@ -190,8 +190,8 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
     const targets: Member[] = to === undefined ? this.#membership!.members() : Array.isArray(to) ? [...to as readonly Member[]] : [to as Member]
     if (targets.length === 0) return { delivered: [], failed: [] }
     const value = packValue(message)
-    const limit = this.#o.maxMessageSize - FRAME_ROOM - this.#membership!.localBlob().length
-    if (value.length > limit) throw errors.frameTooLarge(value.length, limit)
+    const limit = this.#batchLimit()
+    if (value.length + 4 > limit) throw errors.frameTooLarge(value.length, limit - 4)
     const queue = this.#queue!
     if (mode === 'async') {
       // why: async messages to one member leave as batches, one frame (and with a key one seal,
@@ -251,6 +251,7 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
     const sender = this.#sender!
     const touched = new Set<MemberConnection>()
     const batches = new Map<MemberConnection, { values: Buffer[], bytes: number }>()
+    const limit = Math.min(BATCH_BYTES, this.#batchLimit())
     const use = (t: Target): MemberConnection => {
       const conn = sender.connection(t)
       if (!touched.has(conn)) { touched.add(conn); conn.cork() }
@@ -260,17 +261,18 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
       const b = batches.get(conn)
       if (b === undefined) return
       batches.delete(conn)
-      this.#writeAsync(conn, this.#frame('batch', HEARTBEAT_OPTIONS, encodeBatchBody(b.values, b.bytes)), b.values.length)
+      this.#writeAsync(conn, this.#frame('batch', HEARTBEAT_OPTIONS, encodeBatchBody(b.values, b.bytes - 4 * b.values.length)), b.values.length)
     }
     for (const item of batch) {
       if (item.value !== undefined) {
         for (const t of item.targets) {
           const conn = use(t)
           let b = batches.get(conn)
-          if (b !== undefined && b.bytes + item.value.length > BATCH_BYTES) { flush(conn); b = undefined }
+          // a batch body is `int length ‖ value` per value; keep it under the receivers' maxMessageSize
+          if (b !== undefined && b.bytes + 4 + item.value.length > limit) { flush(conn); b = undefined }
           if (b === undefined) batches.set(conn, b = { values: [], bytes: 0 })
           b.values.push(item.value)
-          b.bytes += item.value.length
+          b.bytes += 4 + item.value.length
         }
       } else {
         // ack/sync. why flush first: a batch queued before this message must not be overtaken by it
@@ -288,6 +290,14 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
       if (conn.needsDrain) waits.push(conn.drained())
     }
     if (waits.length > 0) return Promise.all(waits).then(() => undefined)
+  }
+
+  /**
+   * Largest envelope body a frame of ours may carry so that peers with the same maxMessageSize
+   * accept it (maxMessageSize should be equal across the cluster).
+   */
+  #batchLimit (): number {
+    return this.#o.maxMessageSize - FRAME_ROOM - this.#membership!.localBlob().length
   }
 
   #writeAsync (conn: MemberConnection, frame: Buffer, messages: number): void {

@@ -192,9 +192,12 @@ t.test('async batches and ack/sync messages to one member keep the order they we
 })
 
 t.test('a value larger than maxMessageSize is refused at send with a coded error', async (t) => {
-  const [a] = await cluster(t, 2, () => ({ maxMessageSize: 4096 }))
+  const [a, b] = await cluster(t, 2, () => ({ maxMessageSize: 4096 }))
   await waitFor('pair', () => a!.ch.members().length === 1)
   await t.rejects(a!.ch.send(Buffer.alloc(8192)), { code: 'TRIBES_ERR_FRAME_TOO_LARGE' })
   const r = await a!.ch.send(Buffer.alloc(1024), { mode: 'sync' })
   t.equal(r.delivered.length, 1, 'smaller values still go')
+  for (let i = 0; i < 40; i++) await a!.ch.send(Buffer.alloc(1000, i), { mode: 'async' })
+  await waitFor('40 async values', () => b!.got.length === 41)
+  t.equal(b!.ch.stats().dropped['frame-too-large'], undefined, 'async batches were split to fit the receiver\'s maxMessageSize')
 })
