@@ -41,6 +41,8 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = pr
     return null
   } catch (err) {
     const code = (err as { code?: string }).code ?? ''
+    // a signal during start-up: the signal handler finishes the clean stop and exits 0
+    if (code === 'WAS_ERR_STOPPED') return null
     process.stderr.write(`nodecat-was: ${USAGE_CODES.has(code) ? '' : 'cannot start: '}${(err as Error).message}\n`)
     return USAGE_CODES.has(code) ? 2 : 1
   }

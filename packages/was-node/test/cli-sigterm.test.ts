@@ -40,3 +40,18 @@ t.test('SIGTERM stops a real nodecat-was process cleanly: exit 0, its peer logs 
   b.signal('SIGINT')
   t.equal((await b.exited).code, 0, 'SIGINT: exit 0 too')
 })
+
+t.test('SIGTERM while the node is still starting (waiting for its members) also ends in a clean stop, exit 0', async (t) => {
+  const [http, rcv, absent] = await freePorts(3)
+  const p = startProcess(t, 'was-node', 'cli.js', [
+    '--jvm-route', 'early', '--http', `127.0.0.1:${http}`, '--receiver', `127.0.0.1:${rcv}`, '--auto-bind', '1',
+    '--static', `127.0.0.1:${absent}`, '--drop-time', '60000', '--app', shopApp
+  ])
+  await p.waitFor((l) => l.msg === 'membership started', 30000, 'the channel to join')
+  p.signal('SIGTERM')
+  const { code } = await p.exited
+  t.equal(code, 0, 'exit 0')
+  t.ok(p.lines.some((l) => l.event === 'node-stopped'), 'stopped cleanly')
+  t.notOk(p.lines.some((l) => l.event === 'node-started'), 'it never claimed to have started')
+  t.equal(p.stderr(), '', 'nothing on stderr')
+})

@@ -80,6 +80,9 @@ function connectServer (middleware: ReturnType<typeof sessionMiddleware>, handle
   }
 }
 
+/** A stop (signal) arrived before the node finished starting. */
+export const stoppedDuringStart = (): WasError => new WasError('WAS_ERR_STOPPED', 'the node was stopped before it finished starting')
+
 /** Start a node. Resolves once HTTP listens and the channel has joined; sessions become usable when the state transfer is over. */
 export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = {}): Promise<RunningNode> {
   const options = resolveNodeOptions(input)
@@ -130,8 +133,41 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     })
   }
 
+  let stopping: Promise<void> | null = null
+  let listening = false
+  const stop = (reason = 'stop'): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ event: 'node-stopping', reason }, `stopping (${reason})`)
+      deferred.fail(new WasError('WAS_ERR_STOPPING', 'the node is stopping', { statusCode: 503 }))
+      const closed = app.close()
+      let timer: NodeJS.Timeout | undefined
+      const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), options.shutdownTimeout) })
+      if (await Promise.race([closed.then(() => false), timedOut])) {
+        logger.warn({ event: 'shutdown-timeout', shutdownTimeout: options.shutdownTimeout }, 'in-flight requests did not finish in time; closing their connections')
+        if (listening) app.server.closeAllConnections()
+      }
+      clearTimeout(timer)
+      await closed.catch((err: unknown) => logger.error({ err }, 'http close failed'))
+      // the last deltas of the finished requests are queued by now; the channel flushes them on stop
+      await manager?.stop().catch((err: unknown) => logger.error({ err }, 'session manager stop failed'))
+      await channel?.stop().catch((err: unknown) => logger.error({ err }, 'channel stop failed'))
+      logger.info({ event: 'node-stopped', reason }, 'stopped')
+    })()
+    return stopping
+  }
+
+  // why this early: a signal during a long state transfer must still end in a clean leave, exit 0
+  if (deps.handleSignals === true) {
+    const onSignal = (signal: NodeJS.Signals) => {
+      stop(signal).then(() => process.exit(0), (err: unknown) => { logger.fatal({ err }, 'stop failed'); process.exit(1) })
+    }
+    process.once('SIGTERM', onSignal)
+    process.once('SIGINT', onSignal)
+  }
+
   try {
     await app.listen({ host: options.http.address, port: options.http.port })
+    listening = true
     httpUrl = advertisedHttpUrl(app.server.address() as AddressInfo, options)
     const channelLog = logger.child({ component: 'channel' })
     channel = factories.createChannel(channelOptionsOf(options, httpUrl, channelLog))
@@ -154,43 +190,17 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     await manager.start()
   } catch (err) {
     deferred.fail(err)
-    await manager?.stop().catch(() => {})
-    await channel?.stop().catch(() => {})
-    await app.close().catch(() => {})
+    if (stopping === null) {
+      await manager?.stop().catch(() => {})
+      await channel?.stop().catch(() => {})
+      await app.close().catch(() => {})
+    }
+    if (stopping !== null) { await stopping; throw stoppedDuringStart() }
     throw err
   }
+  if (stopping !== null) { await stopping; throw stoppedDuringStart() }
   logger.info({ event: 'node-started', jvmRoute: options.jvmRoute, http: httpUrl, member: channel.local.id, status: httpUrl + STATUS_PATH }, `node ${options.jvmRoute} serving ${httpUrl}`)
   void manager.ready.then(() => logger.info({ event: 'node-ready', jvmRoute: options.jvmRoute }, 'sessions ready'), () => {})
-
-  let stopping: Promise<void> | null = null
-  const ch = channel
-  const mgr = manager
-  const stop = (reason = 'stop'): Promise<void> => {
-    stopping ??= (async () => {
-      logger.info({ event: 'node-stopping', reason }, `stopping (${reason})`)
-      const closed = app.close()
-      let timer: NodeJS.Timeout | undefined
-      const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), options.shutdownTimeout) })
-      if (await Promise.race([closed.then(() => false), timedOut])) {
-        logger.warn({ event: 'shutdown-timeout', shutdownTimeout: options.shutdownTimeout }, 'in-flight requests did not finish in time; closing their connections')
-        app.server.closeAllConnections()
-      }
-      clearTimeout(timer)
-      await closed.catch((err: unknown) => logger.error({ err }, 'http close failed'))
-      await mgr.stop().catch((err: unknown) => logger.error({ err }, 'session manager stop failed'))
-      await ch.stop().catch((err: unknown) => logger.error({ err }, 'channel stop failed'))
-      logger.info({ event: 'node-stopped', reason }, 'stopped')
-    })()
-    return stopping
-  }
-
-  if (deps.handleSignals === true) {
-    const onSignal = (signal: NodeJS.Signals) => {
-      stop(signal).then(() => process.exit(0), (err: unknown) => { logger.fatal({ err }, 'stop failed'); process.exit(1) })
-    }
-    process.once('SIGTERM', onSignal)
-    process.once('SIGINT', onSignal)
-  }
 
   return { url: httpUrl, options, channel, store: manager, app, logger, stop }
 }
