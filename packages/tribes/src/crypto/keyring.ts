@@ -1,7 +1,10 @@
 /**
  * The cluster key: authenticates and encrypts cluster traffic, and rejects replays.
  *
- * - Messages: AES-256-GCM with a fresh random 12-byte nonce per message. The caller passes the
+ * - Messages: AES-256-GCM with a fresh 12-byte nonce per message: 8 random bytes drawn per keyring
+ *   (and again every 2^32 messages) ‖ a 32-bit counter. Unique per key without a random draw per
+ *   message (which cost more than the cipher); two members repeat a nonce only if they draw the
+ *   same 64-bit prefix. The caller passes the
  *   ChannelData header (options, timestamp, uniqueId, sender blob) as AAD, so none of it can be
  *   altered without the tag failing (Tomcat's EncryptInterceptor leaves it unauthenticated).
  * - Replays: a message is rejected when its (authenticated) timestamp is outside now ± window, or
@@ -88,6 +91,8 @@ export class Keyring {
   readonly #current: DerivedKey
   readonly #all: DerivedKey[]
   readonly #replay: ReplayGuard
+  #noncePrefix = crypto.randomBytes(8)
+  #nonceCounter = 0
 
   constructor (options: KeyringOptions) {
     this.#current = derive(parseKey(options.key, 'key'))
@@ -106,8 +111,10 @@ export class Keyring {
    * (`plaintext.length + SEAL_OVERHEAD` bytes), authenticating `aad` too.
    */
   sealInto (aad: Uint8Array, plaintext: Uint8Array, out: Buffer, offset: number): void {
-    const nonce = crypto.randomBytes(NONCE_LENGTH)
-    nonce.copy(out, offset)
+    if (this.#nonceCounter > 0xffffffff) { this.#noncePrefix = crypto.randomBytes(8); this.#nonceCounter = 0 }
+    this.#noncePrefix.copy(out, offset)
+    out.writeUInt32BE(this.#nonceCounter++, offset + 8)
+    const nonce = out.subarray(offset, offset + NONCE_LENGTH)
     const cipher = crypto.createCipheriv('aes-256-gcm', this.#current.aead, nonce, { authTagLength: TAG_LENGTH })
     cipher.setAAD(aad)
     let o = offset + NONCE_LENGTH
