@@ -34,6 +34,10 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** undici refused the request itself: the client's request was bad, not the worker */
 const REQUEST_REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'])
 
+function uncork (res: ServerResponse): void {
+  res.uncork()
+}
+
 class ClientGoneError extends Error {
   readonly code = 'LB_ERR_CLIENT_GONE'
 }
@@ -237,6 +241,9 @@ class Attempt implements Dispatcher.DispatchHandler {
       return
     }
     this.#responded = true
+    // why: a small answer (head, body, end) usually arrives in one tick: send it in one write
+    res.cork()
+    process.nextTick(uncork, res)
   }
 
   onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
