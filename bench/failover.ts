@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util'
 import { runMain } from './lib/cleanup.js'
 import { machineInfo } from './lib/machine.js'
 import { createProgress } from './lib/progress.js'
-import { Unavailable } from './lib/interleave.js'
+import { Unavailable, withTimeout } from './lib/interleave.js'
 import { summarize, formatSummary, quantileSorted } from './lib/stats.js'
 import { writeReport } from './lib/report.js'
 import { tempDir } from './lib/tempdir.js'
@@ -106,10 +106,11 @@ async function main (): Promise<void> {
   const progress = createProgress('failover', missing ? 0 : reps)
   for (let rep = 0; rep < reps && !missing; rep++) {
     progress.status(`rep ${rep + 1}/${reps}: starting 3 nodes`)
-    const nodes: WasNode[] = await startWasCluster(3, clusterKey(), sendMode)
+    const nodes: WasNode[] = await withTimeout(startWasCluster(3, clusterKey(), sendMode), 90_000, 'starting 3 nodecat-was nodes')
+    progress.status(`rep ${rep + 1}/${reps}: starting the front`)
     const [port, adminPort] = await freePorts(2)
     const backends: Backend[] = nodes.map((n) => ({ route: n.route, port: n.httpPort, pid: n.child.pid }))
-    const front = await startFront(frontMode, dir, port!, adminPort!, backends)
+    const front = await withTimeout(startFront(frontMode, dir, port!, adminPort!, backends), 40_000, 'starting the front')
     if (front instanceof Unavailable) { notes.push(`Front not available: ${front.reason}`); await Promise.all(nodes.map((n) => n.child.stop())); break }
     let victim = ''
     const clients = startSessionClients({ url: front.url, users, thinkMs: 50, durationMs: warmMs + afterMs, maxRequests: 200_000 }, (t) => progress.status(`rep ${rep + 1}/${reps}: ${(t / 1000).toFixed(0)} s${victim ? `, ${victim} killed` : ''}`))
@@ -122,7 +123,7 @@ async function main (): Promise<void> {
     victim = [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0]
     const killT = performance.now()
     process.kill(nodes.find((n) => n.route === victim)!.child.pid, 'SIGKILL')
-    await clients.done
+    await withTimeout(clients.done, warmMs + afterMs + 30_000, 'the simulated users')
     const logs = clients.logs
     const startedAt = clients.startedAt
     const o = analyse(logs, killT - startedAt, victim, front.name)

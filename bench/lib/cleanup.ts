@@ -22,8 +22,20 @@ export function onCleanup (name: string, undo: Undo): () => Promise<void> {
   }
 }
 
+/** One undo step, bounded: a step that hangs is reported and skipped, so cleanup always ends. */
 async function runStep (step: { name: string, undo: Undo }): Promise<void> {
-  try { await step.undo() } catch (err) { process.stderr.write(`cleanup "${step.name}" failed: ${(err as Error).message}\n`) }
+  if (process.env.BENCH_DEBUG) process.stderr.write(`cleanup: ${step.name}\n`)
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      Promise.resolve().then(step.undo),
+      new Promise((_resolve, reject) => { timer = setTimeout(() => reject(new Error('did not finish within 15 s')), 15_000) })
+    ])
+  } catch (err) {
+    process.stderr.write(`cleanup "${step.name}" failed: ${(err as Error).message}\n`)
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 /** Undo everything registered so far, newest first. Safe to call more than once. */

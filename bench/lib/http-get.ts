@@ -24,6 +24,8 @@ export async function waitForPort (host: string, port: number, timeoutMs = 10_00
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, host)
+      // why: a SYN that gets no answer (full backlog) would otherwise wait for the kernel's retries
+      s.setTimeout(1000, () => { s.destroy(); resolve(false) })
       s.once('connect', () => { s.destroy(); resolve(true) })
       s.once('error', () => resolve(false))
     })

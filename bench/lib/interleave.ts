@@ -59,3 +59,13 @@ export async function runInterleaved<T> (variants: Array<Variant<T>>, reps: numb
 export function column<T> (o: VariantOutcome<T>, reps: number, pick: (s: T) => number): number[] {
   return Array.from({ length: reps }, (_, i) => (o.samples[i] === undefined ? NaN : pick(o.samples[i] as T)))
 }
+
+/** Reject with a message naming the stage when `p` takes longer than `ms` (a stuck setup must not hang a benchmark). */
+export async function withTimeout<T> (p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms) })])
+  } finally {
+    clearTimeout(timer)
+  }
+}

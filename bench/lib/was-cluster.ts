@@ -33,6 +33,7 @@ export async function startWasCluster (size: number, key: string, mode: 'async' 
     const child = startChild(`nodecat-was ${route}`, process.execPath, args, { env: { ...process.env, NODE_OPTIONS: '' } })
     nodes.push({ route, httpPort: ports[i]!, child })
   }
-  await Promise.all(nodes.map((n) => n.child.waitFor((l) => l.event === 'node-ready', 30_000)))
+  // why: a node is ready after the initial state transfer, which may take up to its 60 s timeout
+  await Promise.all(nodes.map((n) => n.child.waitFor((l) => l.event === 'node-ready', 75_000)))
   return nodes
 }
