@@ -274,7 +274,9 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
     if (typeof a !== 'object' || a === null) v.fail('admin', 'an object or false', a)
     known(a as Record<string, unknown>, 'admin', ['host', 'port', 'token', 'requireToken', 'refresh'])
     const ahost = host(a.host ?? DEFAULTS.admin.host, 'admin.host')
-    const token = a.token !== undefined ? v.string(a.token, 'admin.token', /^[\x21-\x7e]{16,256}$/, 'a token of 16-256 printable characters') : undefined
+    // why: never echo a secret, not even a wrong one, in an error message
+    if (a.token !== undefined && (typeof a.token !== 'string' || !/^[\x21-\x7e]{16,256}$/.test(a.token))) v.fail('admin.token', 'a token of 16-256 printable characters', '[hidden]')
+    const token = a.token
     const requireToken = a.requireToken !== undefined ? v.boolean(a.requireToken, 'admin.requireToken') : !isLoopbackHost(ahost)
     if (requireToken && token === undefined) v.fail('admin.token', `set when the admin listener is not on loopback (admin.host ${ahost}) or admin.requireToken is true`, undefined)
     admin = {

@@ -52,3 +52,19 @@ t.test('slow headers get 408 after headersTimeout; connections beyond maxConnect
   t.equal(answer, '', 'the third connection is closed without an answer')
   t.equal(b.seen, 0)
 })
+
+t.test('an idle kept-alive client connection is closed after keepAliveTimeout', async (t) => {
+  const b = await startBackend(t, 't1')
+  const { lb } = await startBalancer(t, { workers: [{ route: 't1', url: b.url }], healthCheck: false, client: { keepAliveTimeout: 300 } })
+  const socket = net.connect(lb.address!.port, '127.0.0.1')
+  socket.on('error', () => {})
+  let answer = ''
+  socket.on('data', (c) => { answer += c.toString() })
+  socket.write('GET /x HTTP/1.1\r\nHost: a\r\n\r\n')
+  const closed = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => { socket.destroy(); resolve(false) }, 20_000)
+    socket.once('close', () => { clearTimeout(timer); resolve(true) })
+  })
+  t.ok(closed, 'the balancer closed the idle connection')
+  t.match(answer, /^HTTP\/1\.1 200 [\s\S]*t1/, 'answered, then closed by the balancer while idle')
+})

@@ -87,4 +87,6 @@ t.test('options are validated with messages that name the option', async (t) => 
   t.throws(() => resolveBalancerOptions({ nosuch: 1 } as never), { message: /nosuch/ })
   t.throws(() => resolveBalancerOptions({ method: 'random' as never }), { message: /method must be one of/ })
   t.equal(resolveBalancerOptions({ workers: ['dom.t1=http://127.0.0.1:1'] }).workers[0]!.domain, 'dom', 'a dotted route implies its domain')
+  t.throws(() => resolveBalancerOptions({ admin: { token: 'short-secret' } }), { message: /^admin\.token must be .*\[hidden\]/ })
+  try { resolveBalancerOptions({ admin: { token: 'short-secret' } }) } catch (err) { t.notMatch((err as Error).message, 'short-secret', 'a bad token is never echoed') }
 })
