@@ -3,7 +3,7 @@
  * commands run at start-up (node options, the channel options they map to, balancer options), so
  * the examples cannot drift from the option tables.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import path from 'node:path'
 import { mkdtempSync, writeFileSync, readFileSync, rmSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -21,7 +21,7 @@ const deploy = path.join(repoRoot, 'deploy')
 const silent = pino({ level: 'silent' })
 
 /** The examples name /etc/nodecat/cluster.key; point them at a real key file for validation. */
-function withKey (t: Tap.Test, file: string): string {
+function withKey (t: Test, file: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-deploy-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const key = path.join(dir, 'cluster.key')
