@@ -4,7 +4,7 @@
  * Ctrl-C. Nothing here ever signals a process it did not start.
  */
 import { spawn, type SpawnOptions } from 'node:child_process'
-import { onCleanup } from './cleanup.js'
+import { onCleanup, isAborted } from './cleanup.js'
 
 export interface Child {
   readonly pid: number
@@ -31,6 +31,7 @@ export function livePids (): number[] {
 process.on('exit', () => { for (const c of live) { try { process.kill(c.pid, 'SIGKILL') } catch {} } })
 
 export function startChild (name: string, command: string, args: string[], options: SpawnOptions = {}): Child {
+  if (isAborted()) throw new Error(`interrupted: not starting ${name}`)
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options })
   if (child.pid === undefined) throw new Error(`could not start ${name} (${command})`)
   const pid = child.pid

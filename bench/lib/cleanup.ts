@@ -8,6 +8,12 @@ type Undo = () => void | Promise<void>
 const steps: Array<{ name: string, undo: Undo }> = []
 let running: Promise<void> | null = null
 let installed = false
+let aborted = false
+
+/** True once Ctrl-C / SIGTERM arrived: loops stop, no new children start, no report is written. */
+export function isAborted (): boolean {
+  return aborted
+}
 
 /** Register an undo step; returns a function that runs it now (and removes it from the list). */
 export function onCleanup (name: string, undo: Undo): () => Promise<void> {
@@ -52,6 +58,7 @@ function installHandlers (): void {
   installed = true
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.once(sig, () => {
+      aborted = true
       process.stderr.write(`\n${sig}: stopping children and removing what the benchmark set up…\n`)
       void cleanupAll().finally(() => process.exit(130))
     })

@@ -5,6 +5,7 @@
  * last, and lets each variant be divided by the baseline of its own repetition.
  */
 import type { Progress } from './progress.js'
+import { isAborted } from './cleanup.js'
 
 /** Collapse whitespace and newlines so a reason fits one table cell. */
 export function oneLine (s: string): string {
@@ -37,6 +38,7 @@ export async function runInterleaved<T> (variants: Array<Variant<T>>, reps: numb
   const outcomes = variants.map((v): VariantOutcome<T> => ({ name: v.name, samples: [], errors: [] }))
   for (let rep = 0; rep < reps; rep++) {
     for (let k = 0; k < variants.length; k++) {
+      if (isAborted()) return outcomes
       const i = (rep + k) % variants.length
       const v = variants[i]!
       const o = outcomes[i]!

@@ -10,6 +10,7 @@ import Table from 'cli-table3'
 import { describeMachine, type MachineInfo } from './machine.js'
 import { barChartSvg, type Chart } from './svg-chart.js'
 import { startNoiseMeter, describeNoise, type NoiseReport } from './noise.js'
+import { isAborted } from './cleanup.js'
 
 // why: started when the benchmark module loads, read when the report is written
 const noiseMeter = startNoiseMeter()
@@ -80,6 +81,7 @@ export function printReport (r: Report): void {
 
 /** Write the three files and print the tables; returns the paths written. */
 export function writeReport (r: Report): string[] {
+  if (isAborted()) { process.stderr.write('interrupted: no results written\n'); return [] }
   r.noise = noiseMeter()
   r.notes = [describeNoise(r.noise), ...r.notes]
   mkdirSync(resultsDir, { recursive: true })
