@@ -1,6 +1,6 @@
 /**
  * pnpm bench:baseline — the physical limits the replication benchmark is read against:
- *  - raw TCP throughput between two Node processes on 127.0.0.1, one direction, one
+ *  - raw TCP throughput between two Node processes on 127.0.0.1 (or across the emulated link with --profile), one direction, one
  *    connection, for ~100 B, 1 KiB and 16 KiB messages (messages/s and MB/s);
  *  - msgpackr encode + decode of realistic session deltas of those sizes (ops/s);
  *  - Node TCP ping-pong round-trip time (p50/p99/p99.9).
@@ -14,27 +14,32 @@ import { runInterleaved, column, type Variant } from './lib/interleave.js'
 import { measureTcp, measureCodec, measurePingPong, type TcpResult, type CodecResult, type PingPongResult } from './lib/baselines.js'
 import { summarize, formatSummary, formatNumber } from './lib/stats.js'
 import { writeReport, type ReportTable } from './lib/report.js'
+import { placeNodes } from './lib/placement.js'
+import { EMULATION_CAVEAT } from './lib/pi-profiles.js'
 
 export const SIZES = [100, 1024, 16384]
 
-const USAGE = `usage: pnpm bench:baseline [--long] [--reps N] [--seconds S]
+const USAGE = `usage: pnpm bench:baseline [--long] [--reps N] [--seconds S] [--profile pi3|pi4|pi5]
   --long       5 repetitions of 4 s runs instead of 3 of 2 s
+  --profile    the two ends in shaped namespaces under a CPU quota (root; an emulation)
   --reps N     repetitions (interleaved)
   --seconds S  length of each TCP throughput run`
 
 type Sample = { kind: 'tcp', r: TcpResult } | { kind: 'codec', r: CodecResult } | { kind: 'ping', r: PingPongResult }
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { long: { type: 'boolean' }, reps: { type: 'string' }, seconds: { type: 'string' }, help: { type: 'boolean' } } })
+  const { values } = parseArgs({ options: { long: { type: 'boolean' }, reps: { type: 'string' }, seconds: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean' } } })
   if (values.help) { console.log(USAGE); return }
   const reps = Number(values.reps ?? (values.long ? 5 : 3))
   const seconds = Number(values.seconds ?? (values.long ? 4 : 2))
-  const machine = machineInfo()
+  const placement = placeNodes(2, values.profile)
+  const machine = machineInfo(placement.profile?.name ?? 'host')
+  const node0 = placement.nodes[0]!
 
   const variants: Array<Variant<Sample>> = [
-    ...SIZES.map((size): Variant<Sample> => ({ name: `tcp ${size} B`, run: async () => ({ kind: 'tcp', r: await measureTcp(size, { count: 20_000_000, ms: seconds * 1000 }) }) })),
-    ...SIZES.map((size): Variant<Sample> => ({ name: `codec ${size} B`, run: async () => ({ kind: 'codec', r: await measureCodec(size, { ms: seconds * 750 }) }) })),
-    { name: 'ping-pong', run: async () => ({ kind: 'ping', r: await measurePingPong({ samples: 20_000, warmup: 2000, ms: seconds * 1500 }) }) }
+    ...SIZES.map((size): Variant<Sample> => ({ name: `tcp ${size} B`, run: async () => ({ kind: 'tcp', r: await measureTcp(size, { count: 20_000_000, ms: seconds * 1000, placement: placement.pair() }) }) })),
+    ...SIZES.map((size): Variant<Sample> => ({ name: `codec ${size} B`, run: async () => ({ kind: 'codec', r: await measureCodec(size, { ms: seconds * 750, wrap: node0.wrap, onStart: (c) => node0.adopt(c) }) }) })),
+    { name: 'ping-pong', run: async () => ({ kind: 'ping', r: await measurePingPong({ samples: 20_000, warmup: 2000, ms: seconds * 1500, placement: placement.pair() }) }) }
   ]
   const progress = createProgress('baseline', reps * variants.length)
   const outcomes = await runInterleaved(variants, reps, progress)
@@ -77,11 +82,12 @@ async function main (): Promise<void> {
     ]
   })
   writeReport({
-    name: 'baseline',
-    title: 'nodecat baseline: raw TCP, msgpackr, ping-pong',
+    name: placement.profile ? `baseline-${placement.profile.name}` : 'baseline',
+    title: `nodecat baseline: raw TCP, msgpackr, ping-pong${placement.profile ? ` — ${placement.profile.name} EMULATION` : ''}`,
     command: `pnpm bench:baseline ${process.argv.slice(2).join(' ')}`.trim(),
     machine,
     notes: [
+      ...(placement.profile ? [EMULATION_CAVEAT, `Profile ${placement.profile.name}: ${placement.profile.models}; link tbf ${placement.profile.linkRate}, CPU quota ${placement.profile.cpuFraction} of one core per process (10 ms period). Ping-pong latency under the quota is NOT a Pi's latency.`] : []),
       `Median of ${reps} interleaved repetitions, (min–max) in brackets. Each TCP run: ${seconds} s or 20 M messages, whichever first; 4-byte length prefix per message, one socket.write() per message, measured at the receiver.`,
       'These are the ceilings for replication on this machine: a tribes channel cannot move more deltas/s than TCP moves messages of the same size, nor more than msgpackr can encode and decode.',
       'Shared 2-core machines are noisy (±30–50 % between runs minutes apart): compare ratios measured in the same run, not absolute numbers across runs.',
