@@ -1,0 +1,276 @@
+/**
+ * A whole cluster in processes on 127.0.0.1 for the failover tests: N `nodecat-was` nodes running
+ * the example shop with static membership, and a balancer in front, all on ports from freePorts,
+ * all stopped by PID at teardown. Plus ShopClient, a cookie-keeping HTTP client that logs in, adds
+ * to the cart and reads /api/state, and records every request it made.
+ *
+ *   const c = await startCluster(t, { nodes: 2, mode: 'sync' })
+ *   const user = new ShopClient(c.balancerUrl)
+ *   await user.login('ann'); await user.addToCart('tea')
+ *   c.node(user.route!).kill()
+ */
+import path from 'node:path'
+import { startNode, repoRoot, type TestProcess } from './proc.js'
+import { freePorts } from './ports.js'
+
+type Teardown = { teardown: (fn: () => Promise<void> | void) => void }
+
+export const HOST = '127.0.0.1'
+export const SHOP_APP = path.join(repoRoot, 'examples', 'shop', 'app.js')
+
+export interface ClusterOptions {
+  /** nodes to start (default 2) */
+  nodes?: number
+  /** replication send mode (default sync) */
+  mode?: 'sync' | 'async'
+  /** balancer finds its workers through the cluster (--discover with static members) instead of --worker flags */
+  discover?: boolean
+  /** extra flags for every node */
+  nodeArgs?: string[]
+  /** extra flags for the balancer */
+  balancerArgs?: string[]
+  /** do not start the balancer */
+  noBalancer?: boolean
+}
+
+export class ClusterNode {
+  readonly route: string
+  readonly httpPort: number
+  readonly receiverPort: number
+  readonly url: string
+  proc: TestProcess | null = null
+  /** how many times this node was started */
+  starts = 0
+  readonly #args: () => string[]
+  readonly #t: Teardown
+
+  constructor (t: Teardown, route: string, httpPort: number, receiverPort: number, args: () => string[]) {
+    this.#t = t
+    this.route = route
+    this.httpPort = httpPort
+    this.receiverPort = receiverPort
+    this.url = `http://${HOST}:${httpPort}`
+    this.#args = args
+  }
+
+  get up (): boolean {
+    return this.proc !== null && this.proc.child.exitCode === null && this.proc.child.signalCode === null
+  }
+
+  /** start (or restart) the process and wait for its `node-started` line; with `ready`, also for `node-ready` (state transfer done) */
+  async start ({ ready = true, timeoutMs = 90_000 } = {}): Promise<void> {
+    if (this.up) throw new Error(`${this.route} is already running`)
+    this.starts++
+    this.proc = startNode(this.#t, 'was-node', 'cli.js', this.#args())
+    await this.proc.waitFor((l) => l.event === 'node-started', timeoutMs, `node-started of ${this.route}`)
+    if (ready) await this.proc.waitFor((l) => l.event === 'node-ready', timeoutMs, `node-ready of ${this.route}`)
+  }
+
+  /** send a signal (SIGKILL by default); resolves once the process is gone for SIGKILL/SIGTERM */
+  async kill (sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const p = this.proc
+    if (p === null) throw new Error(`${this.route} was never started`)
+    p.signal(sig)
+    if (sig === 'SIGKILL' || sig === 'SIGTERM') await p.exited
+  }
+
+  /** lines this node logged in its current run */
+  lines (): Array<Record<string, any>> {
+    return this.proc?.lines ?? []
+  }
+}
+
+export interface Cluster {
+  readonly nodes: ClusterNode[]
+  readonly balancer: TestProcess | null
+  readonly balancerUrl: string
+  readonly adminUrl: string
+  node (route: string): ClusterNode
+  /** nodes other than the named one */
+  others (route: string): ClusterNode[]
+  /** the balancer's admin /status JSON */
+  status (): Promise<any>
+  /** wait until the balancer reports the worker in one of these states */
+  waitWorkerState (route: string, states: string[], timeoutMs?: number): Promise<void>
+  /** wait until every running node lists every other running node as a member */
+  waitMembers (timeoutMs?: number): Promise<void>
+}
+
+export async function startCluster (t: Teardown, options: ClusterOptions = {}): Promise<Cluster> {
+  const n = options.nodes ?? 2
+  const mode = options.mode ?? 'sync'
+  const ports = await freePorts(2 * n + 3)
+  const balancerPort = ports[2 * n]!
+  const adminPort = ports[2 * n + 1]!
+  const lbClusterPort = ports[2 * n + 2]!
+  const nodes: ClusterNode[] = []
+  const receivers = (except?: ClusterNode): string[] => {
+    const list = nodes.filter((o) => o !== except).map((o) => `${HOST}:${o.receiverPort}`)
+    if (options.discover === true) list.push(`${HOST}:${lbClusterPort}`)
+    return list
+  }
+  for (let i = 0; i < n; i++) {
+    const route = `n${i + 1}`
+    const node: ClusterNode = new ClusterNode(t, route, ports[2 * i]!, ports[2 * i + 1]!, () => [
+      '--jvm-route', route, '--http', `${HOST}:${node.httpPort}`, '--receiver', `${HOST}:${node.receiverPort}`, '--auto-bind', '1',
+      '--static', receivers(node).join(','), '--app', SHOP_APP, '--channel-send-options', mode,
+      '--frequency', '500', '--drop-time', '3000', '--shutdown-timeout', '5000', ...(options.nodeArgs ?? [])
+    ])
+    nodes.push(node)
+  }
+  // one after the other: each new node takes the sessions from the ones already running
+  for (const node of nodes) await node.start()
+
+  let balancer: TestProcess | null = null
+  if (options.noBalancer !== true) {
+    const workers = options.discover === true
+      ? ['--discover', '--static-members', receivers().filter((r) => !r.endsWith(`:${lbClusterPort}`)).join(','), '--cluster-address', HOST, '--cluster-port', String(lbClusterPort)]
+      : nodes.flatMap((o) => ['--worker', `${o.route}=${o.url}`])
+    balancer = startNode(t, 'balancer', 'cli.js', [
+      '--listen', `${HOST}:${balancerPort}`, '--admin', `${HOST}:${adminPort}`, ...workers,
+      '--health-interval', '500', '--connect-timeout', '1000', ...(options.balancerArgs ?? [])
+    ])
+    await balancer.waitFor((l) => l.msg === 'balancer started', 30_000, 'balancer started')
+  }
+  const adminUrl = `http://${HOST}:${adminPort}`
+  const status = async (): Promise<any> => {
+    const res = await fetch(`${adminUrl}/status`, { signal: AbortSignal.timeout(5000) })
+    return await res.json()
+  }
+  const cluster: Cluster = {
+    nodes,
+    balancer,
+    balancerUrl: `http://${HOST}:${balancerPort}`,
+    adminUrl,
+    node (route) {
+      const found = nodes.find((o) => o.route === route)
+      if (found === undefined) throw new Error(`no node ${route}`)
+      return found
+    },
+    others: (route) => nodes.filter((o) => o.route !== route),
+    status,
+    async waitWorkerState (route, states, timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs
+      let last = '?'
+      while (Date.now() < until) {
+        try {
+          const s = await status()
+          last = s.workers.find((w: any) => w.route === route)?.state ?? 'absent'
+          if (states.includes(last)) return
+        } catch {}
+        await sleep(100)
+      }
+      throw new Error(`worker ${route} not in ${states.join('|')} within ${timeoutMs} ms (last: ${last})`)
+    },
+    async waitMembers (timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs
+      let last = ''
+      while (Date.now() < until) {
+        const up = nodes.filter((o) => o.up)
+        let all = true
+        for (const o of up) {
+          try {
+            const s = await (await fetch(`${o.url}/_nodecat/status`, { signal: AbortSignal.timeout(3000) })).json() as any
+            const routes = new Set((s.members ?? []).map((m: any) => m.route ?? m.jvmRoute))
+            const missing = up.filter((p) => p !== o && !routes.has(p.route))
+            if (missing.length > 0) { all = false; last = `${o.route} misses ${missing.map((m) => m.route).join(',')} (has ${[...routes].join(',')})` }
+          } catch (err) { all = false; last = `${o.route}: ${(err as Error).message}` }
+        }
+        if (all) return
+        await sleep(200)
+      }
+      throw new Error(`members not complete within ${timeoutMs} ms: ${last}`)
+    }
+  }
+  return cluster
+}
+
+export const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
+
+export interface ShopState {
+  jvmRoute: string
+  sessionId: string | null
+  user: string | null
+  count: number
+  cart: string[]
+}
+
+export interface Answer {
+  method: string
+  path: string
+  /** HTTP status, or 0 when the request itself failed (connection error, timeout) */
+  status: number
+  /** the parsed JSON body when there was one */
+  state: ShopState | null
+  error: string | null
+  /** where it went (balancer or a node) */
+  base: string
+}
+
+/** A browser-like client: one JSESSIONID cookie jar, JSON answers, every request recorded. */
+export class ShopClient {
+  readonly base: string
+  cookie: string | null = null
+  readonly log: Answer[] = []
+  timeoutMs: number
+
+  constructor (base: string, { timeoutMs = 20_000 } = {}) {
+    this.base = base
+    this.timeoutMs = timeoutMs
+  }
+
+  /** route named by the cookie (after the first '.') */
+  get route (): string | null {
+    if (this.cookie === null) return null
+    const i = this.cookie.indexOf('.')
+    return i < 0 ? null : this.cookie.slice(i + 1)
+  }
+
+  async request (method: 'GET' | 'POST', urlPath: string, form?: Record<string, string>, base = this.base): Promise<Answer> {
+    const headers: Record<string, string> = { accept: 'application/json' }
+    if (this.cookie !== null) headers.cookie = `JSESSIONID=${this.cookie}`
+    let body: string | undefined
+    if (form !== undefined) {
+      headers['content-type'] = 'application/x-www-form-urlencoded'
+      body = new URLSearchParams(form).toString()
+    }
+    const answer: Answer = { method, path: urlPath, status: 0, state: null, error: null, base }
+    try {
+      const res = await fetch(base + urlPath, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) })
+      answer.status = res.status
+      for (const c of res.headers.getSetCookie()) this.#takeCookie(c)
+      const text = await res.text()
+      if ((res.headers.get('content-type') ?? '').includes('json')) {
+        const parsed = JSON.parse(text)
+        if (typeof parsed === 'object' && parsed !== null && 'jvmRoute' in parsed) answer.state = parsed as ShopState
+        else if (res.status >= 400) answer.error = text.slice(0, 300)
+      } else if (res.status >= 400) answer.error = text.slice(0, 300)
+    } catch (err) {
+      answer.error = `${(err as Error).name}: ${(err as Error).message} ${String((err as any).cause?.code ?? '')}`
+    }
+    this.log.push(answer)
+    return answer
+  }
+
+  #takeCookie (setCookie: string): void {
+    const [pair, ...attrs] = setCookie.split(';')
+    const eq = pair!.indexOf('=')
+    if (pair!.slice(0, eq).trim() !== 'JSESSIONID') return
+    const value = pair!.slice(eq + 1).trim()
+    const gone = attrs.some((a) => /^\s*max-age\s*=\s*0\s*$/i.test(a)) || value === ''
+    this.cookie = gone ? null : value
+  }
+
+  async login (user: string): Promise<Answer> { return await this.request('POST', '/login', { user }) }
+  async addToCart (item: string): Promise<Answer> { return await this.request('POST', '/cart', { item }) }
+  async count (): Promise<Answer> { return await this.request('POST', '/count') }
+  async state (base?: string): Promise<Answer> { return await this.request('GET', '/api/state', undefined, base) }
+
+  /** requests in the log that did not end in a 2xx */
+  failures (): Answer[] { return this.log.filter((a) => a.status < 200 || a.status >= 300) }
+}
+
+/** "GET /api/state -> 502 (...)" for messages */
+export function describe (a: Answer): string {
+  return `${a.method} ${a.path} via ${a.base} -> ${a.status}${a.error !== null ? ` (${a.error})` : ''}`
+}
