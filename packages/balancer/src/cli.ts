@@ -21,11 +21,12 @@ function makeLogger (level: string): Logger {
 }
 
 /** Run until SIGTERM/SIGINT; resolves with the exit code (never calls process.exit itself). */
-export async function main (argv: string[], writeErr: (text: string) => void = (t) => process.stderr.write(t)): Promise<number> {
+export async function main (argv: string[], writeErr: (text: string) => void = (t) => process.stderr.write(t), writeOut: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   let channel: Channel | undefined
   try {
     const config = parseCli(argv)
-    if (config === null) { writeErr(USAGE); return 0 }
+    // why: asked-for help is output (stdout, exit 0); usage errors go to stderr
+    if (config === null) { writeOut(USAGE.endsWith('\n') ? USAGE : USAGE + '\n'); return 0 }
     const logger = makeLogger(config.logLevel)
     if (config.discovery !== null) {
       const { createChannel } = await import('@nodecat/tribes')
