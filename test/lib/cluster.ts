@@ -274,3 +274,108 @@ export class ShopClient {
 export function describe (a: Answer): string {
   return `${a.method} ${a.path} via ${a.base} -> ${a.status}${a.error !== null ? ` (${a.error})` : ''}`
 }
+
+/** One user of a load run: what the server acknowledged, and every request it made. */
+export class LoadUser {
+  readonly client: ShopClient
+  readonly name: string
+  /** when the login was acknowledged (ms since epoch), or null */
+  loggedInAt: number | null = null
+  /** the highest counter value a 2xx answer showed */
+  ackedCount = 0
+  /** counter increments attempted (acknowledged or not) */
+  countAttempts = 0
+  /** items a 2xx answer showed in the cart */
+  readonly ackedItems = new Set<string>()
+  /** items sent whose answer was not a 2xx (may or may not have been applied) */
+  readonly doubtfulItems = new Set<string>()
+  /** start times of requests, by index in client.log */
+  readonly startedAt: number[] = []
+
+  constructor (base: string, name: string) {
+    this.client = new ShopClient(base)
+    this.name = name
+  }
+
+  async #timed (fn: () => Promise<Answer>): Promise<Answer> {
+    this.startedAt.push(Date.now())
+    return await fn()
+  }
+
+  async login (): Promise<boolean> {
+    const a = await this.#timed(async () => await this.client.login(this.name))
+    if (a.status === 200 && a.state?.user === this.name) { this.loggedInAt = Date.now(); return true }
+    return false
+  }
+
+  /** one step of load: alternately a counter increment, a cart add and a read */
+  async step (k: number): Promise<void> {
+    if (k % 3 === 0) {
+      this.countAttempts++
+      const a = await this.#timed(async () => await this.client.count())
+      if (a.status === 200 && a.state !== null) this.ackedCount = Math.max(this.ackedCount, a.state.count)
+    } else if (k % 3 === 1) {
+      const item = `${this.name}-${k}`
+      const a = await this.#timed(async () => await this.client.addToCart(item))
+      if (a.status === 200 && a.state !== null) for (const i of a.state.cart) this.ackedItems.add(i)
+      else this.doubtfulItems.add(item)
+    } else {
+      await this.#timed(async () => await this.client.state())
+    }
+  }
+}
+
+export interface LoadRun {
+  users: LoadUser[]
+  /** resolves when every user has stopped */
+  done: Promise<void>
+  /** ask every user to stop after its current request */
+  stop (): void
+}
+
+/**
+ * Start `clients` users against `base`: each logs in, then loops over step() until stop(), until
+ * `durationMs` has passed, or after `maxSteps` steps, whichever comes first (bounded in count and time).
+ * `pauseMs` between steps keeps the load light.
+ */
+export function startLoad (base: string, { clients = 6, durationMs = 4000, maxSteps = 2000, pauseMs = 0, prefix = 'u' } = {}): LoadRun {
+  const users = Array.from({ length: clients }, (_, i) => new LoadUser(base, `${prefix}${i + 1}`))
+  let stopped = false
+  const until = Date.now() + durationMs
+  const done = Promise.all(users.map(async (u) => {
+    if (!(await u.login())) return
+    for (let k = 0; k < maxSteps && !stopped && Date.now() < until; k++) {
+      await u.step(k)
+      if (pauseMs > 0) await sleep(pauseMs)
+    }
+  })).then(() => {})
+  return { users, done, stop: () => { stopped = true } }
+}
+
+export interface LossReport {
+  /** users whose session is gone (not logged in any more) */
+  lostSessions: string[]
+  /** users whose final counter is below what was acknowledged */
+  lostCounts: Array<{ user: string, acked: number, final: number }>
+  /** acknowledged cart items missing from the final cart */
+  lostItems: Array<{ user: string, item: string }>
+  /** final counters above the number of attempts (should never happen) */
+  impossible: string[]
+}
+
+/** Read every user's final state through `base` (their own cookies) and compare with what was acknowledged. */
+export async function lossReport (users: LoadUser[]): Promise<LossReport> {
+  const r: LossReport = { lostSessions: [], lostCounts: [], lostItems: [], impossible: [] }
+  for (const u of users) {
+    if (u.loggedInAt === null) continue
+    const a = await u.client.state()
+    const s = a.state
+    if (a.status !== 200 || s === null || s.user !== u.name) { r.lostSessions.push(u.name); continue }
+    if (s.count < u.ackedCount) r.lostCounts.push({ user: u.name, acked: u.ackedCount, final: s.count })
+    if (s.count > u.countAttempts) r.impossible.push(`${u.name}: count ${s.count} > ${u.countAttempts} attempts`)
+    const cart = new Set(s.cart)
+    for (const item of u.ackedItems) if (!cart.has(item)) r.lostItems.push({ user: u.name, item })
+    for (const item of s.cart) if (!u.ackedItems.has(item) && !u.doubtfulItems.has(item)) r.impossible.push(`${u.name}: item ${item} never sent`)
+  }
+  return r
+}
