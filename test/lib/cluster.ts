@@ -272,7 +272,7 @@ export class ShopClient {
 
 /** "GET /api/state -> 502 (...)" for messages */
 export function describe (a: Answer): string {
-  return `${a.method} ${a.path} via ${a.base} -> ${a.status}${a.error !== null ? ` (${a.error})` : ''}`
+  return `${a.method} ${a.path} via ${a.base} -> ${a.status}${a.error !== null ? ` (${a.error.trim()})` : ''}`
 }
 
 /** One user of a load run: what the server acknowledged, and every request it made. */
