@@ -28,12 +28,12 @@ function makeLogger (flags: Flags): Logger {
 export async function main (argv: string[], write?: (line: string) => void, writeErr: (text: string) => void = (t) => process.stderr.write(t)): Promise<number> {
   const [command, ...rest] = argv
   try {
-    if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-      writeErr(USAGE)
-      return command === undefined ? 2 : 0
-    }
+    // why: asked-for help is output (stdout, exit 0); a missing command is a usage error (stderr, 2)
+    const out = write ?? ((l: string) => process.stdout.write(l + '\n'))
+    if (command === undefined) { writeErr(USAGE); return 2 }
+    if (command === 'help' || command === '--help' || command === '-h') { out(USAGE.trimEnd()); return 0 }
     const flags = parseFlags(rest)
-    if (flags.help === true) { writeErr(USAGE); return 0 }
+    if (flags.help === true) { out(USAGE.trimEnd()); return 0 }
     switch (command) {
       case 'keygen':
         if (rest.length > 0) throw new UsageError('keygen takes no flags')
