@@ -57,7 +57,11 @@ t.test('three members over real multicast: join, clean stop, crash', { skip }, a
   t.notOk(a.lines.some((l) => l.event === 'memberDisappeared' && l.member.id === ids[1] && l.reason === 'shutdown'), 'a crash is never reported as a shutdown')
 })
 
-t.test('a SIGSTOPped member is kept while its receiver answers, dropped after dropTime + suspectTimeout, and comes back as itself', { skip }, async (t) => {
+t.test('a SIGSTOPped member is dropped once silent past dropTime and its receiver does not answer the probe, and comes back as itself', { skip }, async (t) => {
+  // The defined behaviour: the kernel still accepts connections for a stopped process, so a bare
+  // connect would keep it forever; the failure detector sends TCP_FAIL_DETECT with USE_ACK and only
+  // a running receiver ACKs. A stopped member is therefore dropped (reason 'timeout') about one
+  // probe after dropTime, and after SIGCONT its next heartbeat re-adds it under the same id.
   const net = await createTestNet(t, { members: 2 })
   const a = member(net, 0, ['--insecure'])
   const b = member(net, 1, ['--insecure'])
@@ -65,13 +69,9 @@ t.test('a SIGSTOPped member is kept while its receiver answers, dropped after dr
   await sees(a, idb, 'a sees b'); await sees(b, ida, 'b sees a')
   b.signal('SIGSTOP')
   t.teardown(() => b.signal('SIGCONT'))
-  const deadline = Date.now() + WAIT
-  while (!a.stderr().includes('member silent but its receiver answers; keeping it') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200))
-  t.match(a.stderr(), /member silent but its receiver answers; keeping it/, 'the stopped member\'s kernel still accepts the probe: kept')
-  t.notOk(a.lines.some((l) => l.event === 'memberDisappeared'), 'not dropped at dropTime')
   const gone = await loses(a, idb, 'a drops the stopped b')
-  t.equal(gone.reason, 'timeout')
-  t.match(a.stderr(), /member silent too long although its receiver answers; dropping it/)
+  t.equal(gone.reason, 'timeout', 'silent and not answering: timeout')
+  t.notMatch(a.stderr(), /member silent but its receiver answers; keeping it/, 'a frozen receiver is not mistaken for a live one')
   b.signal('SIGCONT')
   const back = await a.waitFor((l) => l.event === 'memberAdded' && l.member.id === idb && a.lines.indexOf(l) > a.lines.indexOf(gone), WAIT, 'b re-added after SIGCONT')
   t.equal(back.member.id, idb, 're-added under the same id')

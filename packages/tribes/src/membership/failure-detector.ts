@@ -1,9 +1,16 @@
 /**
- * TcpFailureDetector semantics: before a member is given up, try a TCP connect to its receiver.
- * A refused or timed-out connect means the process is gone; an accepted one means it is alive
- * (the heartbeats may just be lost). The probe connects and closes; it sends nothing.
+ * TcpFailureDetector semantics: before a member is given up, check its receiver over TCP.
+ * A refused or timed-out connect means the process is gone. An accepted connect is not enough: the
+ * kernel accepts connections for a frozen (SIGSTOPped, swapped-out, wedged) process too, so the
+ * default probe also sends Tomcat's TCP_FAIL_DETECT message with USE_ACK and requires the ACK,
+ * which only a running receiver writes (Tomcat's performReadTest). Receivers swallow the message.
  */
 import net from 'node:net'
+import { randomBytes } from 'node:crypto'
+import { encodeChannelDataFrame } from '../codec/channel-data.js'
+import { FrameParser, isAck } from '../codec/frame.js'
+import { SEND_OPTIONS } from '../codec/send-options.js'
+import { TCP_FAIL_DETECT } from '../codec/envelope.js'
 
 /** Resolve true when host:port accepts a TCP connection within timeoutMs. Never rejects. */
 export type Probe = (host: string, port: number, timeoutMs: number) => Promise<boolean>
@@ -23,6 +30,46 @@ export const tcpProbe: Probe = async (host, port, timeoutMs) => await new Promis
   socket.once('connect', () => finish(true))
   socket.once('error', () => finish(false))
 })
+
+/**
+ * The answering probe: connect within timeoutMs, send TCP_FAIL_DETECT (BYTE_MESSAGE|USE_ACK) as
+ * `sender()` (our member blob), and resolve true only when an ACK comes back within ackTimeoutMs.
+ */
+export function ackProbe (sender: () => Buffer, ackTimeoutMs = 2000): Probe {
+  return async (host, port, timeoutMs) => await new Promise((resolve) => {
+    const socket = net.connect({ host, port })
+    const parser = new FrameParser({ maxFrameSize: 64 })
+    let done = false
+    let timer: NodeJS.Timeout
+    const finish = (alive: boolean): void => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(alive)
+    }
+    timer = setTimeout(() => finish(false), timeoutMs)
+    socket.once('connect', () => {
+      clearTimeout(timer)
+      timer = setTimeout(() => finish(false), ackTimeoutMs)
+      socket.setNoDelay(true)
+      socket.write(encodeChannelDataFrame({
+        options: SEND_OPTIONS.BYTE_MESSAGE | SEND_OPTIONS.USE_ACK,
+        timestamp: Date.now(),
+        uniqueId: randomBytes(16),
+        sender: sender(),
+        message: TCP_FAIL_DETECT
+      }))
+    })
+    socket.on('data', (chunk: Buffer) => {
+      let bodies: Buffer[]
+      try { bodies = parser.push(chunk) } catch { finish(false); return }
+      if (bodies.length > 0) finish(isAck(bodies[0]!))
+    })
+    socket.once('error', () => finish(false))
+    socket.once('close', () => finish(false))
+  })
+}
 
 export interface FailureDetectorOptions {
   connectTimeout: number

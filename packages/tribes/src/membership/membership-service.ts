@@ -14,7 +14,7 @@ import { encodePayload, encodeSignedMember, tagLengthOf, type MemberAuth } from 
 import { readMemberDatagram } from './datagram.js'
 import type { HeartbeatTransport } from './heartbeat-transport.js'
 import { MembershipTable, memberId, toMember } from './membership.js'
-import { FailureDetector, type Probe } from './failure-detector.js'
+import { FailureDetector, ackProbe, type Probe } from './failure-detector.js'
 import { check, MEMBERSHIP_DEFAULTS } from './defaults.js'
 
 export interface MembershipEvents {
@@ -130,7 +130,8 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     this.#log = options.logger ?? pino({ level: 'silent' })
     this.#clock = options.clock ?? (() => performance.now())
     this.#timers = options.timers ?? true
-    this.#detector = new FailureDetector({ connectTimeout, probe: options.probe })
+    // why: the default probe needs our own member blob as the sender of its TCP_FAIL_DETECT frame
+    this.#detector = new FailureDetector({ connectTimeout, probe: options.probe ?? ackProbe(() => this.localBlob()) })
     this.#table = new MembershipTable({
       local: { host: this.#host, port, uniqueId: uniqueId.toString('hex') },
       domain,
