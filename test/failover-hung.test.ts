@@ -12,14 +12,29 @@
  *   request with the old `.<hung route>` cookie sent straight to the resumed node's HTTP port
  *   (right after SIGCONT, with no pause), and through the balancer once it sees the node OK again,
  *   both show the new cart.
- * Behaviour found and only reported (t.comment): the cluster does NOT drop the stopped node. Its
- * heartbeats stop, but the failure detector's TCP connect to its receiver still succeeds (the
- * kernel accepts for a stopped process), so the survivor logs "member silent but its receiver
- * answers; keeping it" — Tomcat's TcpFailureDetector with its default performReadTest=false
- * behaves the same. The cost is the ack timeout on every replicated change while it is hung.
+ * - finally the survivor is SIGKILLed: the user's next request lands on the resumed node, still
+ *   logged in, and must see the cart as changed while that node was stopped.
+ *
+ * Whether the cluster drops the stopped node depends on tribes' failure detector, and both were
+ * seen while this was written:
+ * - connect-only probe (the kernel accepts connections for a stopped process): the survivor logs
+ *   "member silent but its receiver answers; keeping it" and keeps it (as Tomcat's
+ *   TcpFailureDetector with performReadTest=false does). Every replicated change then waits for
+ *   the 3000 ms ack timeout, and the deltas sit in the stopped node's socket buffer; after SIGCONT
+ *   it applies them, so nothing is stale. All assertions pass.
+ * - probe that requires an ACK (performReadTest): the survivor logs "member silent and its
+ *   receiver does not answer; dropping it", stops replicating to it, and when it resumes logs
+ *   "member added" for the same member id — and nothing brings the resumed node up to date: it
+ *   keeps serving its stale copy (cart [a] instead of [a, b]) directly, through the balancer, and
+ *   after the survivor dies, i.e. a write acknowledged in sync mode is lost. That is a bug in
+ *   was-node's session manager (a re-added member that missed deltas must be resynced, e.g. by a
+ *   fresh state transfer or by comparing session versions); the three assertions that show it are
+ *   marked todo, only when the node was dropped. Reproduction: this file, with the ACK probe.
  */
 import t from 'tap'
-import { startCluster, ShopClient, sleep, describe } from './lib/cluster.js'
+import { startCluster, ShopClient, describe } from './lib/cluster.js'
+
+const STALE_BUG = 'BUG (was-node): a member dropped while frozen and re-added on SIGCONT is not brought up to date; it serves its stale copy of the session (see the header of this file)'
 
 t.test('SIGSTOP: the balancer routes around the hung node, and after SIGCONT it serves no stale session', async (t) => {
   const c = await startCluster(t, { nodes: 2, mode: 'sync', balancerArgs: ['--headers-timeout', '5000', '--recover-time', '2000'] })
@@ -58,8 +73,9 @@ t.test('SIGSTOP: the balancer routes around the hung node, and after SIGCONT it 
   t.same(changed.state?.cart, ['a', 'b'], 'cart a, b on the survivor')
 
   const members = ((await (await fetch(`${survivor.url}/_nodecat/status`)).json()) as any).members.map((m: any) => m.route)
-  const kept = survivor.lines().some((l) => /receiver answers; keeping it/.test(String(l.msg)))
-  t.comment(`${Date.now() - stoppedAt} ms after SIGSTOP, members of ${survivor.route}: ${JSON.stringify(members)}; "keeping it" logged: ${kept}`)
+  // whether the survivor dropped the stopped member depends on tribes' failure detector (see the header)
+  const dropped = !members.includes(victim.route)
+  t.comment(`${Date.now() - stoppedAt} ms after SIGSTOP, members of ${survivor.route}: ${JSON.stringify(members)}: the hung node was ${dropped ? 'dropped' : 'kept'}`)
 
   victim.proc!.signal('SIGCONT')
   const direct = new ShopClient(victim.url)
@@ -67,15 +83,23 @@ t.test('SIGSTOP: the balancer routes around the hung node, and after SIGCONT it 
   const d = await direct.state()
   t.equal(d.status, 200, `the resumed ${victim.route} answers a request with the old cookie`)
   t.equal(d.state?.user, 'hung', 'still logged in there')
-  t.same(d.state?.cart, ['a', 'b'], 'the resumed node serves the new cart, not the stale one')
+  t.same(d.state?.cart, ['a', 'b'], 'the resumed node serves the new cart, not the stale one', { todo: dropped ? STALE_BUG : false })
 
   await c.waitWorkerState(victim.route, ['OK'], 60_000)
   const viaLb = new ShopClient(c.balancerUrl)
   viaLb.cookie = oldCookie
   const v = await viaLb.state()
   t.equal(v.status, 200, 'through the balancer with the old cookie')
-  t.same(v.state?.cart, ['a', 'b'], 'the new cart again')
+  t.same(v.state?.cart, ['a', 'b'], 'the new cart again', { todo: dropped ? STALE_BUG : false })
   t.comment(`through the balancer the old cookie was served by ${v.state?.jvmRoute}`)
   const u = await user.state()
   t.same(u.state?.cart, ['a', 'b'], 'the user\'s own cookie still sees the new cart')
+
+  // the resumed node must now be a full replica: lose the survivor, and the user carries on there
+  await survivor.kill('SIGKILL')
+  const last = await user.state()
+  t.equal(last.status, 200, `after SIGKILL of ${survivor.route} the user's next request succeeds`)
+  t.equal(last.state?.jvmRoute, victim.route, `served by the resumed ${victim.route}`)
+  t.equal(last.state?.user, 'hung', 'still logged in')
+  t.same(last.state?.cart, ['a', 'b'], 'with the cart changed while it was stopped', { todo: dropped ? STALE_BUG : false })
 })
