@@ -22,7 +22,7 @@ import { SessionRecord, mergeActions } from '../session/record.js'
 import { RequestSessionImpl } from '../session/request.js'
 import { compareStamps, formatStamp, sameStamp } from '../session/stamp.js'
 import { decodeValue } from '../session/codec.js'
-import { parseSessionId } from '../session/id.js'
+import { parseSessionId, sessionRef } from '../session/id.js'
 import { ManagerNotRunningError, SessionTooLargeError, TooManySessionsError } from '../session/errors.js'
 import { resolveOptions } from './defaults.js'
 import { actionFromTuple, actionToTuple, fromFull, fromTuple, message, toFull, toTuple } from './messages.js'
@@ -76,10 +76,10 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       peers: () => this.#peers(),
       running: () => this.#running,
       ask: (member, id, req) => { void this.#send(message({ t: 'session-request', id, req }), [member], 'async') },
-      overflow: (d) => this.#drop('hold-full', d.sender, { id: d.id }),
+      overflow: (d) => this.#drop('hold-full', d.sender, { session: sessionRef(d.id) }),
       giveUp: (id, held, why) => {
         this.#stats.gapsUnrecoverable++
-        this.#log.warn({ id, held }, `${why}: held deltas dropped`)
+        this.#log.warn({ session: sessionRef(id), held }, `${why}: held deltas dropped`)
       }
     }, { gapWait: this.#opts.gapWait, requestTimeout: this.#opts.sessionRequestTimeout })
     // why: a session manager with no listeners must not throw on an 'error'-less emitter; events are plain
@@ -165,7 +165,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       if (rec.route !== this.route) {
         const oldId = rec.id
         rec.route = this.route
-        this.#log.info({ oldId, newId: rec.id }, 'session moved to this node (binder): renamed')
+        this.#log.info({ session: sessionRef(rec.id), fromRoute: oldId.slice(oldId.indexOf('.') + 1), toRoute: this.route }, 'session moved to this node (binder): renamed')
         this.#emitIdChanged(oldId, rec.id, false)
         pending.push(this.#replicate(message({ t: 'id-changed', from: oldId, to: rec.id })))
       }
@@ -235,7 +235,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     const bytes = rec.bytesAfter(actions)
     if (bytes > this.#opts.maxSessionBytes) {
       this.#stats.rejected.tooLarge++
-      this.#log.warn({ id: rec.id, bytes, limit: this.#opts.maxSessionBytes }, 'session too large: request changes refused')
+      this.#log.warn({ session: sessionRef(rec.id), bytes, limit: this.#opts.maxSessionBytes }, 'session too large: request changes refused')
       throw new SessionTooLargeError(rec.id, bytes, this.#opts.maxSessionBytes)
     }
   }
@@ -277,7 +277,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
 
     const rec = this.#sessions.get(s.regeneratedFrom ?? s.base)
     if (!rec) {
-      this.#log.info({ id: `${s.base}.${this.route}` }, 'session ended elsewhere during the request; its changes are dropped')
+      this.#log.info({ session: sessionRef(s.base) }, 'session ended elsewhere during the request; its changes are dropped')
       return await finish({ action: 'clear' })
     }
     if (o.actions.length > 0) this.#checkSize(rec, o.actions)
@@ -457,7 +457,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
 
   #conflict (rec: SessionRecord, d: Held, outcome: string): void {
     this.#stats.conflicts++
-    this.#log.warn({ id: rec.id, stored: formatStamp(rec.stamp), incoming: formatStamp(d.to), incomingBase: formatStamp(d.from), from: d.sender.id, outcome },
+    this.#log.warn({ session: sessionRef(rec.id), stored: formatStamp(rec.stamp), incoming: formatStamp(d.to), incomingBase: formatStamp(d.from), from: d.sender.id, outcome },
       'concurrent writes to one session: the greater stamp wins')
   }
 
@@ -570,7 +570,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     const at = fromTuple(msg.at)
     if (msg.why === 'expired' && compareStamps(at, rec.stamp) < 0) {
       this.#stats.conflicts++
-      this.#log.warn({ id: rec.id, stored: formatStamp(rec.stamp), expiredAt: formatStamp(at), from: sender.id }, 'a peer expired a session that has newer changes here; expiry wins everywhere')
+      this.#log.warn({ session: sessionRef(rec.id), stored: formatStamp(rec.stamp), expiredAt: formatStamp(at), from: sender.id }, 'a peer expired a session that has newer changes here; expiry wins everywhere')
     }
     this.#remove(rec, msg.why, true)
   }

@@ -3,6 +3,7 @@
  * The HTTP layer reports them with `statusCode` and `code` (see SessionStore in types.ts).
  */
 import { WasError } from '../errors.js'
+import { sessionRef } from './id.js'
 
 /** A value given to `session.set()` (or changed in place) cannot be encoded with msgpackr. */
 export class AttributeNotSerializableError extends WasError {
@@ -15,7 +16,7 @@ export class AttributeNotSerializableError extends WasError {
 /** The session would exceed maxSessionBytes once this request's changes were applied. */
 export class SessionTooLargeError extends WasError {
   constructor (id: string, bytes: number, limit: number) {
-    super('WAS_ERR_SESSION_TOO_LARGE', `session ${id} would be ${bytes} bytes, over the limit of ${limit} (maxSessionBytes); the request's changes were not applied`)
+    super('WAS_ERR_SESSION_TOO_LARGE', `session ${sessionRef(id)} would be ${bytes} bytes, over the limit of ${limit} (maxSessionBytes); the request's changes were not applied`)
     this.name = 'SessionTooLargeError'
   }
 }

@@ -3,7 +3,7 @@
  * no '.', so the route is whatever follows the first '.' (as mod_jk and JvmRouteBinderValve read it).
  * The manager keys sessions by base: the route is only the label of the node that owns it now.
  */
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 
 const BASE_RE = /^[A-Za-z0-9_-]{22,64}$/
 const ROUTE_RE = /^[A-Za-z0-9_-]{1,64}$/
@@ -30,4 +30,16 @@ export function isValidRoute (route: string): boolean {
 
 export function isValidBase (base: unknown): base is string {
   return typeof base === 'string' && BASE_RE.test(base)
+}
+
+/**
+ * What logs and error messages say instead of a session id: a session id is a credential (whoever
+ * has it is logged in), so it never reaches a log. The reference is the first 12 hex digits of the
+ * SHA-256 of the base, the same on every node and across renames, so lines about one session can
+ * still be followed through the cluster.
+ */
+export function sessionRef (id: string): string {
+  const dot = id.indexOf('.')
+  const base = dot > 0 ? id.slice(0, dot) : id
+  return 'sess:' + createHash('sha256').update(base).digest('hex').slice(0, 12)
 }
