@@ -30,6 +30,9 @@ export interface ProxyContext {
   tunnels: Set<Duplex>
 }
 
+/** a nodecat node that is stopping answers 503 with this header: the request was not processed */
+export const DRAINING_HEADER = 'x-nodecat-draining'
+
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 /** undici refused the request itself: the client's request was bad, not the worker */
 const REQUEST_REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'])
@@ -230,6 +233,11 @@ class Attempt implements Dispatcher.DispatchHandler {
   onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     // why: 1xx are informational; node already answered the client's Expect itself
     if (statusCode < 200) return
+    if (statusCode === 503 && headers[DRAINING_HEADER] !== undefined) {
+      // a stopping nodecat node refused the request without processing it: safe to send elsewhere
+      controller.abort(Object.assign(new Error('worker is draining'), { code: 'LB_ERR_WORKER_DRAINING' }))
+      return
+    }
     const res = this.#ex.res
     try {
       const h = responseHeaders(headers)
@@ -280,8 +288,8 @@ class Attempt implements Dispatcher.DispatchHandler {
       ex.res.destroy()
       return
     }
-    if (!this.#sent) {
-      // connect failure: nothing reached the worker
+    if (!this.#sent || code === 'LB_ERR_WORKER_DRAINING') {
+      // connect failure, or a draining node's "not processed": nothing was done by the worker
       worker.health.fail(code, true)
       ex.excludeWorker(worker)
       ex.lastFailure ??= 'LB_ERR_NO_WORKER'

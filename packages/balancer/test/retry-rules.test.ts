@@ -82,3 +82,27 @@ t.test('an idle response body past bodyTimeout cuts the client and marks the wor
   t.equal(w1.lastError?.code, 'UND_ERR_BODY_TIMEOUT')
   t.equal((await call(`http://127.0.0.1:${lb.address!.port}/r`, { headers: { cookie: 'JSESSIONID=a.t1' } })).text, 't2')
 })
+
+t.test('a draining nodecat node (503 + x-nodecat-draining) did not process the request: even a POST goes elsewhere', async (t) => {
+  let posts1 = 0
+  const b1 = await startBackend(t, 't1', (req, res) => {
+    if (req.method === 'POST') posts1++
+    req.resume()
+    res.writeHead(503, { 'x-nodecat-draining': '1', connection: 'close', 'content-type': 'application/json' })
+    res.end('{"code":"WAS_ERR_DRAINING"}')
+  })
+  const b2 = await startBackend(t, 't2')
+  const { lb } = await startBalancer(t, { workers: [{ route: 't1', url: b1.url }, { route: 't2', url: b2.url }], healthCheck: false })
+  const port = lb.address!.port
+  t.match(await send(port, 'POST', randomBytes(4 * 1024)), { status: 200, text: 't2' }, 'the POST is served by t2')
+  t.equal(posts1, 1, 't1 saw it once and refused it')
+  t.equal(lb.workers().find((w) => w.route === 't1')!.state, 'ERROR', 'the draining worker gets no more traffic')
+  t.match(await send(port, 'POST', randomBytes(100)), { status: 200, text: 't2' }, 'sticky users of t1 go to t2 meanwhile')
+  t.equal(posts1, 1)
+
+  // a plain 503 (no marker) is the worker's own answer: passed to the client, never retried
+  const b3 = await startBackend(t, 't3', (req, res) => { req.resume(); res.writeHead(503); res.end('busy') })
+  const b4 = await startBackend(t, 't4')
+  const other = await startBalancer(t, { workers: [{ route: 't3', url: b3.url }, { route: 't4', url: b4.url }], healthCheck: false })
+  t.match(await send(other.lb.address!.port, 'POST', randomBytes(100), 'JSESSIONID=a.t3'), { status: 503, text: 'busy' })
+})

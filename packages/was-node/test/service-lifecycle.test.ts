@@ -8,7 +8,7 @@ import { startNode, type RunningNode } from '../src/service/node.js'
 import type { LoadedApp } from '../src/service/app-loader.js'
 import { classifyApp, loadApp } from '../src/service/app-loader.js'
 import { freePorts } from '../../../test/lib/ports.js'
-import { captureLogger, shopApp } from './helpers/service-nodes.js'
+import { captureLogger, shopApp, until } from './helpers/service-nodes.js'
 import { request, cookieValue } from './helpers/http-client.js'
 
 async function single (t: Test, app: LoadedApp, extra = {}) {
@@ -82,6 +82,36 @@ t.test('stop lets an in-flight request finish, then refuses new ones', async (t)
   await t.rejects(request(node.url, '/slow'), 'no longer listening')
   t.ok(lines.some((l) => l.event === 'node-stopped'))
   t.notOk(lines.some((l) => l.event === 'shutdown-timeout'), 'finished within shutdownTimeout')
+})
+
+t.test('while a stopping node drains, new requests get a "not processed" 503 the balancer can retry', async (t) => {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  let entered!: () => void
+  const inside = new Promise<void>((resolve) => { entered = resolve })
+  let posts = 0
+  const plugin = async (f: FastifyInstance) => {
+    f.get('/slow', async () => { entered(); await gate; return { done: true } })
+    f.post('/order', async () => { posts++; return { ok: true } })
+  }
+  const { node, lines } = await single(t, { kind: 'fastify', plugin })
+  const pending = request(node.url, '/slow')
+  await inside
+  const stopped = node.stop('test')
+  await until(() => lines.some((l) => l.event === 'node-draining'), 'draining')
+  const refused = await request(node.url, '/order', { method: 'POST' })
+  t.equal(refused.status, 503)
+  t.equal(refused.headers['x-nodecat-draining'], '1', 'marked: not processed')
+  t.equal(refused.headers.connection, 'close')
+  t.equal(refused.json().code, 'WAS_ERR_DRAINING')
+  t.equal(posts, 0, 'the app never saw it')
+  const status = await request(node.url, '/_nodecat/status')
+  t.equal(status.status, 503, 'health checks see it going')
+  release()
+  const r = await pending
+  t.equal(r.status, 200, 'the request already running finished normally')
+  t.equal(r.headers.connection, 'close', 'and closed its connection')
+  await stopped
 })
 
 t.test('a request that never finishes cannot hold the stop past shutdownTimeout', async (t) => {

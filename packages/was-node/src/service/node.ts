@@ -26,6 +26,7 @@ import { awaitInitialMembers } from './membership-wait.js'
 import { holdEarlyMessages } from './early-messages.js'
 import { advertisedHttpUrl } from './advertise.js'
 import { defaultFactories, type ManagerFactoryOptions } from './wiring.js'
+import { Drain, DRAIN_TIME } from './drain.js'
 
 /** What the service needs from the session manager beyond the SessionStore contract. */
 export interface NodeSessionManager extends SessionStore {
@@ -109,6 +110,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     // why: an express/connect app gets the raw request; only the status path goes through fastify
     serverFactory: (handler) => {
       const server = http.createServer((req, res) => {
+        if (drain.refuse(res)) return
         if (connect !== null && !(req.url ?? '').startsWith('/_nodecat/')) connect(req, res)
         else handler(req, res)
       })
@@ -118,6 +120,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
       return server
     }
   })
+  const drain = new Drain()
   let channel: Channel | null = null
   let manager: NodeSessionManager | null = null
   let httpUrl = ''
@@ -139,6 +142,12 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     stopping ??= (async () => {
       logger.info({ event: 'node-stopping', reason }, `stopping (${reason})`)
       deferred.fail(new WasError('WAS_ERR_STOPPING', 'the node is stopping', { statusCode: 503 }))
+      if (listening) {
+        // why: closing kept-alive connections races a balancer that is sending a request on one;
+        // while draining, new requests get a "not processed" 503 the balancer retries elsewhere
+        logger.info({ event: 'node-draining' }, 'draining: new requests are refused unprocessed so the balancer sends them to another node')
+        await drain.start(app.server, Math.min(DRAIN_TIME, options.shutdownTimeout))
+      }
       const closed = app.close()
       let timer: NodeJS.Timeout | undefined
       const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), options.shutdownTimeout) })
