@@ -16,13 +16,14 @@ t.test('SIGTERM under light load: no request fails', async (t) => {
   await sleep(1500)
   const victim = load.users[0]!.client.route!
   const node = c.node(victim)
+  const termAt = Date.now()
   node.proc!.signal('SIGTERM')
   const exit = await node.proc!.exited
   t.same(exit, { code: 0, signal: null }, `${victim} exits 0 after SIGTERM`)
   await load.done
 
   const requests = load.users.reduce((n, u) => n + u.client.log.length, 0)
-  const failed = load.users.flatMap((u) => u.client.failures().map((a) => `${u.name}: ${describe(a)}`))
+  const failed = load.users.flatMap((u) => u.client.log.flatMap((a, i) => a.status === 200 ? [] : [`${u.name}: ${describe(a)}, sent ${(u.startedAt[i] ?? NaN) - termAt} ms after SIGTERM`]))
   t.comment(`SIGTERM of ${victim}: ${requests} requests, ${failed.length} failed`)
   t.same(failed, [], 'no request failed')
   const loss = await lossReport(load.users)
