@@ -40,6 +40,9 @@ const QUEUED = new Set<MessageType>(['created', 'delta', 'expired', 'accessed', 
  * Lifecycle: `new SessionManager(opts)`, `await start()` (joins, fetches all sessions), `open()`
  * per request, `await stop()`. The channel is owned by the caller (start it before, stop it after).
  */
+/** ms before a member was dropped from which its missed changes are resent when it comes back */
+const LOST_MEMBER_MARGIN = 60_000
+
 export class SessionManager extends EventEmitter<SessionManagerEvents> implements SessionStore {
   readonly route: string
   readonly ready: Promise<void>
@@ -50,6 +53,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   readonly #limits: MessageLimits
   readonly #sessions = new Map<string, SessionRecord>()
   readonly #tombstones = new Map<string, number>()
+  /** members dropped without a goodbye, and when (clock ms): they may come back stale */
+  readonly #lostMembers = new Map<string, number>()
   readonly #held: HeldDeltas
   readonly #stats: SessionManagerStats
   #resolveReady!: () => void
@@ -103,6 +108,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     if (this.#channel) {
       this.#offMessage = this.#channel.onMessage((m, sender) => this.#onMessage(m, sender))
       this.#channel.on('memberDisappeared', this.#onMemberGone)
+      this.#channel.on('memberAdded', this.#onMemberBack)
     }
     if (this.#opts.processExpiresFrequency > 0) {
       this.#expiryTimer = setInterval(() => this.processExpires(), this.#opts.processExpiresFrequency)
@@ -137,6 +143,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#offMessage?.()
     this.#offMessage = null
     this.#channel?.off('memberDisappeared', this.#onMemberGone)
+    this.#channel?.off('memberAdded', this.#onMemberBack)
     if (this.#expiryTimer) clearInterval(this.#expiryTimer)
     this.#transfer?.cancel()
     this.#transfer = null
@@ -608,8 +615,41 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     if (this.#opts.notifyListenersOnReplication) this.#emitIdChanged(oldId, rec.id, true)
   }
 
-  #onMemberGone = (member: Member): void => {
+  #onMemberGone = (member: Member, reason?: string): void => {
     this.#transfer?.onMemberGone(member)
+    // why: a member dropped without a goodbye (hung, cut off) may come back as itself and would
+    // then serve the copies it held when it went silent; remember when we stopped replicating to it
+    if (reason !== 'shutdown' && member.meta?.role === 'node') {
+      this.#lostMembers.set(member.id, this.#clock.now())
+      if (this.#lostMembers.size > 256) this.#lostMembers.delete(this.#lostMembers.keys().next().value!)
+    }
+  }
+
+  /**
+   * A member we had dropped is back under the same id (SIGCONT, a healed network): it missed every
+   * change we made meanwhile. Send it our copy of each session we serve that changed since shortly
+   * before we lost it, and the sessions removed since then; it installs only what is newer than
+   * what it holds. (A restarted process has a new id and gets the sessions by state transfer.)
+   */
+  #onMemberBack = (member: Member): void => {
+    const lostAt = this.#lostMembers.get(member.id)
+    if (lostAt === undefined) return
+    this.#lostMembers.delete(member.id)
+    if (member.meta?.role !== 'node') return
+    // why the margin: changes sent while it was already silent, before we gave it up, may be lost too
+    const since = lostAt - LOST_MEMBER_MARGIN
+    let pushed = 0
+    let removed = 0
+    for (const rec of this.#sessions.values()) {
+      if (rec.primary && rec.stamp.at >= since) { this.#pushWinner(rec, member); pushed++ }
+    }
+    for (const [base, until] of this.#tombstones) {
+      const at = until - this.#opts.tombstoneTime
+      if (at < since) continue
+      void this.#send(message({ t: 'expired', id: `${base}.${this.route}`, at: toTuple({ version: 0, at, route: this.route }), why: 'invalidated' }), [member], 'async')
+      removed++
+    }
+    this.#log.info({ member: member.id, pushed, removed }, 'a member that was dropped is back: sent it the sessions changed and removed since')
   }
 
   // ---- state transfer (transfer.ts) --------------------------------------------------------
