@@ -15,30 +15,14 @@ import { TCP_FAIL_DETECT } from '../codec/envelope.js'
 /** Resolve true when host:port accepts a TCP connection within timeoutMs. Never rejects. */
 export type Probe = (host: string, port: number, timeoutMs: number) => Promise<boolean>
 
-/** The default probe: connect, then close at once. */
-export const tcpProbe: Probe = async (host, port, timeoutMs) => await new Promise((resolve) => {
-  const socket = net.connect({ host, port })
-  let done = false
-  const finish = (alive: boolean): void => {
-    if (done) return
-    done = true
-    clearTimeout(timer)
-    socket.destroy()
-    resolve(alive)
-  }
-  const timer = setTimeout(() => finish(false), timeoutMs)
-  socket.once('connect', () => finish(true))
-  socket.once('error', () => finish(false))
-})
-
 /**
- * The answering probe: connect within timeoutMs, send TCP_FAIL_DETECT (BYTE_MESSAGE|USE_ACK) as
- * `sender()` (our member blob), and resolve true only when an ACK comes back within ackTimeoutMs.
+ * Connect to host:port within timeoutMs, then let `connected` decide: it calls `finish(alive)`
+ * and may re-arm the timer with `wait(ms)`. The socket is always destroyed; never rejects.
  */
-export function ackProbe (sender: () => Buffer, ackTimeoutMs = 2000): Probe {
-  return async (host, port, timeoutMs) => await new Promise((resolve) => {
+async function connectProbe (host: string, port: number, timeoutMs: number,
+  connected: (socket: net.Socket, finish: (alive: boolean) => void, wait: (ms: number) => void) => void): Promise<boolean> {
+  return await new Promise((resolve) => {
     const socket = net.connect({ host, port })
-    const parser = new FrameParser({ maxFrameSize: 64 })
     let done = false
     let timer: NodeJS.Timeout
     const finish = (alive: boolean): void => {
@@ -48,26 +32,38 @@ export function ackProbe (sender: () => Buffer, ackTimeoutMs = 2000): Probe {
       socket.destroy()
       resolve(alive)
     }
-    timer = setTimeout(() => finish(false), timeoutMs)
-    socket.once('connect', () => {
-      clearTimeout(timer)
-      timer = setTimeout(() => finish(false), ackTimeoutMs)
-      socket.setNoDelay(true)
-      socket.write(encodeChannelDataFrame({
-        options: SEND_OPTIONS.BYTE_MESSAGE | SEND_OPTIONS.USE_ACK,
-        timestamp: Date.now(),
-        uniqueId: randomBytes(16),
-        sender: sender(),
-        message: TCP_FAIL_DETECT
-      }))
-    })
+    const wait = (ms: number): void => { clearTimeout(timer); timer = setTimeout(() => finish(false), ms) }
+    wait(timeoutMs)
+    socket.once('connect', () => connected(socket, finish, wait))
+    socket.once('error', () => finish(false))
+    socket.once('close', () => finish(false))
+  })
+}
+
+/** The connect-only probe: connect, then close at once (Tomcat's performReadTest=false). */
+export const tcpProbe: Probe = async (host, port, timeoutMs) => await connectProbe(host, port, timeoutMs, (_socket, finish) => finish(true))
+
+/**
+ * The answering probe: connect within timeoutMs, send TCP_FAIL_DETECT (BYTE_MESSAGE|USE_ACK) as
+ * `sender()` (our member blob), and resolve true only when an ACK comes back within ackTimeoutMs.
+ */
+export function ackProbe (sender: () => Buffer, ackTimeoutMs = 2000): Probe {
+  return async (host, port, timeoutMs) => await connectProbe(host, port, timeoutMs, (socket, finish, wait) => {
+    wait(ackTimeoutMs)
+    const parser = new FrameParser({ maxFrameSize: 64 })
     socket.on('data', (chunk: Buffer) => {
       let bodies: Buffer[]
       try { bodies = parser.push(chunk) } catch { finish(false); return }
       if (bodies.length > 0) finish(isAck(bodies[0]!))
     })
-    socket.once('error', () => finish(false))
-    socket.once('close', () => finish(false))
+    socket.setNoDelay(true)
+    socket.write(encodeChannelDataFrame({
+      options: SEND_OPTIONS.BYTE_MESSAGE | SEND_OPTIONS.USE_ACK,
+      timestamp: Date.now(),
+      uniqueId: randomBytes(16),
+      sender: sender(),
+      message: TCP_FAIL_DETECT
+    }))
   })
 }
 
