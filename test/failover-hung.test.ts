@@ -24,17 +24,13 @@
  *   it applies them, so nothing is stale. All assertions pass.
  * - probe that requires an ACK (performReadTest): the survivor logs "member silent and its
  *   receiver does not answer; dropping it", stops replicating to it, and when it resumes logs
- *   "member added" for the same member id — and nothing brings the resumed node up to date: it
- *   keeps serving its stale copy (cart [a] instead of [a, b]) directly, through the balancer, and
- *   after the survivor dies, i.e. a write acknowledged in sync mode is lost. That is a bug in
- *   was-node's session manager (a re-added member that missed deltas must be resynced, e.g. by a
- *   fresh state transfer or by comparing session versions); the three assertions that show it are
- *   marked todo, only when the node was dropped. Reproduction: this file, with the ACK probe.
+ *   "member added" for the same member id. Before commit b8a80a0 nothing brought the resumed node
+ *   up to date: it kept serving its stale copy (cart [a] instead of [a, b]) directly, through the
+ *   balancer, and after the survivor died (a write acknowledged in sync mode, lost). Since then the
+ *   re-added member gets the changes it missed, and this file asserts it in both cases.
  */
 import t from 'tap'
 import { startCluster, ShopClient, describe } from './lib/cluster.js'
-
-const STALE_BUG = 'BUG (was-node): a member dropped while frozen and re-added on SIGCONT is not brought up to date; it serves its stale copy of the session (see the header of this file)'
 
 t.test('SIGSTOP: the balancer routes around the hung node, and after SIGCONT it serves no stale session', async (t) => {
   const c = await startCluster(t, { nodes: 2, mode: 'sync', balancerArgs: ['--headers-timeout', '5000', '--recover-time', '2000'] })
@@ -83,14 +79,14 @@ t.test('SIGSTOP: the balancer routes around the hung node, and after SIGCONT it 
   const d = await direct.state()
   t.equal(d.status, 200, `the resumed ${victim.route} answers a request with the old cookie`)
   t.equal(d.state?.user, 'hung', 'still logged in there')
-  t.same(d.state?.cart, ['a', 'b'], 'the resumed node serves the new cart, not the stale one', { todo: dropped ? STALE_BUG : false })
+  t.same(d.state?.cart, ['a', 'b'], 'the resumed node serves the new cart, not the stale one')
 
   await c.waitWorkerState(victim.route, ['OK'], 60_000)
   const viaLb = new ShopClient(c.balancerUrl)
   viaLb.cookie = oldCookie
   const v = await viaLb.state()
   t.equal(v.status, 200, 'through the balancer with the old cookie')
-  t.same(v.state?.cart, ['a', 'b'], 'the new cart again', { todo: dropped ? STALE_BUG : false })
+  t.same(v.state?.cart, ['a', 'b'], 'the new cart again')
   t.comment(`through the balancer the old cookie was served by ${v.state?.jvmRoute}`)
   const u = await user.state()
   t.same(u.state?.cart, ['a', 'b'], 'the user\'s own cookie still sees the new cart')
@@ -101,5 +97,5 @@ t.test('SIGSTOP: the balancer routes around the hung node, and after SIGCONT it 
   t.equal(last.status, 200, `after SIGKILL of ${survivor.route} the user's next request succeeds`)
   t.equal(last.state?.jvmRoute, victim.route, `served by the resumed ${victim.route}`)
   t.equal(last.state?.user, 'hung', 'still logged in')
-  t.same(last.state?.cart, ['a', 'b'], 'with the cart changed while it was stopped', { todo: dropped ? STALE_BUG : false })
+  t.same(last.state?.cart, ['a', 'b'], 'with the cart changed while it was stopped')
 })
