@@ -3,6 +3,7 @@ export interface DemoArgs {
   nodes: number
   sync: boolean
   port: number
+  receiverPort: number
   json: boolean
   app: string
   help: boolean
@@ -15,7 +16,8 @@ Starts a nodecat balancer and N nodes (jvmRoute tomcat1..tomcatN) with the examp
 
   --nodes <n>    number of nodes, 1..9 (default 2)
   --sync         sync replication: a response waits until every peer applied the change
-  --port <p>     balancer port (default 8080; the next free one if taken)
+  --port <p>     balancer port (default 8080; the next free one if taken); nodes use the next ones
+  --receiver-port <p>  first cluster receiver port (default 4001; the next free ones if taken)
   --app <file>   the app module each node runs (default examples/shop/app.js)
   --json         print the raw JSON log lines instead of the readable ones
   --help         this text
@@ -28,7 +30,7 @@ Keys while it runs (or type the word and Enter when stdin is not a terminal):
 export class UsageError extends Error {}
 
 export function parseArgs (argv: string[]): DemoArgs {
-  const args: DemoArgs = { nodes: 2, sync: false, port: 8080, json: false, app: 'examples/shop/app.js', help: false }
+  const args: DemoArgs = { nodes: 2, sync: false, port: 8080, receiverPort: 4001, json: false, app: 'examples/shop/app.js', help: false }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!
     const value = (): string => {
@@ -46,6 +48,7 @@ export function parseArgs (argv: string[]): DemoArgs {
       case '--': break
       case '--nodes': args.nodes = int(1, 9); break
       case '--port': args.port = int(1, 65535); break
+      case '--receiver-port': args.receiverPort = int(1, 65535); break
       case '--sync': args.sync = true; break
       case '--json': args.json = true; break
       case '--app': args.app = value(); break

@@ -25,7 +25,7 @@ async function plan (args: DemoArgs): Promise<Plan> {
   const balancer = await pickPort(args.port, taken)
   const nodes = []
   for (let i = 1; i <= args.nodes; i++) {
-    nodes.push({ route: `tomcat${i}`, http: await pickPort(balancer + i, taken), receiver: await pickPort(4000 + i, taken) })
+    nodes.push({ route: `tomcat${i}`, http: await pickPort(balancer + i, taken), receiver: await pickPort(args.receiverPort + i - 1, taken) })
   }
   const admin = await pickPort(balancer + 10, taken)
   return { nodes, balancer, admin }
