@@ -5,6 +5,7 @@ export interface DemoArgs {
   port: number
   receiverPort: number
   json: boolean
+  multicast: boolean
   app: string
   help: boolean
 }
@@ -13,12 +14,16 @@ export const USAGE = `Usage: pnpm demo [-- options]
 
 Starts a nodecat balancer and N nodes (jvmRoute tomcat1..tomcatN) with the example shop on
 127.0.0.1 (static membership: no multicast leaves this machine) and shows one merged log.
+With --multicast (root) they discover each other by real multicast inside network namespaces.
 
   --nodes <n>    number of nodes, 1..9 (default 2)
   --sync         sync replication: a response waits until every peer applied the change
   --port <p>     balancer port (default 8080; the next free one if taken); nodes use the next ones
   --receiver-port <p>  first cluster receiver port (default 4001; the next free ones if taken)
   --app <file>   the app module each node runs (default examples/shop/app.js)
+  --multicast    real multicast discovery, as on a LAN: each process in its own network namespace
+                 on a private bridge, a fresh cluster key, the balancer discovering its workers
+                 (needs root and iproute2; the same 127.0.0.1 ports reach in)
   --json         print the raw JSON log lines instead of the readable ones
   --help         this text
 
@@ -30,7 +35,7 @@ Keys while it runs (or type the word and Enter when stdin is not a terminal):
 export class UsageError extends Error {}
 
 export function parseArgs (argv: string[]): DemoArgs {
-  const args: DemoArgs = { nodes: 2, sync: false, port: 8080, receiverPort: 4001, json: false, app: 'examples/shop/app.js', help: false }
+  const args: DemoArgs = { nodes: 2, sync: false, port: 8080, receiverPort: 4001, json: false, multicast: false, app: 'examples/shop/app.js', help: false }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!
     const value = (): string => {
@@ -51,6 +56,7 @@ export function parseArgs (argv: string[]): DemoArgs {
       case '--receiver-port': args.receiverPort = int(1, 65535); break
       case '--sync': args.sync = true; break
       case '--json': args.json = true; break
+      case '--multicast': args.multicast = true; break
       case '--app': args.app = value(); break
       case '--help': case '-h': args.help = true; break
       default: throw new UsageError(`unknown flag ${JSON.stringify(flag)} (see --help)`)

@@ -5,22 +5,31 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import type { LogView } from './log-view.js'
 
+export interface ChildOptions {
+  /** a command that runs node for us, e.g. ['ip', 'netns', 'exec', ns] */
+  prefix?: string[]
+  /** 'pipe' gives the child a stdin that closes when the launcher dies */
+  stdin?: 'pipe' | 'ignore'
+}
+
 export class Child {
   readonly name: string
   readonly #args: string[]
   readonly #colour: number
   readonly #view: LogView
+  readonly #options: ChildOptions
   #proc: ChildProcess | null = null
   #waiters: Array<{ match: (rec: Record<string, unknown>) => boolean, resolve: () => void }> = []
   #exited: Promise<void> = Promise.resolve()
   /** what the last signal we sent was, so an expected exit is not reported as a crash */
   #sent: NodeJS.Signals | null = null
 
-  constructor (name: string, args: string[], colour: number, view: LogView) {
+  constructor (name: string, args: string[], colour: number, view: LogView, options: ChildOptions = {}) {
     this.name = name
     this.#args = args
     this.#colour = colour
     this.#view = view
+    this.#options = options
   }
 
   get up (): boolean { return this.#proc !== null }
@@ -29,7 +38,9 @@ export class Child {
   start (): void {
     if (this.#proc) return
     this.#sent = null
-    const proc = spawn(process.execPath, this.#args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODECAT_PRETTY: 'false' } })
+    // why: `ip netns exec` execs the program in place, so the PID we signal is the node's own
+    const [command, ...args] = [...(this.#options.prefix ?? []), process.execPath, ...this.#args]
+    const proc = spawn(command!, args, { stdio: [this.#options.stdin ?? 'ignore', 'pipe', 'pipe'], env: { ...process.env, NODECAT_PRETTY: 'false' } })
     this.#proc = proc
     const feed = (stream: NodeJS.ReadableStream) => {
       let buf = ''

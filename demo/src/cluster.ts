@@ -1,35 +1,19 @@
 /**
- * `pnpm demo`: a balancer and N nodes with the example shop on 127.0.0.1, one merged log, and
- * keys to kill, stop and restart nodes, so a person can watch a session survive a crash.
+ * `pnpm demo`: a balancer and N nodes with the example shop, reached on 127.0.0.1, one merged log,
+ * and keys to kill, stop and restart nodes, so a person can watch a session survive a crash.
+ * Where the processes run (127.0.0.1, or namespaces with real multicast) is the topology's job.
  */
 import path from 'node:path'
 import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { existsSync } from 'node:fs'
 import { parseArgs, USAGE, UsageError, type DemoArgs } from './args.js'
-import { pickPort } from './ports.js'
 import { LogView } from './log-view.js'
 import { Child } from './child.js'
+import { labNetUnavailable } from './lab-net.js'
+import { localTopology, multicastTopology, type ProcessPlan, type Topology } from './topology.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
-const HOST = '127.0.0.1'
-
-interface Plan {
-  nodes: Array<{ route: string, http: number, receiver: number }>
-  balancer: number
-  admin: number
-}
-
-async function plan (args: DemoArgs): Promise<Plan> {
-  const taken = new Set<number>()
-  const balancer = await pickPort(args.port, taken)
-  const nodes = []
-  for (let i = 1; i <= args.nodes; i++) {
-    nodes.push({ route: `tomcat${i}`, http: await pickPort(balancer + i, taken), receiver: await pickPort(args.receiverPort + i - 1, taken) })
-  }
-  const admin = await pickPort(balancer + 10, taken)
-  return { nodes, balancer, admin }
-}
 
 function built (pkg: string): string {
   const file = path.join(root, 'packages', pkg, 'dist', 'cli.js')
@@ -45,22 +29,19 @@ async function main (): Promise<void> {
   if (args.help) { process.stdout.write(USAGE + '\n'); return }
   const app = path.resolve(root, args.app)
   if (!existsSync(app)) { process.stderr.write(`demo: --app ${args.app}: no such file\n`); process.exit(2) }
-  const p = await plan(args)
-  const names = [...p.nodes.map((n) => n.route), 'balancer']
+  if (args.multicast) {
+    const why = labNetUnavailable()
+    if (why) { process.stderr.write(`demo: --multicast ${why}. Without --multicast the demo runs on 127.0.0.1 with static membership.\n`); process.exit(2) }
+  }
+  const bin = { was: built('was-node'), balancer: built('balancer'), tribes: built('tribes'), forwarder: path.join(root, 'demo', 'dist', 'forwarder.js'), app }
+  const topo: Topology = await (args.multicast ? multicastTopology : localTopology)(args, bin)
+  const names = [...topo.nodes.map((n) => n.name), 'balancer', ...topo.helpers.map((h) => h.name)]
   const view = new LogView({ tty: Boolean(process.stdout.isTTY), json: args.json, names })
-  const wasCli = built('was-node')
-  const lbCli = built('balancer')
-
-  const nodes = p.nodes.map((n, i) => new Child(n.route, [
-    wasCli, '--jvm-route', n.route, '--http', `${HOST}:${n.http}`, '--receiver', `${HOST}:${n.receiver}`, '--auto-bind', '1',
-    '--static', p.nodes.filter((o) => o !== n).map((o) => `${HOST}:${o.receiver}`).join(',') || `${HOST}:${n.receiver}`,
-    '--app', app, '--channel-send-options', args.sync ? 'sync' : 'async', '--frequency', '500', '--drop-time', '3000'
-  ], view.colour(i), view))
-  const balancer = new Child('balancer', [
-    lbCli, '--listen', `${HOST}:${p.balancer}`, '--admin', `${HOST}:${p.admin}`,
-    ...p.nodes.flatMap((n) => ['--worker', `${n.route}=http://${HOST}:${n.http}`])
-  ], view.colour(names.length - 1), view)
-  const all = [...nodes, balancer]
+  const child = (plan: ProcessPlan, i: number): Child => new Child(plan.name, plan.args, view.colour(i), view, { prefix: plan.prefix, stdin: plan.stdin })
+  const nodes = topo.nodes.map(child)
+  const balancer = child(topo.balancer, topo.nodes.length)
+  const helpers = topo.helpers.map((h, i) => child(h, topo.nodes.length + 1 + i))
+  const all = [...nodes, balancer, ...helpers]
 
   let stopping = false
   const stopAll = async (code: number) => {
@@ -68,42 +49,58 @@ async function main (): Promise<void> {
     stopping = true
     view.say('stopping every process of the demo…')
     await Promise.all(all.map((c) => c.stop()))
+    await topo.close()
     view.say('all stopped.')
     process.exit(code)
   }
   process.on('SIGINT', () => { void stopAll(0) })
   process.on('SIGTERM', () => { void stopAll(0) })
 
-  view.say(`starting ${args.nodes} node(s) and the balancer on ${HOST} (${args.sync ? 'sync' : 'async'} replication)…`)
-  // one after the other: each new node takes the sessions from the ones already running
-  for (const node of nodes) {
-    node.start()
-    await node.waitFor((r) => r.event === 'node-started')
-    if (stopping) return
+  view.say(`starting ${args.nodes} node(s) and the balancer (${args.sync ? 'sync' : 'async'} replication)…`)
+  for (const note of topo.notes) view.say(`  ${note}`)
+  const started = async (c: Child, what: string, match: (r: Record<string, unknown>) => boolean): Promise<void> => {
+    const seen = c.waitFor(match)
+    c.start()
+    await seen
+    if (!stopping && !c.up) throw new Error(`${c.name} ended before ${what} (its log is above)`)
   }
-  balancer.start()
-  await balancer.waitFor((r) => typeof r.msg === 'string' && /listening|started/i.test(r.msg))
-  if (stopping) return
+  try {
+    for (const h of helpers) await started(h, 'it was ready', (r) => r.msg === 'forwarder ready')
+    await topo.connect()
+    // one after the other: each new node takes the sessions from the ones already running
+    for (const node of nodes) {
+      await started(node, 'it started', (r) => r.event === 'node-started')
+      if (stopping) return
+    }
+    // with --multicast the balancer has no list of workers: it is ready once it has discovered every node
+    const discovered = args.multicast ? Promise.all(topo.nodes.map((n) => balancer.waitFor((r) => r.msg === 'worker added' && r.route === n.name))) : null
+    await started(balancer, 'it listened', (r) => typeof r.msg === 'string' && /listening|started/i.test(r.msg))
+    await discovered
+    if (stopping) return
+  } catch (err) {
+    view.say(`the demo could not start: ${(err as Error).message}`)
+    await stopAll(1)
+    return
+  }
 
-  const url = `http://${HOST}:${p.balancer}/`
   view.say('')
-  view.say(`  ▶ Open ${url} in a browser: log in, add things to the cart.`)
-  view.say(`    Balancer status: http://${HOST}:${p.admin}/   Node status: ${p.nodes.map((n) => `http://${HOST}:${n.http}/_nodecat/status`).join('  ')}`)
+  view.say(`  ▶ Open ${topo.url} in a browser: log in, add things to the cart.`)
+  view.say(`    Balancer status: ${topo.adminUrl}   Node status: ${topo.nodes.map((n) => n.statusUrl).join('  ')}`)
   view.say(`    Keys: 1..${args.nodes} kill that node (SIGKILL) · t<N> stop it cleanly · r restart nodes that are down · s status · q quit`)
   view.say('    Kill the node named on the page, reload: you are still logged in, the cart is intact, and the cookie now names another node.')
   view.say('')
 
   const status = async () => {
-    for (const [i, n] of p.nodes.entries()) {
-      if (!nodes[i]!.up) { view.say(`${n.route}: down`); continue }
+    for (const [i, n] of topo.nodes.entries()) {
+      if (!nodes[i]!.up) { view.say(`${n.name}: down`); continue }
       try {
-        const s = await (await fetch(`http://${HOST}:${n.http}/_nodecat/status`, { signal: AbortSignal.timeout(2000) })).json() as any
-        const members = (s.members ?? []).map((m: any) => m.route ?? m.id).join(', ')
-        view.say(`${n.route}: up, ${s.sessions?.count ?? s.sessions ?? '?'} session(s), members: ${members || 'none'}`)
-      } catch (err) { view.say(`${n.route}: no answer (${(err as Error).message})`) }
+        const s = await (await fetch(n.statusUrl, { signal: AbortSignal.timeout(2000) })).json() as any
+        const members = (s.members ?? []).map((m: any) => m.route ?? (m.role === 'balancer' ? `balancer (${m.host})` : m.id)).join(', ')
+        view.say(`${n.name}: up, ${s.sessions?.count ?? s.sessions ?? '?'} session(s), members: ${members || 'none'}`)
+      } catch (err) { view.say(`${n.name}: no answer (${(err as Error).message})`) }
     }
     try {
-      const s = await (await fetch(`http://${HOST}:${p.admin}/status`, { signal: AbortSignal.timeout(2000) })).json() as any
+      const s = await (await fetch(new URL('status', topo.adminUrl), { signal: AbortSignal.timeout(2000) })).json() as any
       view.say(`balancer: ${(s.workers ?? []).map((w: any) => `${w.route}=${w.state}/${w.activation}`).join('  ')}`)
     } catch (err) { view.say(`balancer: no answer (${(err as Error).message})`) }
   }
