@@ -1,6 +1,6 @@
 /**
  * pnpm bench — the whole set, one after the other (never in parallel: they would measure each
- * other): baseline, balancer, replication, failover, memory. `--long` is passed to each. A benchmark
+ * other): baseline, balancer, replication, failover, transfer, memory. `--long` is passed to each. A benchmark
  * that fails is reported at the end; the others still run.
  */
 import { spawn } from 'node:child_process'
@@ -9,7 +9,7 @@ import path from 'node:path'
 import { onCleanup, runMain } from './lib/cleanup.js'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const SET = ['baseline', 'balancer', 'replication', 'failover', 'memory']
+const SET = ['baseline', 'balancer', 'replication', 'failover', 'transfer', 'memory']
 
 function runOne (name: string, args: string[]): Promise<number> {
   return new Promise((resolve) => {

@@ -38,8 +38,8 @@ export interface Report {
   noise?: NoiseReport
 }
 
-/** bench/results (from bench/dist/lib at run time). */
-export const resultsDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'results')
+/** bench/results (from bench/dist/lib at run time); BENCH_RESULTS_DIR elsewhere (smoke tests write to a temp dir). */
+export const resultsDir = process.env.BENCH_RESULTS_DIR ?? path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'results')
 
 function markdownTable (t: ReportTable): string {
   const cell = (s: string): string => s.replace(/\|/g, '\\|')
