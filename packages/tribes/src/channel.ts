@@ -73,7 +73,16 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
     this.#log = o.logger
     this.#keyring = o.key === undefined
       ? undefined
-      : new Keyring({ key: o.key, previousKeys: o.previousKeys, replayWindow: o.replayWindow, replayStreams: o.replayStreams })
+      : new Keyring({
+        key: o.key,
+        keyFile: o.keyFile,
+        onReload: (e) => e.ok
+          ? this.#log.info({ keyId: e.keyId, previousKeys: e.previousKeys }, 'cluster key file changed: new keys in use')
+          : this.#log.error({ err: e.error }, 'cluster key file changed but cannot be used; keeping the keys in use'),
+        previousKeys: o.previousKeys,
+        replayWindow: o.replayWindow,
+        replayStreams: o.replayStreams
+      })
   }
 
   get local (): Member {
@@ -93,6 +102,8 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
         autoBind: o.autoBind,
         maxFrameSize: o.maxMessageSize,
         maxConnections: o.maxConnections,
+        maxConnectionsPerPeer: o.maxConnectionsPerPeer,
+        frameTimeout: o.frameTimeout,
         logger: this.#log,
         counters: this.#counters,
         onMessage: createInboundHandler({
@@ -345,7 +356,7 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
   #announceSecurity (): void {
     const o = this.#o
     if (this.#keyring !== undefined) {
-      this.#log.info({ keyId: this.#keyring.keyId, previousKeys: o.previousKeys.length }, 'cluster traffic is authenticated and encrypted')
+      this.#log.info({ keyId: this.#keyring.keyId, previousKeys: this.#keyring.previousKeyCount }, 'cluster traffic is authenticated and encrypted')
     } else if (!isLoopback(o.address)) {
       // resolveChannelOptions refused this unless insecure: true
       this.#log.warn({ address: o.address }, '!!! INSECURE: no cluster key and a non-loopback receiver address; anyone on this network can read and forge cluster traffic (insecure: true) !!!')

@@ -39,6 +39,10 @@ export const DEFAULTS = Object.freeze({
   maxMessageSize: 32 * 1024 * 1024,
   /** concurrent inbound connections */
   maxConnections: 256,
+  /** concurrent inbound connections from one remote address (one host cannot take them all) */
+  maxConnectionsPerPeer: 32,
+  /** ms within which a frame begun on a connection must be complete (slowloris guard) */
+  frameTimeout: 60_000,
   /** async dispatch queue bounds (MessageDispatchInterceptor maxQueueSize = 64 MiB) */
   queueMaxBytes: 64 * 1024 * 1024,
   queueMaxMessages: 100_000,
@@ -80,11 +84,14 @@ export interface ChannelOptions {
   connectTimeout?: number
   maxMessageSize?: number
   maxConnections?: number
+  maxConnectionsPerPeer?: number
+  frameTimeout?: number
   queueMaxBytes?: number
   queueMaxMessages?: number
   /** cluster key: 32 bytes, or base64 of 32 bytes */
   key?: string | Uint8Array
-  /** file holding the cluster key (base64 text or 32 raw bytes) */
+  /** file holding the cluster key (base64 text or 32 raw bytes), or several keys one per line
+   *  (current first, then the previous ones still accepted); re-read when it changes */
   keyFile?: string
   /** older keys still accepted (rotation), newest first */
   previousKeys?: Array<string | Uint8Array>
@@ -121,9 +128,13 @@ export interface ResolvedChannelOptions {
   connectTimeout: number
   maxMessageSize: number
   maxConnections: number
+  maxConnectionsPerPeer: number
+  frameTimeout: number
   queueMaxBytes: number
   queueMaxMessages: number
   key: Buffer | undefined
+  /** where key came from, re-read by the keyring when it changes */
+  keyFile: string | undefined
   previousKeys: Buffer[]
   replayWindow: number
   replayStreams: number
@@ -215,9 +226,12 @@ export function resolveChannelOptions (input: ChannelOptions = {}): ResolvedChan
     connectTimeout: v.integer(o.connectTimeout ?? DEFAULTS.connectTimeout, 'connectTimeout', 1, 600_000),
     maxMessageSize: v.integer(o.maxMessageSize ?? DEFAULTS.maxMessageSize, 'maxMessageSize', 1024, 2 ** 31 - 1),
     maxConnections: v.integer(o.maxConnections ?? DEFAULTS.maxConnections, 'maxConnections', 1, 65535),
+    maxConnectionsPerPeer: v.integer(o.maxConnectionsPerPeer ?? DEFAULTS.maxConnectionsPerPeer, 'maxConnectionsPerPeer', 1, 65535),
+    frameTimeout: v.integer(o.frameTimeout ?? DEFAULTS.frameTimeout, 'frameTimeout', 100, 3_600_000),
     queueMaxBytes: v.integer(o.queueMaxBytes ?? DEFAULTS.queueMaxBytes, 'queueMaxBytes', 1),
     queueMaxMessages: v.integer(o.queueMaxMessages ?? DEFAULTS.queueMaxMessages, 'queueMaxMessages', 1),
     key,
+    keyFile: key !== undefined && o.key === undefined ? o.keyFile : undefined,
     previousKeys: previous.map((k, i) => parseKey(k, `previousKeys[${i}]`)),
     replayWindow: v.integer(o.replayWindow ?? DEFAULTS.replayWindow, 'replayWindow', 1000, 86_400_000),
     replayStreams: v.integer(o.replayStreams ?? DEFAULTS.replayStreams, 'replayStreams', 16, 1_000_000),

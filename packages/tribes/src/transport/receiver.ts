@@ -11,6 +11,13 @@
  * Messages of one connection are handled strictly in order: while a sync message's handler is
  * pending, the connection is paused and later frames wait. An oversized or garbled frame closes
  * that connection only (counted and logged); other connections go on.
+ *
+ * Limits that hold against a hostile peer (docs/LIMITS.md): at most `maxConnections` inbound
+ * connections, at most `maxConnectionsPerPeer` of them from one remote address
+ * ('peer-connection-limit'), a frame begun must be complete within `frameTimeout` ms
+ * ('frame-timeout': a slowloris cannot hold a connection and its buffer forever; a connection
+ * idle between frames is kept, as senders keep theirs alive), and a connection buffers at most
+ * one frame of `maxFrameSize` bytes.
  */
 import net from 'node:net'
 import type { Logger } from 'pino'
@@ -19,6 +26,7 @@ import { ACK_FRAME, FAIL_ACK_FRAME, FrameParser } from '../codec/frame.js'
 import { decodeChannelData, type ChannelData } from '../codec/channel-data.js'
 import { SEND_OPTIONS } from '../codec/send-options.js'
 import { worthLogging, type TransportCounters } from './counters.js'
+import { DEFAULTS } from '../options.js'
 
 /**
  * Handles one received message. `body` is the whole frame body (for AAD), `cd` its decoded
@@ -36,6 +44,10 @@ export interface ReceiverOptions {
   autoBind: number
   maxFrameSize: number
   maxConnections: number
+  /** inbound connections from one remote address; default DEFAULTS.maxConnectionsPerPeer */
+  maxConnectionsPerPeer?: number
+  /** ms a frame may take from its first byte to its last; default DEFAULTS.frameTimeout */
+  frameTimeout?: number
   logger: Logger
   counters: TransportCounters
   onMessage: InboundHandler
@@ -48,17 +60,44 @@ class InboundConnection {
   readonly #parser: FrameParser
   readonly #from: string
   readonly #o: ReceiverOptions
+  readonly #frameTimeout: number
   #queue: Buffer[] = []
   #busy = false
+  /** fires when the frame in progress took too long; armed while the parser holds a partial frame */
+  #frameTimer: NodeJS.Timeout | undefined
 
   constructor (socket: net.Socket, o: ReceiverOptions) {
     this.#socket = socket
     this.#o = o
     this.#from = `${socket.remoteAddress}:${socket.remotePort}`
     this.#parser = new FrameParser({ maxFrameSize: o.maxFrameSize })
+    this.#frameTimeout = o.frameTimeout ?? DEFAULTS.frameTimeout
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', (err) => o.logger.debug({ err, from: this.#from }, 'inbound connection error'))
+    socket.once('close', () => this.#disarm())
+  }
+
+  /** bytes held for a frame not yet complete */
+  get buffered (): number { return this.#socket.destroyed ? 0 : this.#parser.buffered }
+
+  #disarm (): void {
+    if (this.#frameTimer !== undefined) clearTimeout(this.#frameTimer)
+    this.#frameTimer = undefined
+  }
+
+  #onFrameTimeout (): void {
+    this.#frameTimer = undefined
+    if (this.#socket.destroyed || this.#parser.buffered === 0) return
+    if (this.#busy) {
+      // why: paused while our own sync handler runs; the peer is not the slow one
+      this.#frameTimer = setTimeout(() => this.#onFrameTimeout(), this.#frameTimeout)
+      this.#frameTimer.unref()
+      return
+    }
+    const n = this.#o.counters.drop('frame-timeout')
+    if (worthLogging(n)) this.#o.logger.warn({ from: this.#from, buffered: this.#parser.buffered, frameTimeout: this.#frameTimeout, count: n }, 'closing inbound connection: frame not complete in time')
+    this.#socket.destroy()
   }
 
   #onData (chunk: Buffer): void {
@@ -70,8 +109,16 @@ class InboundConnection {
       const code = (err as TribesError).code
       const n = this.#o.counters.drop(code === 'TRIBES_ERR_FRAME_TOO_LARGE' ? 'frame-too-large' : 'frame-malformed')
       this.#o.logger.warn({ err, code, from: this.#from, count: n }, 'closing inbound connection: bad frame')
+      this.#disarm()
       this.#socket.destroy()
       return
+    }
+    // why: the clock runs from a frame's first byte to its last, not between reads (a drip resets nothing)
+    if (this.#parser.buffered === 0) this.#disarm()
+    else if (this.#frameTimer === undefined || bodies.length > 0) {
+      this.#disarm()
+      this.#frameTimer = setTimeout(() => this.#onFrameTimeout(), this.#frameTimeout)
+      this.#frameTimer.unref()
     }
     if (bodies.length === 0) return
     if (this.#busy) {
@@ -156,6 +203,9 @@ export class Receiver {
   #server: net.Server | undefined
   #port = 0
   readonly #sockets = new Set<net.Socket>()
+  readonly #inbound = new Set<InboundConnection>()
+  /** open inbound connections by remote address */
+  readonly #perPeer = new Map<string, number>()
 
   constructor (options: ReceiverOptions) {
     this.#o = options
@@ -166,6 +216,12 @@ export class Receiver {
   get address (): string { return this.#o.address }
   /** open inbound connections */
   get connections (): number { return this.#sockets.size }
+  /** bytes held, over every connection, for frames not yet complete */
+  get buffered (): number {
+    let n = 0
+    for (const c of this.#inbound) n += c.buffered
+    return n
+  }
 
   /** Bind the first free port of port .. port+autoBind-1; resolves with it. TRIBES_ERR_BIND if none. */
   async start (): Promise<number> {
@@ -195,10 +251,28 @@ export class Receiver {
   #createServer (): net.Server {
     const server = net.createServer({ noDelay: true })
     server.maxConnections = this.#o.maxConnections
+    const perPeerMax = this.#o.maxConnectionsPerPeer ?? DEFAULTS.maxConnectionsPerPeer
     server.on('connection', (socket) => {
+      const peer = socket.remoteAddress ?? ''
+      const open = this.#perPeer.get(peer) ?? 0
+      if (open >= perPeerMax) {
+        const n = this.#o.counters.drop('peer-connection-limit')
+        if (worthLogging(n)) this.#o.logger.warn({ from: `${peer}:${socket.remotePort}`, maxConnectionsPerPeer: perPeerMax, count: n }, 'inbound connection refused: per-address connection limit reached')
+        socket.on('error', () => {})
+        socket.destroy()
+        return
+      }
+      this.#perPeer.set(peer, open + 1)
       this.#sockets.add(socket)
-      socket.once('close', () => this.#sockets.delete(socket))
-      new InboundConnection(socket, this.#o) // eslint-disable-line no-new
+      const conn = new InboundConnection(socket, this.#o)
+      this.#inbound.add(conn)
+      socket.once('close', () => {
+        this.#sockets.delete(socket)
+        this.#inbound.delete(conn)
+        const left = (this.#perPeer.get(peer) ?? 1) - 1
+        if (left > 0) this.#perPeer.set(peer, left)
+        else this.#perPeer.delete(peer)
+      })
     })
     server.on('drop', (data) => {
       const n = this.#o.counters.drop('connection-limit')
