@@ -12,7 +12,7 @@ export {
 export { decodeChannelData, encodeChannelData, encodeChannelDataFrame, type ChannelData } from './codec/channel-data.js'
 export { SEND_OPTIONS, MODE_OPTIONS, parseSendOptions, sendOptionsToString, modeToOptions, optionsToMode } from './codec/send-options.js'
 export { encodeEnvelopeFrame, openEnvelope, isEnvelope, isTcpFailDetect, packValue, unpackValue, KIND, TCP_FAIL_DETECT, type EnvelopeKind } from './codec/envelope.js'
-export { Keyring, generateKey, parseKey, readKeyFile, type KeyringOptions } from './crypto/keyring.js'
+export { Keyring, generateKey, parseKey, readKeyFile, readKeyFileSet, parseKeyFileContent, type KeyringOptions, type KeyReload, type KeySet } from './crypto/keyring.js'
 export {
   encodeMember, decodeMember, hostToBytes, hostToString, isShutdownCommand, SHUTDOWN_COMMAND, type MemberFields
 } from './codec/member.js'

@@ -11,6 +11,9 @@
  *   its uniqueId was already seen (see replay-guard.ts; memory bounded per sender stream).
  * - Rotation: previous keys are still accepted for decryption and MAC checks; each sealed message
  *   names its key by a 1-byte key id (derived from the key), so the receiver tries the right one.
+ *   A key file may hold several keys, one per line, the current one first; a keyring made from a
+ *   key file re-reads it (at most every `reloadInterval` ms, on use) so a running cluster moves to
+ *   a new key without a restart (see SECURITY.md, "Rotating the cluster key").
  * - MAC: `mac`/`verifyMac` (HMAC-SHA256 truncated to 16 bytes) for membership payloads.
  *
  * Keys are never used directly: encryption, MAC and key-id keys are derived from the 32-byte
@@ -61,12 +64,42 @@ export function parseKey (value: string | Uint8Array, name = 'key'): Buffer {
   return key
 }
 
-/** Read a key file: base64 text of 32 bytes, or exactly 32 raw bytes. */
+/** The keys of a key file: `key` seals and MACs, `previousKeys` are still accepted. */
+export interface KeySet {
+  key: Buffer
+  previousKeys: Buffer[]
+}
+
+function readRaw (path: string, name: string): Buffer {
+  try { return readFileSync(path) } catch (err) { throw errors.keyInvalid(`${name} ${JSON.stringify(path)} cannot be read: ${(err as Error).message}`) }
+}
+
+/**
+ * Read the keys of key-file bytes: exactly 32 raw bytes, or text with one base64 key per line,
+ * the current key first and then the previous keys still accepted (newest first). Blank lines and
+ * lines starting with '#' are skipped. Throws TRIBES_ERR_KEY_INVALID naming `name` and the line.
+ */
+export function parseKeyFileContent (raw: Buffer, name = 'keyFile'): KeySet {
+  if (raw.length === KEY_LENGTH && !/^[A-Za-z0-9+/=\s_-]+$/.test(raw.toString('latin1'))) return { key: Buffer.from(raw), previousKeys: [] }
+  const keys: Buffer[] = []
+  const lines = raw.toString('latin1').split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim()
+    if (line === '' || line.startsWith('#')) continue
+    keys.push(parseKey(line, lines.length > 1 ? `${name} line ${i + 1}` : name))
+  }
+  if (keys.length === 0) throw errors.keyInvalid(`${name} holds no key (make one with: nodecat-tribes keygen)`)
+  return { key: keys[0]!, previousKeys: keys.slice(1) }
+}
+
+/** Read all keys of a key file (see parseKeyFileContent). */
+export function readKeyFileSet (path: string, name = 'keyFile'): KeySet {
+  return parseKeyFileContent(readRaw(path, name), `${name} ${JSON.stringify(path)}`)
+}
+
+/** Read the current key of a key file: base64 text (its first key line), or exactly 32 raw bytes. */
 export function readKeyFile (path: string, name = 'keyFile'): Buffer {
-  let raw: Buffer
-  try { raw = readFileSync(path) } catch (err) { throw errors.keyInvalid(`${name} ${JSON.stringify(path)} cannot be read: ${(err as Error).message}`) }
-  if (raw.length === KEY_LENGTH && !/^[A-Za-z0-9+/=\s_-]+$/.test(raw.toString('latin1'))) return raw
-  return parseKey(raw.toString('latin1'), `${name} ${JSON.stringify(path)}`)
+  return readKeyFileSet(path, name).key
 }
 
 /** A fresh random cluster key as base64 (for docs, tools and tests). */
@@ -74,10 +107,21 @@ export function generateKey (): string {
   return crypto.randomBytes(KEY_LENGTH).toString('base64')
 }
 
+/** What a key-file reload did: new keys in use, or why the file was not used (old keys kept). */
+export type KeyReload =
+  | { ok: true, keyId: number, previousKeys: number }
+  | { ok: false, error: Error }
+
 export interface KeyringOptions {
-  /** the current key: encrypts and MACs everything sent */
-  key: Uint8Array | string
-  /** older keys still accepted on receive, newest first */
+  /** the current key: encrypts and MACs everything sent (unless keyFile is given) */
+  key?: Uint8Array | string
+  /** read the keys from this file (current first, then previous), and re-read it when it changes */
+  keyFile?: string
+  /** ms between checks of keyFile for changes, made on use (default 1000; 0: never re-read) */
+  reloadInterval?: number
+  /** told about each change of keyFile's contents (new keys in use, or the error that kept the old ones) */
+  onReload?: (event: KeyReload) => void
+  /** older keys still accepted on receive, newest first (after those of keyFile) */
   previousKeys?: ReadonlyArray<Uint8Array | string>
   /** accepted clock difference and replay memory, ms (default 60000) */
   replayWindow?: number
@@ -88,20 +132,81 @@ export interface KeyringOptions {
 }
 
 export class Keyring {
-  readonly #current: DerivedKey
-  readonly #all: DerivedKey[]
+  #current: DerivedKey
+  #all: DerivedKey[]
+  readonly #extra: DerivedKey[]
   readonly #replay: ReplayGuard
+  readonly #file: { path: string, interval: number, onReload: ((event: KeyReload) => void) | undefined } | undefined
+  #fileBytes: Buffer | undefined
+  #nextCheck = 0
   #noncePrefix = crypto.randomBytes(8)
   #nonceCounter = 0
 
   constructor (options: KeyringOptions) {
-    this.#current = derive(parseKey(options.key, 'key'))
-    this.#all = [this.#current, ...(options.previousKeys ?? []).map((k, i) => derive(parseKey(k, `previousKeys[${i}]`)))]
+    this.#extra = (options.previousKeys ?? []).map((k, i) => derive(parseKey(k, `previousKeys[${i}]`)))
+    if (options.keyFile !== undefined) {
+      const interval = options.reloadInterval ?? 1000
+      if (!Number.isSafeInteger(interval) || interval < 0) throw errors.keyInvalid(`reloadInterval must be a non-negative integer of ms, got ${String(interval)}`)
+      this.#file = { path: options.keyFile, interval, onReload: options.onReload }
+      this.#fileBytes = readRaw(options.keyFile, 'keyFile')
+      const set = parseKeyFileContent(this.#fileBytes, `keyFile ${JSON.stringify(options.keyFile)}`)
+      this.#current = derive(set.key)
+      this.#all = [this.#current, ...set.previousKeys.map(derive), ...this.#extra]
+      this.#nextCheck = performance.now() + interval
+    } else {
+      if (options.key === undefined) throw errors.keyInvalid('a keyring needs key or keyFile')
+      this.#current = derive(parseKey(options.key, 'key'))
+      this.#all = [this.#current, ...this.#extra]
+    }
     this.#replay = new ReplayGuard({ window: options.replayWindow, maxStreams: options.replayStreams, now: options.now })
   }
 
   /** id byte of the current key, written before every sealed message */
-  get keyId (): number { return this.#current.id }
+  get keyId (): number { this.#maybeReload(); return this.#current.id }
+
+  /** keys accepted besides the current one */
+  get previousKeyCount (): number { return this.#all.length - 1 }
+
+  /**
+   * Re-read keyFile now; new keys are used at once when its contents changed. A file that cannot
+   * be read or holds a bad key keeps the keys in use (reported once through onReload). Returns
+   * true when the keys changed. A keyring without keyFile never changes.
+   */
+  reload (): boolean {
+    const f = this.#file
+    if (f === undefined) return false
+    this.#nextCheck = performance.now() + f.interval
+    let raw: Buffer
+    try {
+      raw = readRaw(f.path, 'keyFile')
+    } catch (err) {
+      // why: a missing file must not stop the cluster: keep the keys, report it once
+      if (this.#fileBytes === undefined) return false
+      this.#fileBytes = undefined
+      f.onReload?.({ ok: false, error: err as Error })
+      return false
+    }
+    if (this.#fileBytes !== undefined && raw.equals(this.#fileBytes)) return false
+    this.#fileBytes = raw
+    let set: KeySet
+    try {
+      set = parseKeyFileContent(raw, `keyFile ${JSON.stringify(f.path)}`)
+    } catch (err) {
+      // why: a half-written or wrong file keeps the keys in use; reported once per content
+      f.onReload?.({ ok: false, error: err as Error })
+      return false
+    }
+    this.#current = derive(set.key)
+    this.#all = [this.#current, ...set.previousKeys.map(derive), ...this.#extra]
+    f.onReload?.({ ok: true, keyId: this.#current.id, previousKeys: this.#all.length - 1 })
+    return true
+  }
+
+  #maybeReload (): void {
+    const f = this.#file
+    if (f === undefined || f.interval === 0 || performance.now() < this.#nextCheck) return
+    this.reload()
+  }
 
   /** sender id streams remembered for replay detection (for stats and tests) */
   get replayStreams (): number { return this.#replay.streams }
@@ -111,6 +216,7 @@ export class Keyring {
    * (`plaintext.length + SEAL_OVERHEAD` bytes), authenticating `aad` too.
    */
   sealInto (aad: Uint8Array, plaintext: Uint8Array, out: Buffer, offset: number): void {
+    // why: no reload here: the caller wrote `keyId` (which reloads) just before, and they must match
     if (this.#nonceCounter > 0xffffffff) { this.#noncePrefix = crypto.randomBytes(8); this.#nonceCounter = 0 }
     this.#noncePrefix.copy(out, offset)
     out.writeUInt32BE(this.#nonceCounter++, offset + 8)
@@ -125,6 +231,7 @@ export class Keyring {
 
   /** Encrypt to a new buffer (nonce ‖ ciphertext ‖ tag). */
   seal (aad: Uint8Array, plaintext: Uint8Array): Buffer {
+    this.#maybeReload()
     const out = Buffer.allocUnsafe(plaintext.length + SEAL_OVERHEAD)
     this.sealInto(aad, plaintext, out, 0)
     return out
@@ -136,6 +243,7 @@ export class Keyring {
    */
   open (keyId: number, aad: Uint8Array, sealed: Uint8Array): Buffer {
     if (sealed.length < SEAL_OVERHEAD) throw errors.decrypt(`sealed message of ${sealed.length} bytes is shorter than ${SEAL_OVERHEAD}`)
+    this.#maybeReload()
     let tried = 0
     for (const k of this.#all) {
       if (k.id !== keyId) continue // why: two keys may share an id byte (1 in 256); try each
@@ -162,12 +270,14 @@ export class Keyring {
 
   /** HMAC-SHA256 of `data` under the current key, truncated to 16 bytes. */
   mac (data: Uint8Array): Buffer {
+    this.#maybeReload()
     return crypto.createHmac('sha256', this.#current.mac).update(data).digest().subarray(0, MAC_LENGTH)
   }
 
   /** Constant-time check of a 16-byte tag against the current and previous keys. */
   verifyMac (data: Uint8Array, tag: Uint8Array): boolean {
     if (tag.length !== MAC_LENGTH) return false
+    this.#maybeReload()
     let ok = false
     for (const k of this.#all) {
       const expect = crypto.createHmac('sha256', k.mac).update(data).digest().subarray(0, MAC_LENGTH)
