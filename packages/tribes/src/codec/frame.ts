@@ -67,7 +67,9 @@ export interface FrameParserOptions {
  * error (TRIBES_ERR_FRAME_MALFORMED / TRIBES_ERR_FRAME_TOO_LARGE). A TCP stream that lost its
  * framing cannot be trusted again, so after an error the parser stays failed and every later push
  * throws: the caller closes that connection (Tomcat instead silently discards bytes until the next
- * marker; we prefer a loud, counted close).
+ * marker; we prefer a loud, counted close). Whole frames before the bad bytes are still returned,
+ * whatever the chunking: when a push completes frames and then fails, it returns those frames and
+ * sets {@link FrameParser.error}; only a push that completes none throws.
  */
 export class FrameParser {
   readonly #max: number
@@ -83,6 +85,10 @@ export class FrameParser {
 
   /** bytes held for a frame not yet complete */
   get buffered (): number { return this.#have }
+  /** true once the stream lost its framing for good (see {@link FrameParser.error}) */
+  get failed (): boolean { return this.#failed !== null }
+  /** the coded error that failed the stream, or null */
+  get error (): Error | null { return this.#failed }
 
   push (chunk: Buffer): Buffer[] {
     if (this.#failed) throw this.#failed
@@ -102,18 +108,20 @@ export class FrameParser {
       this.#have = 0
       this.#need = 0
     }
+    const out: Buffer[] = []
     try {
-      return this.#parse(buf)
+      this.#parse(buf, out)
     } catch (err) {
       this.#failed = err as Error
       this.#pending = []
       this.#have = 0
-      throw err
+      this.#need = 0
+      if (out.length === 0) throw err
     }
+    return out
   }
 
-  #parse (buf: Buffer): Buffer[] {
-    const out: Buffer[] = []
+  #parse (buf: Buffer, out: Buffer[]): void {
     const end = buf.length
     let o = 0
     while (o < end) {
@@ -143,6 +151,5 @@ export class FrameParser {
       this.#pending = [o === 0 ? buf : buf.subarray(o)]
       this.#have = end - o
     }
-    return out
   }
 }

@@ -63,6 +63,8 @@ class InboundConnection {
   readonly #frameTimeout: number
   #queue: Buffer[] = []
   #busy = false
+  /** the stream failed after some whole frames: close once they are handled */
+  #closing = false
   /** fires when the frame in progress took too long; armed while the parser holds a partial frame */
   #frameTimer: NodeJS.Timeout | undefined
 
@@ -75,7 +77,16 @@ class InboundConnection {
     socket.setNoDelay(true)
     socket.on('data', (chunk: Buffer) => this.#onData(chunk))
     socket.on('error', (err) => o.logger.debug({ err, from: this.#from }, 'inbound connection error'))
-    socket.once('close', () => this.#disarm())
+    socket.once('close', () => this.#onClose())
+  }
+
+  #onClose (): void {
+    this.#disarm()
+    // why: a peer that hangs up inside a frame lost that message; say so (a clean close is silent)
+    if (this.#parser.buffered > 0 && !this.#parser.failed) {
+      const n = this.#o.counters.drop('frame-truncated')
+      if (worthLogging(n)) this.#o.logger.warn({ from: this.#from, buffered: this.#parser.buffered, count: n }, 'inbound connection closed inside a frame')
+    }
   }
 
   /** bytes held for a frame not yet complete */
@@ -84,6 +95,21 @@ class InboundConnection {
   #disarm (): void {
     if (this.#frameTimer !== undefined) clearTimeout(this.#frameTimer)
     this.#frameTimer = undefined
+  }
+
+  #badFrame (err: unknown): void {
+    const code = (err as TribesError).code
+    const n = this.#o.counters.drop(code === 'TRIBES_ERR_FRAME_TOO_LARGE' ? 'frame-too-large' : 'frame-malformed')
+    if (worthLogging(n)) this.#o.logger.warn({ err, code, from: this.#from, count: n }, 'closing inbound connection: bad frame')
+    this.#disarm()
+  }
+
+  /** after a bad frame: flush what was written (ACKs), then close; a peer that never reads is cut off */
+  #closeAfterDrain (): void {
+    const s = this.#socket
+    if (s.destroyed) return
+    s.end()
+    setTimeout(() => s.destroy(), 1000).unref()
   }
 
   #onFrameTimeout (): void {
@@ -106,12 +132,15 @@ class InboundConnection {
     try {
       bodies = this.#parser.push(chunk)
     } catch (err) {
-      const code = (err as TribesError).code
-      const n = this.#o.counters.drop(code === 'TRIBES_ERR_FRAME_TOO_LARGE' ? 'frame-too-large' : 'frame-malformed')
-      this.#o.logger.warn({ err, code, from: this.#from, count: n }, 'closing inbound connection: bad frame')
-      this.#disarm()
+      this.#badFrame(err)
       this.#socket.destroy()
       return
+    }
+    if (this.#parser.error !== null) {
+      // why: the whole frames before the bad bytes are handled (and acked), then the connection ends
+      this.#badFrame(this.#parser.error)
+      this.#closing = true
+      this.#socket.pause()
     }
     // why: the clock runs from a frame's first byte to its last, not between reads (a drip resets nothing)
     if (this.#parser.buffered === 0) this.#disarm()
@@ -143,7 +172,7 @@ class InboundConnection {
           void pending.then(() => {
             this.#busy = false
             if (s.destroyed) return
-            s.resume()
+            if (!this.#closing) s.resume()
             this.#drain()
           })
           return
@@ -152,6 +181,7 @@ class InboundConnection {
     } finally {
       s.uncork()
     }
+    if (this.#closing) this.#closeAfterDrain()
   }
 
   /** returns a promise only when the connection must wait for it (a sync message) */
