@@ -5,6 +5,7 @@
  * saturation. Reported: deltas applied/s (slowest receiver), MB/s, lag p50/p99 (worst receiver),
  * and the saturated rates as fractions of raw TCP and of msgpackr measured in the same run,
  * interleaved. --profile pi3|pi4|pi5 runs every node in its own shaped namespace and CPU cgroup.
+ * --targets drives nodecat-was nodes already running elsewhere (bench app) over HTTP instead.
  */
 import { parseArgs } from 'node:util'
 import { runMain } from './lib/cleanup.js'
@@ -18,6 +19,8 @@ import { placeNodes } from './lib/placement.js'
 import { EMULATION_CAVEAT } from './lib/pi-profiles.js'
 import { startCluster, runReplication, clusterKey, type Cluster, type ReplicationSample } from './lib/cluster.js'
 import { packr, makeDelta } from './lib/deltas.js'
+import { parseTargets, describeTargets, requireBenchApp, waitForTargets, REMOTE_NOTE, type Target } from './lib/remote.js'
+import { remoteWrite, remoteLag, type RemoteWriteSample, type RemoteLagSample } from './lib/remote-replication.js'
 
 const USAGE = `usage: pnpm bench:replication [--long] [--nodes 2,3,4] [--sizes 100,1024,16384] [--modes async,sync]
        [--rate 1000] [--seconds S] [--reps N] [--concurrency 16] [--no-key] [--profile pi3|pi4|pi5]
@@ -25,7 +28,11 @@ const USAGE = `usage: pnpm bench:replication [--long] [--nodes 2,3,4] [--sizes 1
   --rate         the fixed "moderate" rate in deltas/s (the other load is saturation)
   --concurrency  sync sends in flight at saturation (concurrent requests waiting for replication)
   --no-key       plaintext cluster traffic (default: a random cluster key, as in production)
-  --profile      Pi-class emulation (root): namespaces + tbf + CPU quota; throughput only, not latency`
+  --profile      Pi-class emulation (root): namespaces + tbf + CPU quota; throughput only, not latency
+       pnpm bench:replication --targets http://pi1:8080,http://pi2:8080[,...] [--sizes ..] [--seconds S] [--reps N] [--concurrency C]
+  --targets      nodecat-was nodes already running the bench app (see bench/README.md, "Remote nodes"):
+                 the first one writes for S seconds (C sessions updated in parallel), the others apply;
+                 reported: deltas applied/s and the peers' own lag figure (NTP-synced clocks needed)`
 
 type Sample = { kind: 'tcp', r: TcpResult } | { kind: 'codec', r: CodecResult } | { kind: 'repl', r: ReplicationSample }
 
@@ -35,10 +42,20 @@ async function main (): Promise<void> {
   const { values } = parseArgs({
     options: {
       long: { type: 'boolean' }, nodes: { type: 'string' }, sizes: { type: 'string' }, modes: { type: 'string' }, rate: { type: 'string' },
-      seconds: { type: 'string' }, reps: { type: 'string' }, concurrency: { type: 'string' }, 'no-key': { type: 'boolean' }, profile: { type: 'string' }, help: { type: 'boolean' }
+      seconds: { type: 'string' }, reps: { type: 'string' }, concurrency: { type: 'string' }, 'no-key': { type: 'boolean' }, profile: { type: 'string' }, help: { type: 'boolean' },
+      targets: { type: 'string' }
     }
   })
   if (values.help) { console.log(USAGE); return }
+  if (values.targets) {
+    await remoteMain(await parseTargets(values.targets), {
+      sizes: list(values.sizes ?? '100,1024,16384'),
+      seconds: Number(values.seconds ?? (values.long ? 4 : 2)),
+      reps: Number(values.reps ?? (values.long ? 5 : 3)),
+      concurrency: Number(values.concurrency ?? 16)
+    })
+    return
+  }
   const nodeCounts = list(values.nodes ?? (values.long ? '2,3,4' : '3')).filter((n) => n >= 2 && n <= 4)
   const sizes = list(values.sizes ?? '100,1024,16384')
   const modes = (values.modes ?? 'async,sync').split(',').map((m) => m.trim()).filter((m): m is 'async' | 'sync' => m === 'async' || m === 'sync')
@@ -150,6 +167,48 @@ async function main (): Promise<void> {
       })
     },
     raw: { reps, seconds, rate, concurrency, nodeCounts, sizes, modes, profile: placement.profile, keyed: Boolean(key), outcomes }
+  })
+}
+
+type RemoteSample = { kind: 'write', r: RemoteWriteSample } | { kind: 'lag', r: RemoteLagSample }
+
+async function remoteMain (targets: Target[], o: { sizes: number[], seconds: number, reps: number, concurrency: number }): Promise<void> {
+  const machine = machineInfo('remote')
+  await requireBenchApp(targets)
+  await waitForTargets(targets, (s) => process.stdout.write(`${s}\n`))
+  const variants: Array<Variant<RemoteSample>> = o.sizes.flatMap((size): Array<Variant<RemoteSample>> => [
+    { name: `write ${size}`, run: async () => ({ kind: 'write', r: await remoteWrite(targets, size, o.seconds, o.concurrency) }) },
+    { name: `lag ${size}`, run: async () => ({ kind: 'lag', r: await remoteLag(targets, size, 50, o.seconds * 1000) }) }
+  ])
+  const progress = createProgress('replication (remote)', o.reps * variants.length)
+  const outcomes = await runInterleaved(variants, o.reps, progress)
+  progress.stop()
+  const col = (name: string, f: (s: RemoteSample) => number): number[] => column(outcomes.find((x) => x.name === name)!, o.reps, f)
+  const fmt = (v: number[]): string => formatSummary(summarize(v))
+  const msf = (v: number[]): string => formatSummary(summarize(v), (x) => x.toFixed(x < 10 ? 2 : 0))
+  const rows = o.sizes.map((size) => {
+    const w = (f: (r: RemoteWriteSample) => number): number[] => col(`write ${size}`, (s) => (s.kind === 'write' ? f(s.r) : NaN))
+    const l = (f: (r: RemoteLagSample) => number): number[] => col(`lag ${size}`, (s) => (s.kind === 'lag' ? f(s.r) : NaN))
+    const incomplete = w((r) => (r.complete ? 0 : 1)).filter((x) => x === 1).length
+    const errors = [...outcomes.find((x) => x.name === `write ${size}`)!.errors, ...outcomes.find((x) => x.name === `lag ${size}`)!.errors].map(oneLine)
+    return [`~${size} B`, fmt(w((r) => r.writtenPerSecond)), fmt(w((r) => r.appliedPerSecond)), msf(l((r) => r.lagP50ms)), msf(l((r) => r.lagP99ms)), msf(l((r) => r.statusRttP50ms)),
+      [incomplete ? `${incomplete} run(s) incomplete` : '', ...errors].filter(Boolean).join('; ') || 'ok']
+  })
+  writeReport({
+    name: 'replication-remote',
+    title: 'nodecat replication on remote nodes (--targets)',
+    command: `pnpm bench:replication ${process.argv.slice(2).join(' ')}`.trim(),
+    machine,
+    notes: [
+      REMOTE_NOTE,
+      `Targets: ${describeTargets(targets)}. ${targets[0]!.route} writes, the others apply.`,
+      `write: ${targets[0]!.route}'s bench app updates ${o.concurrency} sessions in parallel (fastify.inject, the real request path; each update = one delta of ~size bytes to every peer) for ${o.seconds} s; applied/s = deltas ÷ time from the start of the write call until the slowest peer's /_nodecat/status counted them all (polled every 50 ms). Median (min–max) of ${o.reps} interleaved repetitions.`,
+      'lag: up to 50 isolated deltas per repetition, one at a time; each peer\'s own replication.lag.lastMs (its apply time − the writer\'s stamp time, wall clocks in ms: meaningful only with NTP-synced clocks). status RTT = one GET /_nodecat/status from this machine, for scale.',
+      'Not available remotely: raw TCP and msgpackr baselines between the nodes (the bench has no agent there; run pnpm bench:baseline on a node for the codec figure) and signalling processes.'
+    ],
+    tables: [{ title: 'Replication on the targets', columns: ['delta', 'written/s (writer)', 'applied/s (slowest peer)', 'lag p50 ms', 'lag p99 ms', 'status RTT p50 ms', 'notes'], rows }],
+    chart: { title: 'Deltas applied per second on the slowest peer', unit: 'deltas/s (median, whisker = min–max)', bars: o.sizes.map((size) => { const v = summarize(col(`write ${size}`, (s) => (s.kind === 'write' ? s.r.appliedPerSecond : NaN))); return { label: `~${size} B`, value: v.median, low: v.min, high: v.max, text: formatNumber(v.median) } }) },
+    raw: { targets, ...o, outcomes }
   })
 }
 

@@ -25,7 +25,7 @@ export function nodecatBalancerArgs (port: number, adminPort: number, backends: 
     '--admin', `127.0.0.1:${adminPort}`,
     '--health-interval', String(healthIntervalMs),
     '--log-level', 'warn',
-    ...backends.flatMap((b) => ['--worker', `${b.route}=http://127.0.0.1:${b.port}`])
+    ...backends.flatMap((b) => ['--worker', `${b.route}=${b.url ?? `http://127.0.0.1:${b.port}`}`])
   ]
 }
 

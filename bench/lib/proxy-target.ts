@@ -3,6 +3,8 @@ export interface Backend {
   route: string
   port: number
   pid: number
+  /** a backend elsewhere (--targets): its base URL; default http://127.0.0.1:<port> */
+  url?: string
 }
 
 export interface ProxyTarget {
