@@ -1,0 +1,11 @@
+/**
+ * @nodecat/testkit: what nodecat's tests (test/lib) and benchmarks (bench/lib) both need, in one
+ * place: free TCP ports, and child processes whose stdout is read as JSON lines that can be waited
+ * for, stopped by their PID. Private to the repository, never published.
+ */
+export { freePort, freePorts } from './ports.js'
+export { JsonLines, type LogLine, type LineMatch } from './json-lines.js'
+export { spawnWatched, livePids, type WatchedProcess, type WatchedOptions, type Exit } from './watched-process.js'
+export { probeNodeArgs, probeEnv, probeStdio, readProbe, lastSample, PROBE_FD } from './probe-args.js'
+export type { ProbeSample } from './process-probe.js'
+export { procMemory, openFds, type ProcMemory } from './proc-stats.js'
