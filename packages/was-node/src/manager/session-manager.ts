@@ -6,6 +6,7 @@
  * ../session/stamp.ts, counted and logged.
  */
 import { EventEmitter } from 'node:events'
+import { createHash } from 'node:crypto'
 import pino from 'pino'
 import type { Logger } from 'pino'
 import type { Channel, Member, SendResult } from '@nodecat/tribes'
@@ -55,6 +56,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   readonly #tombstones = new Map<string, number>()
   /** members dropped without a goodbye, and when (clock ms): they may come back stale */
   readonly #lostMembers = new Map<string, number>()
+  /** losing changes already counted as conflicts ("base|stamp"), bounded */
+  readonly #losses = new Set<string>()
   readonly #held: HeldDeltas
   readonly #stats: SessionManagerStats
   #resolveReady!: () => void
@@ -223,6 +226,26 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     }
   }
 
+  /**
+   * What this node holds, for convergence checks (status `?replicas=1`, tests): each session's
+   * reference (never its id) with its stamp, and one SHA-256 over every session's reference,
+   * stamp, route, attributes and principal. Two nodes with the same digest hold identical copies.
+   */
+  replicas (): { count: number, digest: string, sessions: Record<string, string> } {
+    const rows = [...this.#sessions.values()].map((rec) => ({ ref: sessionRef(rec.id), rec })).sort((a, b) => a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0)
+    const all = createHash('sha256')
+    const sessions: Record<string, string> = {}
+    for (const { ref, rec } of rows) {
+      const one = createHash('sha256').update(`${ref}|${formatStamp(rec.stamp)}|${rec.route}|${rec.maxInactiveInterval}|`)
+      for (const name of [...rec.attributes.keys()].sort()) one.update(`${name.length}:${name}`).update(rec.attributes.get(name)!)
+      one.update(rec.principal ?? new Uint8Array(0))
+      const h = one.digest('hex')
+      all.update(h)
+      sessions[ref] = `${formatStamp(rec.stamp)} ${h.slice(0, 12)}`
+    }
+    return { count: rows.length, digest: all.digest('hex'), sessions }
+  }
+
   /** ids of every session held here */
   sessionIds (): string[] {
     return [...this.#sessions.values()].map((r) => r.id)
@@ -389,7 +412,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
 
   #handle (msg: SessionMessage, sender: Member): void | Promise<void> {
     switch (msg.t) {
-      case 'created': this.#installFull(msg.s, 'created'); return
+      case 'created': this.#installFull(msg.s, 'created', sender); return
       case 'delta': return this.#onDelta(msg, sender)
       case 'expired': return this.#onExpired(msg, sender)
       case 'accessed': return this.#onAccessed(msg, sender)
@@ -463,9 +486,40 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   }
 
   #conflict (rec: SessionRecord, d: Held, outcome: string): void {
+    const loser = outcome === 'incoming write lost' ? d.to : rec.stamp
+    if (!this.#firstLoss(rec.base, loser)) return
     this.#stats.conflicts++
     this.#log.warn({ session: sessionRef(rec.id), stored: formatStamp(rec.stamp), incoming: formatStamp(d.to), incomingBase: formatStamp(d.from), from: d.sender.id, outcome },
       'concurrent writes to one session: the greater stamp wins')
+  }
+
+  /**
+   * A whole copy (a push after a heal, a fetched session, a state transfer) and the stored copy
+   * come from different lineages (neither stamp is in the other's history): one side's changes
+   * since they split are lost. Counted and logged like a losing delta, once per lost change.
+   */
+  #fullConflict (rec: SessionRecord, incoming: SessionRecord, from: Member | null): 'stored copy lost' | 'incoming copy lost' | null {
+    const order = compareStamps(incoming.stamp, rec.stamp)
+    if (order === 0) return null
+    const [winner, loser] = order > 0 ? [incoming, rec] : [rec, incoming]
+    if (winner.knows(loser.stamp)) return null
+    // why: older than the winner's remembered history: probably an ancestor, not a lost change
+    if (loser.stamp.version < (winner.history[0]?.version ?? winner.stamp.version)) return null
+    const outcome = order > 0 ? 'stored copy lost' : 'incoming copy lost'
+    if (!this.#firstLoss(rec.base, loser.stamp)) return outcome
+    this.#stats.conflicts++
+    this.#log.warn({ session: sessionRef(rec.id), stored: formatStamp(rec.stamp), incoming: formatStamp(incoming.stamp), from: from?.id ?? null, outcome },
+      'concurrent writes to one session (copies diverged, e.g. during a partition): the greater stamp wins')
+    return outcome
+  }
+
+  /** true the first time this losing change is seen (several peers may bring the same copy) */
+  #firstLoss (base: string, loser: Stamp): boolean {
+    const key = `${base}|${formatStamp(loser)}`
+    if (this.#losses.has(key)) return false
+    this.#losses.add(key)
+    if (this.#losses.size > 1024) this.#losses.delete(this.#losses.values().next().value!)
+    return true
   }
 
   #applyDelta (rec: SessionRecord, d: Held): void {
@@ -525,20 +579,20 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
 
   #onSessionFull (msg: Extract<SessionMessage, { t: 'session-full' }>, sender: Member): void {
     if (msg.req === 0) {
-      if (msg.s !== null && msg.s.id === msg.id) this.#installFull(msg.s, 'session-full')
+      if (msg.s !== null && msg.s.id === msg.id) this.#installFull(msg.s, 'session-full', sender)
       return
     }
     const base = parseSessionId(msg.id)!.base
     const answer = this.#held.answered(msg.req, base, msg.s !== null && parseSessionId(msg.s.id)?.base === base)
     if (answer === 'unsolicited') return this.#drop('unsolicited-session-full', sender)
     if (answer === null || msg.s === null) return
-    this.#installFull(msg.s, 'session-full')
+    this.#installFull(msg.s, 'session-full', sender)
     this.#stats.gapsRecovered++
     this.#held.afterFetch(base)
   }
 
   /** a whole session from a peer: install it if this node has nothing newer */
-  #installFull (f: FullSession, source: 'created' | 'transfer' | 'session-full'): void {
+  #installFull (f: FullSession, source: 'created' | 'transfer' | 'session-full', sender: Member | null = null): void {
     const p = parseSessionId(f.id)!
     if (this.#isTombstoned(p.base)) return
     const now = this.#clock.now()
@@ -551,6 +605,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
         this.#emitChanges(incoming.id, [...incoming.attributes].map(([name, bytes]) => ({ name, kind: 'added', bytes, oldBytes: undefined })), true)
       }
     } else if (compareStamps(incoming.stamp, rec.stamp) > 0) {
+      this.#fullConflict(rec, incoming, sender)
       const changes: AttributeChange[] = []
       for (const [name, old] of rec.attributes) {
         const now2 = incoming.attributes.get(name)
@@ -560,6 +615,9 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       for (const [name, bytes] of incoming.attributes) if (!rec.attributes.has(name)) changes.push({ name, kind: 'added', bytes, oldBytes: undefined })
       this.#sessions.set(p.base, incoming)
       if (this.#opts.notifyListenersOnReplication) this.#emitChanges(incoming.id, changes, true)
+    } else if (this.#fullConflict(rec, incoming, sender) === 'incoming copy lost') {
+      // why: the sender serves or pushed a losing copy and does not know it: send it ours
+      if (sender !== null) this.#pushWinner(rec, sender)
     } else {
       if (source !== 'transfer') this.#stats.duplicates++
     }

@@ -33,6 +33,8 @@ export interface NodeSessionManager extends SessionStore {
   start (): Promise<void>
   stop (): Promise<void>
   stats (): SessionManagerStats
+  /** see SessionManager.replicas() (optional for other stores) */
+  replicas? (): unknown
 }
 
 export interface StartNodeDeps {
@@ -124,7 +126,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   let channel: Channel | null = null
   let manager: NodeSessionManager | null = null
   let httpUrl = ''
-  const statusSource: StatusSource = { jvmRoute: options.jvmRoute, httpUrl: () => httpUrl, startedAt, channel: () => channel, sessions: () => manager?.stats() ?? null }
+  const statusSource: StatusSource = { jvmRoute: options.jvmRoute, httpUrl: () => httpUrl, startedAt, channel: () => channel, sessions: () => manager?.stats() ?? null, replicas: () => manager?.replicas?.() ?? null }
   registerStatus(app, statusSource)
   registerMetrics(app, statusSource)
   if (userApp?.kind === 'fastify') {

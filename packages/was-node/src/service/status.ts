@@ -16,6 +16,8 @@ export interface StatusSource {
   startedAt: number
   channel: () => Channel | null
   sessions: () => SessionManagerStats | null
+  /** session references, stamps and one digest of every copy held (`?replicas=1`), if the manager has them */
+  replicas?: () => unknown
 }
 
 function member (m: Member) {
@@ -68,6 +70,8 @@ export function registerStatus (app: FastifyInstance, source: StatusSource): voi
   app.get(STATUS_PATH, async (request, reply) => {
     reply.header('cache-control', 'no-store')
     const doc = statusDocument(source)
+    // why: on demand only (it hashes every session): lets an operator or a test check that replicas converged
+    if ((request.query as { replicas?: string }).replicas === '1') doc.replicas = source.replicas?.() ?? null
     // why: JSON unless a browser asks for a page (and did not ask for JSON explicitly)
     const wantsPage = (request.headers.accept ?? '').includes('text/html') && (request.query as { format?: string }).format !== 'json'
     if (wantsPage) return reply.type('text/html; charset=utf-8').send(statusPage(doc))
