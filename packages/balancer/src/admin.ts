@@ -2,7 +2,8 @@
  * The admin listener: GET / (status page), GET /status (JSON), GET /metrics (Prometheus), and
  * POST /workers/<route>/activation (body "active|disabled|stopped" or {"activation": ...}).
  * Activation changes need `Authorization: Bearer <token>` when requireToken is set (the default
- * when the listener is not on 127.0.0.1, ::1 or localhost); the token is compared in constant time.
+ * when a token is set or the listener is not on 127.0.0.1, ::1 or localhost); the token is
+ * compared in constant time.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import { createHash, timingSafeEqual } from 'node:crypto'

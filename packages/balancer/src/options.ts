@@ -60,7 +60,7 @@ export interface AdminOptions {
   port: number
   /** bearer token for activation changes */
   token?: string
-  /** default: true unless host is loopback (127.0.0.1, ::1, localhost exactly) */
+  /** default: true when a token is set or host is not loopback (127.0.0.1, ::1, localhost exactly) */
   requireToken?: boolean
   /** seconds between refreshes of the HTML status page */
   refresh: number
@@ -277,7 +277,8 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
     // why: never echo a secret, not even a wrong one, in an error message
     if (a.token !== undefined && (typeof a.token !== 'string' || !/^[\x21-\x7e]{16,256}$/.test(a.token))) v.fail('admin.token', 'a token of 16-256 printable characters', '[hidden]')
     const token = a.token
-    const requireToken = a.requireToken !== undefined ? v.boolean(a.requireToken, 'admin.requireToken') : !isLoopbackHost(ahost)
+    // why: a token the operator set is meant to be used, on loopback too (other local users)
+    const requireToken = a.requireToken !== undefined ? v.boolean(a.requireToken, 'admin.requireToken') : token !== undefined || !isLoopbackHost(ahost)
     if (requireToken && token === undefined) v.fail('admin.token', `set when the admin listener is not on loopback (admin.host ${ahost}) or admin.requireToken is true`, undefined)
     admin = {
       host: ahost,
