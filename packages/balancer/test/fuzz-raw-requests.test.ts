@@ -1,0 +1,174 @@
+/**
+ * Fuzzing the balancer's request path and headers with fast-check, over raw TCP to a balancer on
+ * 127.0.0.1: arbitrary methods, request targets (long, absolute, asterisk, encoded, with session
+ * path parameters), versions, line endings, hop-by-hop and Connection-listed headers, lying or
+ * doubled Content-Length and Transfer-Encoding, Expect, Upgrade, and random header names/values.
+ *
+ * For every request: the answer is a well-formed HTTP response (never a crash or a silent hang);
+ * when the balancer answered it itself (an error with x-nodecat-error, or the HTTP parser's 4xx)
+ * no worker saw the request; when a worker answered, exactly one worker saw it once, and it saw no
+ * hop-by-hop header of the client (RFC 9110 §7.6.1: Connection, Keep-Alive, TE, Trailer,
+ * Transfer-Encoding, Upgrade, Proxy-*, and every header named in Connection).
+ *
+ * NODECAT_FUZZ_RUNS=<n> runs every property n times; NODECAT_FUZZ_SEED / NODECAT_FUZZ_PATH replay.
+ */
+import t from 'tap'
+import fc from 'fast-check'
+import net from 'node:net'
+import type http from 'node:http'
+import { call, startBackend, startBalancer } from './helpers.js'
+import { fuzzParams } from '../../../test/lib/fuzz.js'
+
+interface Seen { route: string, url: string, headers: http.IncomingHttpHeaders }
+
+const HOP = ['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authorization', 'proxy-connection', 'proxy-x']
+
+/** send raw bytes; resolve with everything answered until the response is complete or the socket closes */
+async function rawExchange (port: number, text: string): Promise<string> {
+  return await new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1')
+    let got = ''
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`no answer within 20 s: ${JSON.stringify(text.slice(0, 300))} got ${JSON.stringify(got.slice(0, 200))}`)) }, 20_000)
+    const complete = (): boolean => {
+      const body = got.replace(/^(HTTP\/1\.1 1\d\d [^\r]*\r\n\r\n)+/, '')
+      const end = body.indexOf('\r\n\r\n')
+      if (end < 0) return false
+      const head = body.slice(0, end)
+      if (/^HTTP\/1\.[01] (204|304)/.test(head)) return true
+      if (/\r\ntransfer-encoding: *chunked/i.test(head)) return body.endsWith('\r\n0\r\n\r\n')
+      const m = /\r\ncontent-length: *(\d+)/i.exec(head)
+      return m !== null && Buffer.byteLength(body.slice(end + 4), 'latin1') >= Number(m[1])
+    }
+    s.setEncoding('latin1')
+    s.on('data', (c: string) => { got += c; if (complete()) { clearTimeout(timer); s.destroy(); resolve(got) } })
+    s.on('error', () => {})
+    s.on('close', () => { clearTimeout(timer); resolve(got) })
+    s.write(text, 'latin1')
+  })
+}
+
+const token = fc.stringMatching(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,20}$/)
+const printable = fc.string({ maxLength: 40 }).map((s) => s.replace(/[\r\n]/g, ''))
+
+t.test('arbitrary raw requests: a well-formed answer, rejected requests never reach a worker, no hop-by-hop header crosses', async (t) => {
+  const seen: Seen[] = []
+  const record = (route: string) => (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    seen.push({ route, url: req.url ?? '', headers: req.headers })
+    req.resume()
+    req.on('end', () => { res.writeHead(200, { 'content-type': 'text/plain', 'x-route': route }); res.end(route) })
+    req.on('error', () => {})
+  }
+  const b1 = await startBackend(t, 't1', record('t1'))
+  const b2 = await startBackend(t, 't2', record('t2'))
+  const { lb } = await startBalancer(t, {
+    workers: [{ route: 't1', url: b1.url }, { route: 't2', url: b2.url }],
+    healthCheck: false,
+    client: { maxHeaderSize: 8192, maxUrlLength: 2048, headersTimeout: 500, requestTimeout: 1000, connectionsCheckingInterval: 50, keepAliveTimeout: 200 }
+  })
+  const port = lb.address!.port
+
+  let n = 0
+  let proxied = 0
+  let refused = 0
+  const tally: Record<string, number> = {}
+  const hopHeader = fc.oneof(
+    fc.tuple(fc.constantFrom('Keep-Alive', 'TE', 'Trailer', 'Proxy-Authorization', 'Proxy-Connection', 'Proxy-X', 'X-Secret'), printable),
+    fc.tuple(fc.constant('Connection'), fc.array(fc.constantFrom('close', 'keep-alive', 'x-secret', 'X-Secret', 'x-forwarded-for', 'te', 'trailer', 'proxy-x'), { minLength: 1, maxLength: 4 }).map((a) => a.join(', ')))
+  )
+  const saneHeaders = fc.array(fc.oneof({ weight: 3, arbitrary: hopHeader }, { weight: 1, arbitrary: fc.tuple(token, printable) }, { weight: 1, arbitrary: fc.tuple(fc.constant('Cookie'), fc.constantFrom('JSESSIONID=abc.t1', 'JSESSIONID=abc.t2', 'JSESSIONID=x; JSESSIONID=y.t2', 'JSESSIONID="q.t1"')) }), { maxLength: 6 })
+  const wildHeaders = fc.array(fc.oneof(
+    hopHeader,
+    fc.tuple(fc.constantFrom('Content-Length', 'Transfer-Encoding', 'Expect', 'Upgrade', 'X-Forwarded-For', 'Forwarded', 'TE', 'Host'), fc.oneof(printable, fc.constantFrom('100-continue', 'chunked', 'chunked, identity', 'identity', '0', '-1', '5', '5, 5', '99999999999999999999', 'websocket', 'trailers'))),
+    fc.tuple(fc.string({ unit: 'binary-ascii', maxLength: 12 }).map((s) => s.replace(/[\r\n]/g, '')), fc.string({ unit: 'binary-ascii', maxLength: 20 }).map((s) => s.replace(/[\r\n]/g, ''))),
+    fc.tuple(fc.constant('X-Big'), fc.integer({ min: 6000, max: 9000 }).map((k) => 'b'.repeat(k)))
+  ), { maxLength: 8 })
+  const sane = fc.record({
+    method: fc.constantFrom('GET', 'GET', 'POST', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'),
+    target: fc.oneof(
+      fc.constant('TAG'),
+      fc.constant('TAG;jsessionid=abc.t2'),
+      fc.constant('TAG;jsessionid=abc.t1?x=1'),
+      fc.stringMatching(/^[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,40}$/).map((s) => `TAG/${s}`),
+      fc.constantFrom('http://a/TAG', 'TAG?q=1&q=2', '/..%2f..%2fTAG', 'TAG/%ZZ')
+    ),
+    version: fc.constantFrom('HTTP/1.1', 'HTTP/1.0'),
+    eol: fc.constant('\r\n'),
+    host: fc.constant('Host: a'),
+    headers: saneHeaders,
+    body: fc.constantFrom('')
+  })
+  const wild = fc.record({
+    method: fc.oneof(fc.constantFrom('GET', 'POST', 'TRACE', 'CONNECT', 'get', 'G ET', '', 'PRI'), token),
+    target: fc.oneof(
+      fc.constant('TAG'),
+      printable.map((s) => `TAG/${s}`),
+      fc.string({ unit: 'binary-ascii', maxLength: 30 }).map((s) => `TAG/${s.replace(/[\r\n ]/g, '')}`),
+      fc.integer({ min: 1900, max: 2200 }).map((k) => `TAG/${'u'.repeat(k)}`),
+      fc.constantFrom('*', '', '//TAG', 'TAG#frag', 'TAG%00', 'TAG\u0000')
+    ),
+    version: fc.constantFrom('HTTP/1.1', 'HTTP/1.0', 'HTTP/2.0', 'HTTP/1.1 ', 'http/1.1', 'HTTP/1.10', ''),
+    eol: fc.constantFrom('\r\n', '\r\n', '\n'),
+    host: fc.constantFrom('Host: a', 'Host: a', '', 'Host: a\r\nHost: b', 'Host: ', 'Host: a:99999'),
+    headers: wildHeaders,
+    body: fc.oneof(fc.constant(''), printable, fc.constant('0\r\n\r\n'), fc.constant('5\r\nhello\r\n0\r\n\r\n'))
+  })
+  const request = fc.oneof({ weight: 1, arbitrary: sane }, { weight: 1, arbitrary: wild })
+
+  await fc.assert(fc.asyncProperty(request, async (r) => {
+    const tag = `/fz${++n}`
+    const marker = `HOSTILE${n}`
+    const target = r.target.replace('TAG', tag)
+    const lines = [`${r.method} ${target} ${r.version}`.replace(/ $/, '')]
+    if (r.host !== '') lines.push(...r.host.split('\r\n'))
+    // every hop-by-hop header carries the marker, so a leak is recognisable at the worker
+    const sentHop = new Set<string>()
+    let connectionTokens: string[] = []
+    for (const [name, value] of r.headers) {
+      const lower = name.toLowerCase()
+      if (lower === 'connection') connectionTokens = value.split(',').map((x) => x.trim().toLowerCase())
+      const hop = HOP.includes(lower) || lower.startsWith('proxy-')
+      if (hop && lower !== 'connection' && lower !== 'transfer-encoding' && lower !== 'upgrade') sentHop.add(lower)
+      lines.push(`${name}: ${hop && lower !== 'connection' && lower !== 'transfer-encoding' && lower !== 'upgrade' ? `${marker} ${value}` : value}`)
+    }
+    for (const tok of connectionTokens) if (tok !== 'close' && tok !== 'keep-alive' && tok !== 'upgrade') sentHop.add(tok)
+    // the client always closes after this one exchange, so an answer never waits on keep-alive
+    const text = lines.join(r.eol) + r.eol + 'Connection: close' + r.eol + r.eol + r.body
+    const before = seen.length
+    const answer = await rawExchange(port, text)
+
+    const status = /^HTTP\/1\.[01] (\d{3}) /.exec(answer)
+    if (status === null) {
+      // allowed only when the connection was refused before any request was read
+      throw new Error(`not a well-formed HTTP answer: ${JSON.stringify(answer.slice(0, 200))} to ${JSON.stringify(text.slice(0, 300))}`)
+    }
+    const code = Number(status[1])
+    tally[code] = (tally[code] ?? 0) + 1
+    const fromWorker = /\r\nx-route: t[12]\r\n/i.test(answer)
+    const ours = new RegExp(`${tag}(?![0-9])`)
+    const mine = seen.slice(before).filter((s) => ours.test(s.url))
+    if (!fromWorker) {
+      if (code < 400 && code !== 101) throw new Error(`balancer answered ${code} itself`)
+      if (mine.length > 0) throw new Error(`a request the balancer answered ${code} reached worker ${mine[0]!.route}: ${JSON.stringify(text.slice(0, 300))}`)
+      if (!/\r\nx-nodecat-error: [A-Z_]+\r\n/i.test(answer) && code !== 400 && code !== 408 && code !== 413 && code !== 414 && code !== 431 && code !== 505 && code !== 501) {
+        throw new Error(`balancer answered ${code} without an error code`)
+      }
+      refused++
+      return
+    }
+    if (mine.length !== 1) throw new Error(`a proxied request was seen ${mine.length} times by the workers`)
+    proxied++
+    const h = mine[0]!.headers
+    for (const name of sentHop) {
+      const v = h[name]
+      if (v !== undefined && String(v).includes(marker)) throw new Error(`hop-by-hop header ${name} reached the worker: ${JSON.stringify(text.slice(0, 300))}`)
+    }
+    for (const [name, v] of Object.entries(h)) {
+      if ((name.startsWith('proxy-') || name === 'keep-alive' || name === 'te' || name === 'trailer') && String(v).includes(marker)) throw new Error(`hop-by-hop header ${name} reached the worker`)
+    }
+  }), fuzzParams(150))
+
+  t.ok(proxied > 0 && refused > 0, `proxied ${proxied}, answered by the balancer ${refused}; by status: ${JSON.stringify(tally)}`)
+  const after = await call(`http://127.0.0.1:${port}/still-alive`)
+  t.equal(after.status, 200, 'the balancer still proxies')
+  t.ok(['t1', 't2'].includes(after.text))
+})
