@@ -24,7 +24,7 @@ import { startSessionClients, type RequestLog } from './lib/session-clients.js'
 import { startHaproxy } from './lib/proxy-haproxy.js'
 import { startNodecatBalancer } from './lib/proxy-nodecat.js'
 import type { Backend, ProxyTarget } from './lib/proxy-target.js'
-import { watchGone, type GoneTimes } from './lib/membership-watch.js'
+import { watchGone, isOk, type GoneTimes } from './lib/membership-watch.js'
 import { getJson } from './lib/http-json.js'
 import { onCleanup } from './lib/cleanup.js'
 import { parseTargets, describeTargets, waitForTargets, victimAction, REMOTE_NOTE, type Target } from './lib/remote.js'
@@ -40,6 +40,7 @@ const USAGE = `usage: pnpm bench:failover [--long] [--reps N] [--users U] [--sig
        pnpm bench:failover --targets http://pi1:8080,http://pi2:8080,http://pi3:8080 [--kill-command CMD] [--signal kill]
   default: signals kill,stop,term, 2 repetitions each, 24 users, 4 s before and 10 s after the signal
   (about 2 minutes); --long: 5 reps, 15 s after
+  --after S       seconds the load goes on after the signal (default 10, --long 15)
   --signal        kill = SIGKILL (crash), stop = SIGSTOP (hung node, SIGCONTed and stopped after), term = SIGTERM (clean stop)
   --mode          the nodes' replication: async (default) or sync (responses wait for every peer)
   --targets       nodecat-was nodes already running (see bench/README.md, "Remote nodes"): no local
@@ -150,7 +151,7 @@ async function runRep (setup: RepSetup, signal: Signal, o: { users: number, warm
   await withTimeout(clients.done, o.warmMs + o.afterMs + 30_000, 'the simulated users')
   const gone = await watch.stop()
   const outcome = analyse(clients.logs, killT - clients.startedAt, victim, setup.front.name, signal, gone)
-  if (flagged !== undefined && flagged !== 'ok') outcome.balancerStateBefore = flagged
+  if (flagged !== undefined && !isOk(flagged)) outcome.balancerStateBefore = flagged
   return outcome
 }
 
@@ -158,14 +159,14 @@ async function main (): Promise<void> {
   const { values } = parseArgs({
     options: {
       long: { type: 'boolean' }, reps: { type: 'string' }, users: { type: 'string' }, front: { type: 'string' }, mode: { type: 'string' },
-      signal: { type: 'string' }, targets: { type: 'string' }, 'kill-command': { type: 'string' }, help: { type: 'boolean' }
+      signal: { type: 'string' }, targets: { type: 'string' }, 'kill-command': { type: 'string' }, after: { type: 'string' }, help: { type: 'boolean' }
     }
   })
   if (values.help) { console.log(USAGE); return }
   const reps = Number(values.reps ?? (values.long ? 5 : 2))
   const users = Number(values.users ?? 24)
   const warmMs = 4000
-  const afterMs = values.long ? 15_000 : 10_000
+  const afterMs = values.after !== undefined ? Math.min(120, Math.max(1, Number(values.after))) * 1000 : values.long ? 15_000 : 10_000
   const frontMode = values.front ?? 'auto'
   const sendMode = values.mode === 'sync' ? 'sync' : 'async'
   const signals = (values.signal ?? 'kill,stop,term').split(',').map((x) => x.trim()).filter((x): x is Signal => x in SIGNALS)

@@ -13,6 +13,9 @@ export interface GoneTimes {
   balancerMs: number | null
 }
 
+/** The balancer's worker states are OK / ERROR / RECOVERING. */
+export const isOk = (state: string | undefined): boolean => state?.toUpperCase() === 'OK'
+
 export interface WatchOptions {
   /** a surviving node's base URL */
   survivorUrl: string
@@ -42,7 +45,7 @@ export function watchGone (o: WatchOptions): { stop (): Promise<GoneTimes> } {
         o.adminUrl !== undefined && times.balancerMs === null
           ? getJson(`${o.adminUrl}/status`, 2000).then((s) => {
             const w = (s.workers as Array<{ route: string, state: string }>).find((x) => x.route === o.route)
-            if (w !== undefined && w.state !== 'ok' && times.balancerMs === null) times.balancerMs = performance.now() - o.since
+            if (w !== undefined && !isOk(w.state) && times.balancerMs === null) times.balancerMs = performance.now() - o.since
           }, () => {})
           : undefined
       ])
