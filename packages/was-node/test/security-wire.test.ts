@@ -108,7 +108,7 @@ async function write (n: Node, ids: string[], attrs: Record<string, unknown>): P
   const rs = n.manager.open(ids)
   for (const [k, v] of Object.entries(attrs)) rs.session.set(k, v)
   await rs.end({ replicate: true })
-  return rs.session.id
+  return rs.session.id!
 }
 
 t.test('without a key (loopback only) the capture shows session ids and values: the capture works', async (t) => {
