@@ -29,6 +29,14 @@ export class TooManySessionsError extends WasError {
   }
 }
 
+/** One more attribute would exceed the attributes a session may hold (SESSION_LIMITS.maxAttributes). */
+export class TooManyAttributesError extends WasError {
+  constructor (limit: number) {
+    super('WAS_ERR_TOO_MANY_ATTRIBUTES', `a session holds at most ${limit} attributes; store a collection in one attribute instead`)
+    this.name = 'TooManyAttributesError'
+  }
+}
+
 /** An attribute name that is not a non-empty string of at most 256 characters. */
 export class InvalidAttributeNameError extends WasError {
   constructor (name: unknown) {

@@ -16,8 +16,18 @@
 import type { CookieAction, RequestSession, SessionApi } from './types.js'
 import type { DeltaAction, SessionRecord } from './record.js'
 import { decodeValue, encodeValue, sameBytes } from './codec.js'
-import { InvalidAttributeNameError, InvalidSessionArgumentError, RequestEndedError } from './errors.js'
+import { InvalidAttributeNameError, InvalidSessionArgumentError, RequestEndedError, TooManyAttributesError } from './errors.js'
 import { newSessionId, parseSessionId } from './id.js'
+
+/**
+ * Bounds on one session that every node enforces alike. why maxAttributes: a peer refuses a
+ * replication message of more than 10 000 entries (manager/validate.ts), so a session with more
+ * attributes than that would live on this node only and be lost at failover; many tiny
+ * attributes fit maxSessionBytes easily, so the byte limit alone does not prevent it.
+ */
+export const SESSION_LIMITS: Readonly<{ maxAttributes: number }> = Object.freeze({
+  maxAttributes: 1000
+})
 
 /** What the manager gives a request. */
 export interface RequestHost {
@@ -107,6 +117,18 @@ export class RequestSessionImpl implements RequestSession {
     return entry
   }
 
+  /** attributes the session holds with this request's changes */
+  #count (): number {
+    const stored = this.#record()?.attributes
+    let n = stored?.size ?? 0
+    for (const [name, e] of this.#local) {
+      const had = stored?.has(name) ?? false
+      if (e.present && !had) n++
+      else if (!e.present && had) n--
+    }
+    return n
+  }
+
   #view (): SessionApi {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this
@@ -124,6 +146,7 @@ export class RequestSessionImpl implements RequestSession {
         self.#encode(name, value) // why: refuse a value peers could not decode now, where the app can see it
         self.#ensure()
         const old = self.#read(name)
+        if (old?.present !== true && self.#count() >= SESSION_LIMITS.maxAttributes) throw new TooManyAttributesError(SESSION_LIMITS.maxAttributes)
         self.#local.delete(name)
         self.#local.set(name, { value, present: true, explicit: true, original: old?.original })
       },

@@ -13,7 +13,8 @@ export interface SessionApi {
   /**
    * creates the session on first write; the value must be msgpackr-encodable plain data.
    * Throws WAS_ERR_ATTRIBUTE_NOT_SERIALIZABLE (500) for functions, symbols, class instances,
-   * cycles; WAS_ERR_TOO_MANY_SESSIONS (503) when creating a session over maxActiveSessions.
+   * cycles; WAS_ERR_TOO_MANY_SESSIONS (503) when creating a session over maxActiveSessions;
+   * WAS_ERR_TOO_MANY_ATTRIBUTES (500) for a new name past SESSION_LIMITS.maxAttributes (1000).
    * Values read with get() are copies: changing them in place is replicated at end().
    */
   set(name: string, value: unknown): void
