@@ -25,8 +25,8 @@ export interface ClusterOptions {
   mode?: 'sync' | 'async'
   /** balancer finds its workers through the cluster (--discover with static members) instead of --worker flags */
   discover?: boolean
-  /** extra flags for every node */
-  nodeArgs?: string[]
+  /** extra flags for every node, or per node (by route) */
+  nodeArgs?: string[] | ((route: string) => string[])
   /** extra flags for the balancer */
   balancerArgs?: string[]
   /** do not start the balancer */
@@ -114,7 +114,8 @@ export async function startCluster (t: Teardown, options: ClusterOptions = {}): 
     const node: ClusterNode = new ClusterNode(t, route, ports[2 * i]!, ports[2 * i + 1]!, () => [
       '--jvm-route', route, '--http', `${HOST}:${node.httpPort}`, '--receiver', `${HOST}:${node.receiverPort}`, '--auto-bind', '1',
       '--static', receivers(node).join(','), '--app', SHOP_APP, '--channel-send-options', mode,
-      '--frequency', '500', '--drop-time', '3000', '--shutdown-timeout', '5000', ...(options.nodeArgs ?? [])
+      '--frequency', '500', '--drop-time', '3000', '--shutdown-timeout', '5000',
+      ...(typeof options.nodeArgs === 'function' ? options.nodeArgs(route) : options.nodeArgs ?? [])
     ])
     nodes.push(node)
   }
