@@ -7,9 +7,8 @@ import type { Channel } from '@nodecat/tribes'
 import { validators } from '@nodecat/tribes'
 import { WasOptionError } from '../errors.js'
 import { isValidRoute } from '../session/id.js'
-
-/** Time source for expiry and stamps; tests inject a fake one. */
-export interface Clock { now (): number }
+import type { Clock } from './clock.js'
+export type { Clock } from './clock.js'
 
 export interface SessionManagerOptions {
   /** this node's jvmRoute (the suffix of its session ids) */

@@ -31,6 +31,7 @@ import { checkMessage } from './validate.js'
 import { StateTransfer, answerGetAll, type TransferHost } from './transfer.js'
 import { HeldDeltas, type Held } from './held.js'
 import { emptyStats } from './stats.js'
+import { systemClock } from './clock.js'
 
 
 /** message types queued while the initial state transfer runs (Tomcat's receiverQueue) */
@@ -50,6 +51,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   readonly #opts: ResolvedOptions
   readonly #log: Logger
   readonly #clock: Clock
+  /** this node's never-stepping clock for idle times, tombstones and lost members (clock.ts) */
+  readonly #mono: () => number
   readonly #channel: Channel | null
   readonly #limits: MessageLimits
   readonly #sessions = new Map<string, SessionRecord>()
@@ -75,9 +78,13 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#opts = resolveOptions(options)
     this.route = this.#opts.route
     this.#log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'session-manager', route: this.route })
-    this.#clock = options.clock ?? Date
+    const system = options.clock === undefined ? systemClock(this.#opts.route) : null
+    this.#clock = options.clock ?? system!
+    const clock = this.#clock
+    this.#mono = clock.monotonic ? () => clock.monotonic!() : () => clock.now()
     this.#channel = this.#opts.channel
     this.#stats = emptyStats(this.route)
+    if (system?.offset) this.#log.warn({ offsetMs: system.offset.offset, afterMs: system.offset.after }, 'test hook NODECAT_TEST_CLOCK_OFFSET_MS: this node\'s wall clock is deliberately wrong')
     this.#limits = { maxSessionBytes: this.#opts.maxSessionBytes, maxEntries: 10_000, maxChunkSessions: 5000 }
     this.ready = new Promise((resolve) => { this.#resolveReady = resolve })
     this.#held = new HeldDeltas({
@@ -164,7 +171,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
    */
   open (candidateIds: readonly string[]): RequestSession {
     if (this.#started && !this.#running) throw new ManagerNotRunningError('open() after stop()')
-    const now = this.#clock.now()
+    const now = this.#mono()
     for (const candidate of Array.isArray(candidateIds) ? candidateIds : []) {
       const parsed = parseSessionId(candidate)
       if (!parsed) continue
@@ -186,7 +193,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
 
   /** Expire idle sessions now: a primary at maxInactiveInterval (and tells the cluster), a backup at twice that, silently. */
   processExpires (): number {
-    const now = this.#clock.now()
+    const now = this.#mono()
     let n = 0
     for (const rec of [...this.#sessions.values()]) {
       if (rec.isExpired(now)) { this.#expire(rec); n++ }
@@ -219,7 +226,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       primary: rec.primary,
       attributes: Object.fromEntries([...rec.attributes].map(([k, v]) => [k, decodeValue(v)])),
       maxInactiveInterval: rec.maxInactiveInterval,
-      lastAccessedTime: rec.lastAccessedTime,
+      lastAccessedTime: rec.lastAccessedTime, // why: on this node's monotonic clock (clock.ts), which reads as ms since the epoch
       creationTime: rec.creationTime,
       principal: rec.principal ? decodeValue(rec.principal) : null,
       bytes: rec.bytes
@@ -271,7 +278,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   }
 
   async #commit (o: RequestOutcome): Promise<CookieAction> {
-    const now = this.#clock.now()
+    const now = this.#mono()
+    const wall = this.#clock.now()
     const sends: Array<Promise<unknown>> = [...o.pending]
     const finish = async (cookie: CookieAction): Promise<CookieAction> => {
       if (this.#opts.sendMode === 'sync') {
@@ -294,9 +302,10 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     if (s.isNew) {
       this.#checkCanCreate()
       const rec = new SessionRecord(s.base, this.route, now, this.#opts.maxInactiveInterval, true)
+      rec.creationTime = wall
       this.#checkSize(rec, o.actions)
       const changes = rec.apply(o.actions)
-      rec.advance({ version: 1, at: now, route: this.route })
+      rec.advance({ version: 1, at: wall, route: this.route })
       this.#sessions.set(rec.base, rec)
       this.#emitCreated(rec.id, false)
       this.#emitChanges(rec.id, changes, false)
@@ -328,7 +337,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       const changes = rec.apply(o.actions)
       const base = rec.unsentBase ?? rec.stamp
       const all = mergeActions(rec.unsent, o.actions)
-      rec.advance({ version: rec.stamp.version + 1, at: now, route: this.route })
+      rec.advance({ version: rec.stamp.version + 1, at: wall, route: this.route })
       this.#emitChanges(rec.id, changes, false)
       if (o.replicate) sends.push(this.#sendChanges(rec, base, all, now))
       else { rec.unsentBase = base; rec.unsent = all }
@@ -440,13 +449,13 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   #isTombstoned (base: string): boolean {
     const until = this.#tombstones.get(base)
     if (until === undefined) return false
-    if (until > this.#clock.now()) { this.#stats.ignoredRemoved++; return true }
+    if (until > this.#mono()) { this.#stats.ignoredRemoved++; return true }
     this.#tombstones.delete(base)
     return false
   }
 
   #tombstone (base: string): void {
-    if (this.#opts.tombstoneTime > 0) this.#tombstones.set(base, this.#clock.now() + this.#opts.tombstoneTime)
+    if (this.#opts.tombstoneTime > 0) this.#tombstones.set(base, this.#mono() + this.#opts.tombstoneTime)
     this.#clearHeld(base)
   }
 
@@ -523,7 +532,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   }
 
   #applyDelta (rec: SessionRecord, d: Held): void {
-    const now = this.#clock.now()
+    const now = this.#mono()
     const changes = rec.apply(d.actions)
     rec.advance(d.to)
     rec.route = d.route
@@ -533,7 +542,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     rec.unsent = []
     rec.unsentBase = null
     this.#stats.deltasApplied++
-    const lag = Math.max(0, now - d.to.at)
+    const lag = Math.max(0, this.#clock.now() - d.to.at) // why: the writer's wall clock against ours
     this.#stats.lag.lastMs = lag
     if (lag > this.#stats.lag.maxMs) this.#stats.lag.maxMs = lag
     if (this.#opts.notifyListenersOnReplication) this.#emitChanges(rec.id, changes, true)
@@ -595,7 +604,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   #installFull (f: FullSession, source: 'created' | 'transfer' | 'session-full', sender: Member | null = null): void {
     const p = parseSessionId(f.id)!
     if (this.#isTombstoned(p.base)) return
-    const now = this.#clock.now()
+    const now = this.#mono()
     const incoming = fromFull(f, p.base, p.route, now)
     const rec = this.#sessions.get(p.base)
     if (!rec) {
@@ -625,7 +634,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   }
 
   #fullForPeer (rec: SessionRecord): FullSession {
-    return toFull(rec, this.#clock.now())
+    return toFull(rec, this.#mono())
   }
 
   #onExpired (msg: Extract<SessionMessage, { t: 'expired' }>, sender: Member): void {
@@ -647,7 +656,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     const at = fromTuple(msg.at)
     if (!rec || compareStamps(at, rec.stamp) > 0) return this.#requestFull(p.base, msg.id, sender) // why: we missed changes
     if (!sameStamp(at, rec.stamp)) this.#pushWinner(rec, sender) // why: the sender serves a copy older than ours
-    rec.lastAccessedTime = this.#clock.now()
+    rec.lastAccessedTime = this.#mono()
     rec.primary = false
     rec.route = p.route
   }
@@ -678,7 +687,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     // why: a member dropped without a goodbye (hung, cut off) may come back as itself and would
     // then serve the copies it held when it went silent; remember when we stopped replicating to it
     if (reason !== 'shutdown' && member.meta?.role === 'node') {
-      this.#lostMembers.set(member.id, this.#clock.now())
+      this.#lostMembers.set(member.id, this.#mono())
       if (this.#lostMembers.size > 256) this.#lostMembers.delete(this.#lostMembers.keys().next().value!)
     }
   }
@@ -699,7 +708,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     let pushed = 0
     let removed = 0
     for (const rec of this.#sessions.values()) {
-      if (rec.primary && rec.stamp.at >= since) { this.#pushWinner(rec, member); pushed++ }
+      // why: when this node last used or changed it (its own clock), not the stamp's writer clock, which may be skewed
+      if (rec.primary && (rec.lastAccessedTime >= since || rec.lastReplicated >= since)) { this.#pushWinner(rec, member); pushed++ }
     }
     for (const [base, until] of this.#tombstones) {
       const at = until - this.#opts.tombstoneTime
