@@ -8,7 +8,9 @@
  * - captured frames with one bit flipped are refused and counted, the session does not change (inject);
  * - captured frames sent again are refused as replays, the session does not change (replay);
  * - after n2 restarts (its replay memory is gone) the same frames change nothing either: the
- *   session's version stamp makes the old delta a duplicate.
+ *   session's version stamp makes the old delta a duplicate;
+ * - but (a documented limit) a captured creation replayed to a node restarted within replayWindow
+ *   re-installs a session invalidated since, on that node only.
  * Without a key (allowed on loopback only) the same capture does show the id and the values: the
  * proof that the capture sees the session traffic at all.
  */
@@ -165,4 +167,21 @@ t.test('with the key: nothing readable, flipped bits refused, replays refused, a
   t.comment(`after the restart the replayed frames were: replay-dropped ${d.replay ?? 0}, decrypt-dropped ${d.decrypt ?? 0} of ${captured.length}`)
   t.same(n2b.manager.inspect(id), restarted, 'the restarted node still holds v3: the old delta changed nothing')
   t.equal(n2b.manager.inspect(id)?.attributes.card, 'SECRET-MARKER-v3')
+})
+
+t.test('what a replay CAN do (SECURITY.md): a captured creation replayed to a node restarted within replayWindow re-installs a session invalidated since', async (t) => {
+  const { n1, n2, p1, p2, tap } = await pair(t, true)
+  const mark = tap.bytes().length
+  const id = await write(n1, [], { user: 'bob' })
+  const captured = frames(tap.bytes(), mark)
+  const rs = n1.manager.open([id]); rs.session.invalidate(); await rs.end({ replicate: true })
+  t.equal(n2.manager.inspect(id), null, 'invalidated on n2')
+  await inject(p2, captured)
+  t.equal(n2.manager.inspect(id), null, 'replayed to the same n2: refused (replay), the session stays gone')
+  await n2.manager.stop(); await n2.channel.stop()
+  const n2b = await node(t, 'n2', p2, [p1, p2], true, true)
+  t.equal(n2b.manager.inspect(id), null, 'the restarted n2 did not get it by state transfer')
+  await inject(p2, captured)
+  t.same(n2b.manager.inspect(id)?.attributes, { user: 'bob' }, 'replayed after the restart: tribes has no memory of the frame, and was-node has no tombstone for the invalidated id')
+  t.equal(n1.manager.inspect(id), null, 'only on the restarted node: n1 still refuses the id')
 })
