@@ -20,9 +20,13 @@ import { tempDir } from './lib/tempdir.js'
 import { freePorts } from './lib/ports.js'
 import { clusterKey } from './lib/cluster.js'
 import { startWasCluster, wasAvailable, type WasNode } from './lib/was-cluster.js'
-import { startSessionClients, type RequestLog } from './lib/session-clients.js'
+import { startSessionClients, busiestRoute, type RequestLog } from './lib/session-clients.js'
 import { startHaproxy } from './lib/proxy-haproxy.js'
-import { startNodecatBalancer } from './lib/proxy-nodecat.js'
+import { startNodecatBalancer, balancerCli } from './lib/proxy-nodecat.js'
+import { existsSync } from 'node:fs'
+import { startChild, startWorker } from './lib/children.js'
+import { placeNodes, type NodeSlot } from './lib/placement.js'
+import { EMULATION_CAVEAT } from './lib/pi-profiles.js'
 import type { Backend, ProxyTarget } from './lib/proxy-target.js'
 import { watchGone, isOk, type GoneTimes } from './lib/membership-watch.js'
 import { getJson } from './lib/http-json.js'
@@ -40,6 +44,7 @@ const USAGE = `usage: pnpm bench:failover [--long] [--reps N] [--users U] [--sig
        pnpm bench:failover --targets http://pi1:8080,http://pi2:8080,http://pi3:8080 [--kill-command CMD] [--signal kill]
   default: signals kill,stop,term, 2 repetitions each, 24 users, 4 s before and 10 s after the signal
   (about 2 minutes); --long: 5 reps, 15 s after
+  --profile P     pi3|pi4|pi5 (root): each node, and the balancer, in its own shaped namespace and CPU quota
   --after S       seconds the load goes on after the signal (default 10, --long 15)
   --signal        kill = SIGKILL (crash), stop = SIGSTOP (hung node, SIGCONTed and stopped after), term = SIGTERM (clean stop)
   --mode          the nodes' replication: async (default) or sync (responses wait for every peer)
@@ -118,15 +123,6 @@ async function startFront (mode: string, dir: string, port: number, adminPort: n
   return await startHaproxy(dir, port, backends, (s) => process.stdout.write(`${s}\n`), true)
 }
 
-/** The victim: the node that served most users their latest response. */
-function busiest (logs: RequestLog[], routes: string[]): string {
-  const lastRoute = new Map<number, string>()
-  for (const l of logs) if (l.ok && l.route) lastRoute.set(l.user, l.route)
-  const counts = new Map<string, number>(routes.map((r) => [r, 0]))
-  for (const r of lastRoute.values()) counts.set(r, (counts.get(r) ?? 0) + 1)
-  return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0]
-}
-
 interface RepSetup {
   front: ProxyTarget
   adminUrl?: string
@@ -141,7 +137,7 @@ async function runRep (setup: RepSetup, signal: Signal, o: { users: number, warm
   let victim = ''
   const clients = startSessionClients({ url: setup.front.url, users: o.users, thinkMs: 50, durationMs: o.warmMs + o.afterMs, maxRequests: 200_000 }, (t) => progress(`${(t / 1000).toFixed(0)} s${victim ? `, ${victim} got ${SIGNALS[signal].name}` : ''}`))
   await new Promise((resolve) => setTimeout(resolve, o.warmMs))
-  victim = busiest(clients.logs, routes)
+  victim = busiestRoute(clients.logs, routes)
   const survivor = routes.find((r) => r !== victim)!
   // why: under load a health check may already have flagged the victim; then "balancer ms" would mean nothing
   const before = setup.adminUrl === undefined ? null : await getJson(`${setup.adminUrl}/status`, 2000).catch(() => null)
@@ -155,11 +151,50 @@ async function runRep (setup: RepSetup, signal: Signal, o: { users: number, warm
   return outcome
 }
 
+/**
+ * One repetition with every node in its own emulated Pi (namespace + CPU quota): the balancer in a
+ * 4th, and the users in a worker inside the balancer's namespace, since this process cannot reach
+ * the emulated addresses. The host only signals the victim (by PID, which works across namespaces).
+ */
+async function runEmulatedRep (slots: NodeSlot[], signal: Signal, mode: 'async' | 'sync', o: { users: number, warmMs: number, afterMs: number }, progress: (s: string) => void): Promise<Outcome> {
+  const nodes = await withTimeout(startWasCluster(3, clusterKey(), mode, { slots: slots.slice(0, 3) }), 120_000, 'starting 3 emulated nodecat-was nodes')
+  const front = slots[3]!
+  let resume = async (): Promise<void> => {}
+  try {
+    if (!existsSync(balancerCli)) throw new Error('--profile needs nodecat\'s balancer built (packages/balancer/dist/cli.js)')
+    const listen = `${front.address}:8000`
+    // why: off loopback the admin listener wants a token; the users' worker shares this namespace's loopback
+    const admin = '127.0.0.1:8001'
+    const args = [...front.wrap, process.execPath, balancerCli, '--listen', listen, '--admin', admin, '--health-interval', '500', '--log-level', 'info', ...nodes.flatMap((n) => ['--worker', `${n.route}=${n.url}`])]
+    const balancer = startChild('nodecat-balancer (emulated)', args[0]!, args.slice(1), { env: { ...process.env, NODE_OPTIONS: '' } })
+    front.adopt(balancer)
+    await balancer.waitFor((l) => l.msg === 'balancer started', 30_000)
+    progress('users running')
+    const config = { frontUrl: `http://${listen}`, adminUrl: `http://${admin}`, urls: nodes.map((n) => [n.route, n.url]), users: o.users, warmMs: o.warmMs, afterMs: o.afterMs }
+    const driver = startWorker('failover driver', 'failover-driver.js', [JSON.stringify(config)], { wrap: front.wrap, stdio: ['pipe', 'pipe', 'pipe'] })
+    const v = await driver.waitFor((l) => l.event === 'victim', o.warmMs + 30_000)
+    const victim = nodes.find((n) => n.route === v.route)!
+    if (signal === 'stop') resume = onCleanup(`SIGCONT ${victim.route} (pid ${victim.child.pid})`, () => { try { process.kill(victim.child.pid, 'SIGCONT') } catch {} })
+    const hrUs = Number(process.hrtime.bigint() / 1000n)
+    process.kill(victim.child.pid, SIGNALS[signal].name)
+    driver.send({ cmd: 'signalled', hrUs })
+    progress(`${victim.route} got ${SIGNALS[signal].name}`)
+    const d = await driver.waitFor((l) => l.event === 'done', o.warmMs + o.afterMs + 60_000)
+    const outcome = analyse(d.logs as RequestLog[], Number(d.killOffsetMs), victim.route, 'nodecat balancer', signal, d.gone as GoneTimes)
+    if (typeof d.balancerStateBefore === 'string') outcome.balancerStateBefore = d.balancerStateBefore
+    await balancer.stop()
+    return outcome
+  } finally {
+    await resume()
+    await Promise.all(nodes.map((n) => n.child.stop()))
+  }
+}
+
 async function main (): Promise<void> {
   const { values } = parseArgs({
     options: {
       long: { type: 'boolean' }, reps: { type: 'string' }, users: { type: 'string' }, front: { type: 'string' }, mode: { type: 'string' },
-      signal: { type: 'string' }, targets: { type: 'string' }, 'kill-command': { type: 'string' }, after: { type: 'string' }, help: { type: 'boolean' }
+      signal: { type: 'string' }, targets: { type: 'string' }, 'kill-command': { type: 'string' }, after: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean' }
     }
   })
   if (values.help) { console.log(USAGE); return }
@@ -172,7 +207,11 @@ async function main (): Promise<void> {
   const signals = (values.signal ?? 'kill,stop,term').split(',').map((x) => x.trim()).filter((x): x is Signal => x in SIGNALS)
   if (signals.length === 0) throw new Error(`--signal takes kill, stop and/or term, not ${JSON.stringify(values.signal)}`)
   const targets: Target[] | null = values.targets ? await parseTargets(values.targets) : null
-  const machine = machineInfo(targets ? 'remote' : 'host')
+  if (targets && values.profile) throw new Error('--profile emulates local nodes; it does not go with --targets')
+  // why: 3 nodes + the front (balancer and users); refuses clearly without root
+  const placement = values.profile ? placeNodes(4, values.profile) : null
+  const profile = placement?.profile ?? null
+  const machine = machineInfo(targets ? 'remote' : profile?.name ?? 'host')
   const dir = tempDir('failover')
   const notes: string[] = []
   const outcomes: Outcome[] = []
@@ -202,7 +241,17 @@ async function main (): Promise<void> {
     }
   }
 
-  for (const signal of targets || missing ? [] : signals) {
+  for (const signal of placement && !missing ? signals : []) {
+    for (let rep = 0; rep < reps; rep++) {
+      const tag = `${signal} rep ${rep + 1}/${reps}`
+      progress.status(`${tag}: starting 3 emulated ${profile!.name} nodes`)
+      const o = await runEmulatedRep(placement!.nodes, signal, sendMode, { users, warmMs, afterMs }, (x) => progress.status(`${tag}: ${x}`))
+      outcomes.push(o)
+      progress.tick(`${tag}: ${o.failed} failed, ${o.lostSessions + o.lostUpdates} lost`)
+    }
+  }
+
+  for (const signal of targets || missing || placement ? [] : signals) {
     for (let rep = 0; rep < reps; rep++) {
       const tag = `${signal} rep ${rep + 1}/${reps}`
       progress.status(`${tag}: starting 3 nodes`)
@@ -240,17 +289,18 @@ async function main (): Promise<void> {
     return seen.length < list.length ? `${text}; not within the run in ${list.length - seen.length} of ${list.length}` : text
   }
   const bySignal = signals.map((sig) => ({ sig, list: outcomes.filter((o) => o.signal === sig) })).filter((x) => x.list.length > 0)
-  const name = `failover${targets ? '-remote' : ''}${sendMode === 'sync' && !targets ? '-sync' : ''}`
+  const name = `failover${targets ? '-remote' : ''}${profile ? `-${profile.name}` : ''}${sendMode === 'sync' && !targets ? '-sync' : ''}`
   writeReport({
     name,
-    title: `nodecat failover: a node gets ${signals.map((x) => SIGNALS[x].name).join(' / ')} under load${targets ? ' (remote nodes)' : ''}`,
+    title: `nodecat failover: a node gets ${signals.map((x) => SIGNALS[x].name).join(' / ')} under load${targets ? ' (remote nodes)' : ''}${profile ? ` — ${profile.name} EMULATION` : ''}`,
     command: `pnpm bench:failover ${process.argv.slice(2).join(' ')}`.trim(),
     machine,
     notes: [
+      ...(profile ? [EMULATION_CAVEAT, `Profile ${profile.name}: ${profile.models}; link tbf ${profile.linkRate}, CPU quota ${profile.cpuFraction} of one core per node process (10 ms period). The 3 nodes and the balancer each run in their own namespace and quota (the balancer as a 4th Pi); the simulated users run in the balancer's namespace without a quota (the load generator is not a Pi).`] : []),
       ...notes,
       targets
         ? `${users} users, each POSTing /count every 50 ms (keep-alive) through nodecat's balancer on this machine (health checks every 500 ms) to the targets. After ${warmMs / 1000} s the node serving most users gets the signal (by --kill-command, or by hand); the run continues ${afterMs / 1000} s. The targets keep their own replication mode and membership settings.`
-        : `${users} users, each POSTing /count of examples/shop every 50 ms (keep-alive) through the front; 3 nodecat-was nodes, static membership on 127.0.0.1 (heartbeat 500 ms, drop time 3 s), keyed cluster traffic, ${sendMode} replication${sendMode === 'async' ? ' (the default, send option 8)' : ' (send option 6: a response waits until every peer applied the change)'}. After ${warmMs / 1000} s the node serving most users gets the signal; the run continues ${afterMs / 1000} s. Median (min–max) over the repetitions, a fresh cluster each.`,
+        : `${users} users, each POSTing /count of examples/shop every 50 ms (keep-alive) through the front; 3 nodecat-was nodes, static membership on ${profile ? 'the emulated network' : '127.0.0.1'} (heartbeat 500 ms, drop time 3 s), keyed cluster traffic, ${sendMode} replication${sendMode === 'async' ? ' (the default, send option 8)' : ' (send option 6: a response waits until every peer applied the change)'}. After ${warmMs / 1000} s the node serving most users gets the signal; the run continues ${afterMs / 1000} s. Median (min–max) over the repetitions, a fresh cluster each.`,
       'Signals: SIGKILL = a crash (connections reset at once); SIGSTOP = a hung node (connections stay open, nothing answers; resumed with SIGCONT and stopped after the run); SIGTERM = a clean stop (nodecat-was drains: in-flight requests finish, new ones get a "not processed" 503 the balancer retries elsewhere, then it leaves the cluster).',
       'recovery = ms from the signal to an affected user\'s first good response (the slowest affected user per repetition). lost sessions = a counter that restarted at 1; lost updates = a counter that did not go up.',
       'membership gone = ms from the signal until a surviving node\'s /_nodecat/status no longer lists the victim; balancer = until the balancer\'s admin /status reports its worker not ok (nodecat balancer only). Both polled every 50 ms; "not seen" = not within the run (+5 s).',
@@ -277,7 +327,7 @@ async function main (): Promise<void> {
     chart: outcomes.length
       ? { title: 'Slowest recovery per repetition', unit: 'ms from the signal to the last affected user\'s first good response', bars: outcomes.map((o, i) => ({ label: `${o.signal} ${i + 1} (${o.front})`, value: summarize(o.recoveryMs).max, text: `${summarize(o.recoveryMs).max.toFixed(0)} ms, ${o.failed} failed, gone ${ms(o.gone.membershipMs)} ms` })) }
       : undefined,
-    raw: { reps, users, warmMs, afterMs, signals, sendMode, targets, outcomes }
+    raw: { reps, users, warmMs, afterMs, signals, sendMode, targets, profile, outcomes }
   })
 }
 

@@ -77,12 +77,16 @@ function installHandlers (): void {
 /** Run main(), always clean up, and set the exit code. */
 export async function runMain (main: () => Promise<void>): Promise<void> {
   installHandlers()
+  let failed = false
   try {
     await main()
   } catch (err) {
     process.stderr.write(`${(err as Error).stack ?? String(err)}\n`)
     process.exitCode = 1
+    failed = true
   } finally {
     await cleanupAll()
   }
+  // why: a run that failed half-way may leave timers behind (a progress bar, a load loop) that would keep it alive
+  if (failed) process.exit(1)
 }

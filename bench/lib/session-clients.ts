@@ -78,3 +78,12 @@ export function startSessionClients (o: ClientsOptions, onTick?: (elapsedMs: num
   })
   return { logs, startedAt, done }
 }
+
+/** The node that served most users their latest response (the failover victim). */
+export function busiestRoute (logs: RequestLog[], routes: string[]): string {
+  const lastRoute = new Map<number, string>()
+  for (const l of logs) if (l.ok && l.route) lastRoute.set(l.user, l.route)
+  const counts = new Map<string, number>(routes.map((r) => [r, 0]))
+  for (const r of lastRoute.values()) counts.set(r, (counts.get(r) ?? 0) + 1)
+  return [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0]
+}

@@ -1,0 +1,44 @@
+/**
+ * The simulated users of bench:failover --profile, run inside the front's network namespace
+ * (the benchmark process on the host cannot reach the emulated nodes' addresses). Runs the users
+ * through the balancer, names the victim after the warm-up, and once the host has signalled it,
+ * watches a survivor's membership and the balancer's view. Talks JSON lines:
+ *   argv[2]  {frontUrl, adminUrl, urls: [[route, url], ...], users, warmMs, afterMs}
+ *   out      {"event":"victim", route}            → the host signals it, then answers on stdin
+ *   in       {"cmd":"signalled", hrUs}             the host's process.hrtime at the signal (µs)
+ *   out      {"event":"done", logs, killOffsetMs, gone, balancerStateBefore}
+ * process.hrtime is CLOCK_MONOTONIC, shared by every process of the machine, namespaces included.
+ */
+import { createInterface } from 'node:readline'
+import { startSessionClients, busiestRoute } from '../lib/session-clients.js'
+import { watchGone, isOk } from '../lib/membership-watch.js'
+import { getJson } from '../lib/http-json.js'
+
+interface Config { frontUrl: string, adminUrl: string, urls: Array<[string, string]>, users: number, warmMs: number, afterMs: number }
+const c = JSON.parse(process.argv[2] ?? '{}') as Config
+const say = (o: Record<string, unknown>): void => { process.stdout.write(JSON.stringify(o) + '\n') }
+const hrUs = (): number => Number(process.hrtime.bigint() / 1000n)
+
+const signalled = new Promise<number>((resolve) => {
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const m = JSON.parse(line) as { cmd: string, hrUs: number }
+    if (m.cmd === 'signalled') resolve(m.hrUs)
+  })
+})
+
+const routes = c.urls.map(([r]) => r)
+const clients = startSessionClients({ url: c.frontUrl, users: c.users, thinkMs: 50, durationMs: c.warmMs + c.afterMs, maxRequests: 200_000 })
+await new Promise((resolve) => setTimeout(resolve, c.warmMs))
+const victim = busiestRoute(clients.logs, routes)
+const before = await getJson(`${c.adminUrl}/status`, 2000).catch(() => null)
+const flagged = (before?.workers as Array<{ route: string, state: string }> | undefined)?.find((w) => w.route === victim)?.state
+say({ event: 'victim', route: victim })
+const at = await signalled
+// why: the signal's time on this process's performance clock
+const killT = performance.now() - (hrUs() - at) / 1000
+const survivor = c.urls.find(([r]) => r !== victim)![1]
+const watch = watchGone({ survivorUrl: survivor, adminUrl: c.adminUrl, route: victim, since: killT, untilMs: c.afterMs + 5000 })
+await clients.done
+const gone = await watch.stop()
+say({ event: 'done', victim, logs: clients.logs, killOffsetMs: killT - clients.startedAt, gone, balancerStateBefore: flagged !== undefined && !isOk(flagged) ? flagged : undefined })
+process.exit(0)
