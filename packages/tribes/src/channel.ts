@@ -104,6 +104,7 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
         maxConnections: o.maxConnections,
         maxConnectionsPerPeer: o.maxConnectionsPerPeer,
         frameTimeout: o.frameTimeout,
+        maxBufferedBytes: o.maxBufferedBytes,
         logger: this.#log,
         counters: this.#counters,
         onMessage: createInboundHandler({

@@ -43,6 +43,8 @@ export const DEFAULTS = Object.freeze({
   maxConnectionsPerPeer: 32,
   /** ms within which a frame begun on a connection must be complete (slowloris guard) */
   frameTimeout: 60_000,
+  /** bytes held for unfinished frames over all inbound connections together */
+  maxBufferedBytes: 64 * 1024 * 1024,
   /** async dispatch queue bounds (MessageDispatchInterceptor maxQueueSize = 64 MiB) */
   queueMaxBytes: 64 * 1024 * 1024,
   queueMaxMessages: 100_000,
@@ -86,6 +88,7 @@ export interface ChannelOptions {
   maxConnections?: number
   maxConnectionsPerPeer?: number
   frameTimeout?: number
+  maxBufferedBytes?: number
   queueMaxBytes?: number
   queueMaxMessages?: number
   /** cluster key: 32 bytes, or base64 of 32 bytes */
@@ -130,6 +133,7 @@ export interface ResolvedChannelOptions {
   maxConnections: number
   maxConnectionsPerPeer: number
   frameTimeout: number
+  maxBufferedBytes: number
   queueMaxBytes: number
   queueMaxMessages: number
   key: Buffer | undefined
@@ -228,6 +232,7 @@ export function resolveChannelOptions (input: ChannelOptions = {}): ResolvedChan
     maxConnections: v.integer(o.maxConnections ?? DEFAULTS.maxConnections, 'maxConnections', 1, 65535),
     maxConnectionsPerPeer: v.integer(o.maxConnectionsPerPeer ?? DEFAULTS.maxConnectionsPerPeer, 'maxConnectionsPerPeer', 1, 65535),
     frameTimeout: v.integer(o.frameTimeout ?? DEFAULTS.frameTimeout, 'frameTimeout', 100, 3_600_000),
+    maxBufferedBytes: v.integer(o.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes, 'maxBufferedBytes', 1024, 2 ** 40),
     queueMaxBytes: v.integer(o.queueMaxBytes ?? DEFAULTS.queueMaxBytes, 'queueMaxBytes', 1),
     queueMaxMessages: v.integer(o.queueMaxMessages ?? DEFAULTS.queueMaxMessages, 'queueMaxMessages', 1),
     key,
@@ -238,6 +243,8 @@ export function resolveChannelOptions (input: ChannelOptions = {}): ResolvedChan
     insecure,
     logger: o.logger ?? pino({ level: 'silent' })
   }
+  // why: one frame of maxMessageSize must always be receivable
+  if (resolved.maxBufferedBytes < resolved.maxMessageSize + 18) v.fail('maxBufferedBytes', `at least maxMessageSize + 18 (${resolved.maxMessageSize + 18})`, resolved.maxBufferedBytes)
   // last, so a bad option is reported by name before the address question comes up
   if (key === undefined && !insecure && !isLoopback(address)) throw errors.insecure(address)
   return resolved

@@ -119,6 +119,7 @@ t.test('a frame that never completes within frameTimeout closes its connection (
   t.ok(await closedWithin(partialHeader, 10_000), 'a connection stuck inside the header is closed')
 
   t.equal(counters.dropped['frame-timeout'], 3, 'each counted as frame-timeout')
+  t.equal(counters.dropped['frame-truncated'], undefined, 'and not also as truncated')
   t.notOk(idle.socket.destroyed, 'the idle connection that sent whole frames is still open')
   t.ok(await acked(idle, 'second'), 'and still delivers')
   t.same(got, ['first', 'second'], 'nothing from the stuck connections was delivered')
@@ -149,4 +150,33 @@ t.test('bytes buffered for unfinished frames never exceed one max frame per conn
   const end2 = Date.now() + 5000
   while (r.buffered > 0 && Date.now() < end2) await new Promise((resolve) => setTimeout(resolve, 10))
   t.equal(r.buffered, 0, 'a closed connection releases what it buffered')
+})
+
+t.test('bytes buffered over every connection are bounded by maxBufferedBytes: the connection that would pass it is closed', async (t) => {
+  const max = 4096
+  const { r, counters, got } = await startReceiver(t, { maxFrameSize: max, maxBufferedBytes: 6000, frameTimeout: 60_000 })
+  const headerOf = (length: number) => { const h = Buffer.alloc(11); FRAME_START.copy(h, 0); h.writeInt32BE(length, 7); return h }
+  // a: a legitimate big frame in progress
+  const frame = ackedFrame('x'.repeat(4000))
+  const a = await connect(t, r.port)
+  a.socket.write(frame.subarray(0, 4000))
+  const end = Date.now() + 5000
+  while (r.buffered < 4000 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(r.buffered, 4000)
+  // b: an attacker adding partial frames from several connections
+  const b = await connect(t, r.port, '127.0.0.2')
+  b.socket.write(Buffer.concat([headerOf(max), Buffer.alloc(2500)]))
+  t.ok(await closedWithin(b, 5000), 'the connection that would pass the total is closed')
+  t.equal(counters.dropped['buffer-limit'], 1, 'counted as buffer-limit')
+  t.ok(r.buffered <= 6000, `total buffered ${r.buffered} stays within maxBufferedBytes`)
+  // a small frame from another connection still fits
+  const c = await connect(t, r.port, '127.0.0.3')
+  t.ok(await acked(c, 'small'), 'a frame that fits is still received')
+  // and a finishes its big frame
+  a.socket.write(frame.subarray(4000))
+  const end2 = Date.now() + 5000
+  while (got.length < 2 && Date.now() < end2) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.same(got.map((m) => m.length), [5, 4000], 'both honest messages delivered')
+  t.throws(() => resolveChannelOptions({ maxMessageSize: 1 << 20, maxBufferedBytes: 1 << 19 }), /maxBufferedBytes must be/, 'maxBufferedBytes below maxMessageSize is refused by name')
+  t.equal(resolveChannelOptions({ membership: { type: 'static', members: ['127.0.0.1:4001'] } }).maxBufferedBytes, DEFAULTS.maxBufferedBytes)
 })

@@ -16,8 +16,9 @@
  * connections, at most `maxConnectionsPerPeer` of them from one remote address
  * ('peer-connection-limit'), a frame begun must be complete within `frameTimeout` ms
  * ('frame-timeout': a slowloris cannot hold a connection and its buffer forever; a connection
- * idle between frames is kept, as senders keep theirs alive), and a connection buffers at most
- * one frame of `maxFrameSize` bytes.
+ * idle between frames is kept, as senders keep theirs alive), a connection buffers at most
+ * one frame of `maxFrameSize` bytes, and all connections together at most `maxBufferedBytes`
+ * ('buffer-limit': the connection whose read would pass it is closed).
  */
 import net from 'node:net'
 import type { Logger } from 'pino'
@@ -48,12 +49,20 @@ export interface ReceiverOptions {
   maxConnectionsPerPeer?: number
   /** ms a frame may take from its first byte to its last; default DEFAULTS.frameTimeout */
   frameTimeout?: number
+  /** bytes of unfinished frames over every connection; default DEFAULTS.maxBufferedBytes */
+  maxBufferedBytes?: number
   logger: Logger
   counters: TransportCounters
   onMessage: InboundHandler
 }
 
 const isPromise = (v: unknown): v is Promise<void> => typeof (v as Promise<void> | undefined)?.then === 'function'
+
+/** bytes held for unfinished frames by every connection of one receiver */
+class BufferBudget {
+  used = 0
+  constructor (readonly max: number) {}
+}
 
 class InboundConnection {
   readonly #socket: net.Socket
@@ -65,12 +74,19 @@ class InboundConnection {
   #busy = false
   /** the stream failed after some whole frames: close once they are handled */
   #closing = false
+  /** closed by a limit (buffer-limit, frame-timeout), already counted */
+  #closedForLimit = false
   /** fires when the frame in progress took too long; armed while the parser holds a partial frame */
   #frameTimer: NodeJS.Timeout | undefined
 
-  constructor (socket: net.Socket, o: ReceiverOptions) {
+  readonly #budget: BufferBudget
+  /** what this connection counts in the budget */
+  #held = 0
+
+  constructor (socket: net.Socket, o: ReceiverOptions, budget: BufferBudget) {
     this.#socket = socket
     this.#o = o
+    this.#budget = budget
     this.#from = `${socket.remoteAddress}:${socket.remotePort}`
     this.#parser = new FrameParser({ maxFrameSize: o.maxFrameSize })
     this.#frameTimeout = o.frameTimeout ?? DEFAULTS.frameTimeout
@@ -80,17 +96,27 @@ class InboundConnection {
     socket.once('close', () => this.#onClose())
   }
 
+  /** keep the shared budget equal to what the parser holds */
+  #account (): void {
+    const now = this.#socket.destroyed ? 0 : this.#parser.buffered
+    this.#budget.used += now - this.#held
+    this.#held = now
+  }
+
   #onClose (): void {
     this.#disarm()
+    const held = this.#parser.buffered
+    this.#account()
+    if (held === 0) return
     // why: a peer that hangs up inside a frame lost that message; say so (a clean close is silent)
-    if (this.#parser.buffered > 0 && !this.#parser.failed) {
+    if (!this.#parser.failed && !this.#closedForLimit) {
       const n = this.#o.counters.drop('frame-truncated')
-      if (worthLogging(n)) this.#o.logger.warn({ from: this.#from, buffered: this.#parser.buffered, count: n }, 'inbound connection closed inside a frame')
+      if (worthLogging(n)) this.#o.logger.warn({ from: this.#from, buffered: held, count: n }, 'inbound connection closed inside a frame')
     }
   }
 
   /** bytes held for a frame not yet complete */
-  get buffered (): number { return this.#socket.destroyed ? 0 : this.#parser.buffered }
+  get buffered (): number { return this.#held }
 
   #disarm (): void {
     if (this.#frameTimer !== undefined) clearTimeout(this.#frameTimer)
@@ -121,6 +147,7 @@ class InboundConnection {
       this.#frameTimer.unref()
       return
     }
+    this.#closedForLimit = true
     const n = this.#o.counters.drop('frame-timeout')
     if (worthLogging(n)) this.#o.logger.warn({ from: this.#from, buffered: this.#parser.buffered, frameTimeout: this.#frameTimeout, count: n }, 'closing inbound connection: frame not complete in time')
     this.#socket.destroy()
@@ -141,6 +168,17 @@ class InboundConnection {
       this.#badFrame(this.#parser.error)
       this.#closing = true
       this.#socket.pause()
+    }
+    this.#account()
+    if (this.#budget.used > this.#budget.max && this.#parser.buffered > 0) {
+      // why: many connections each holding a part of a big frame must not add up to all memory
+      this.#closedForLimit = true
+      const n = this.#o.counters.drop('buffer-limit')
+      if (worthLogging(n)) this.#o.logger.warn({ from: this.#from, buffered: this.#parser.buffered, total: this.#budget.used, maxBufferedBytes: this.#budget.max, count: n }, 'closing inbound connection: receive buffers full')
+      this.#disarm()
+      this.#socket.destroy()
+      this.#account()
+      return
     }
     // why: the clock runs from a frame's first byte to its last, not between reads (a drip resets nothing)
     if (this.#parser.buffered === 0) this.#disarm()
@@ -234,11 +272,13 @@ export class Receiver {
   #port = 0
   readonly #sockets = new Set<net.Socket>()
   readonly #inbound = new Set<InboundConnection>()
+  readonly #budget: BufferBudget
   /** open inbound connections by remote address */
   readonly #perPeer = new Map<string, number>()
 
   constructor (options: ReceiverOptions) {
     this.#o = options
+    this.#budget = new BufferBudget(options.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes)
   }
 
   /** the bound port (after start) */
@@ -247,11 +287,7 @@ export class Receiver {
   /** open inbound connections */
   get connections (): number { return this.#sockets.size }
   /** bytes held, over every connection, for frames not yet complete */
-  get buffered (): number {
-    let n = 0
-    for (const c of this.#inbound) n += c.buffered
-    return n
-  }
+  get buffered (): number { return this.#budget.used }
 
   /** Bind the first free port of port .. port+autoBind-1; resolves with it. TRIBES_ERR_BIND if none. */
   async start (): Promise<number> {
@@ -294,7 +330,7 @@ export class Receiver {
       }
       this.#perPeer.set(peer, open + 1)
       this.#sockets.add(socket)
-      const conn = new InboundConnection(socket, this.#o)
+      const conn = new InboundConnection(socket, this.#o, this.#budget)
       this.#inbound.add(conn)
       socket.once('close', () => {
         this.#sockets.delete(socket)
