@@ -157,7 +157,7 @@ flags (members, doctor):
   --static <ip:port,...>    static membership: member receivers, instead of multicast
   --receiver-address <ip>   address this member advertises and listens on
   --receiver-port <port>    first receiver port tried (4000; 100 ports are tried)
-  --key-file <path>         cluster key file (base64 of 32 bytes, or 32 raw bytes)
+  --key-file <path>         cluster key file (base64 keys, one per line: current first, then still accepted; or 32 raw bytes)
   --key <base64>            cluster key
   --insecure                allow a non-loopback address without a key
   --route <name>            route (jvmRoute) to advertise

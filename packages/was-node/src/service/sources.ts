@@ -50,7 +50,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'cookie-secure', path: 'cookie.secure', kind: 'string', arg: 'auto|true|false', help: 'cookie Secure (default auto: when the request was HTTPS)' },
   { flag: 'trust-proxy', path: 'trustProxy', kind: 'string', arg: 'true|cidr,...', help: 'proxies whose X-Forwarded-Proto is believed (default none)' },
   { flag: 'key', path: 'key', kind: 'string', arg: 'key', help: 'cluster key (authenticates and encrypts cluster traffic)' },
-  { flag: 'key-file', path: 'keyFile', kind: 'string', arg: 'file', help: 'file holding the cluster key' },
+  { flag: 'key-file', path: 'keyFile', kind: 'string', arg: 'file', help: 'file holding the cluster key (further lines: older keys still accepted; re-read when it changes)' },
   { flag: 'insecure', path: 'insecure', kind: 'boolean', help: 'allow plaintext cluster traffic on a non-loopback network' },
   { flag: 'shutdown-timeout', path: 'shutdownTimeout', kind: 'string', arg: 'ms', help: 'time for in-flight requests at stop (default 10000)' },
   { flag: 'log-level', path: 'log.level', kind: 'string', arg: 'level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
