@@ -23,7 +23,8 @@ import { startWasCluster, wasAvailable, type WasNode } from './lib/was-cluster.j
 import { startSessionClients, busiestRoute, type RequestLog } from './lib/session-clients.js'
 import { startHaproxy } from './lib/proxy-haproxy.js'
 import { startNodecatBalancer, balancerCli } from './lib/proxy-nodecat.js'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
 import { startChild, startWorker } from './lib/children.js'
 import { placeNodes, type NodeSlot } from './lib/placement.js'
 import { EMULATION_CAVEAT } from './lib/pi-profiles.js'
@@ -170,7 +171,8 @@ async function runEmulatedRep (slots: NodeSlot[], signal: Signal, mode: 'async' 
     front.adopt(balancer)
     await balancer.waitFor((l) => l.msg === 'balancer started', 30_000)
     progress('users running')
-    const config = { frontUrl: `http://${listen}`, adminUrl: `http://${admin}`, urls: nodes.map((n) => [n.route, n.url]), users: o.users, warmMs: o.warmMs, afterMs: o.afterMs }
+    const logFile = path.join(tempDir('failover-users'), 'requests.json')
+    const config = { frontUrl: `http://${listen}`, adminUrl: `http://${admin}`, urls: nodes.map((n) => [n.route, n.url]), users: o.users, warmMs: o.warmMs, afterMs: o.afterMs, logFile }
     const driver = startWorker('failover driver', 'failover-driver.js', [JSON.stringify(config)], { wrap: front.wrap, stdio: ['pipe', 'pipe', 'pipe'] })
     const v = await driver.waitFor((l) => l.event === 'victim', o.warmMs + 30_000)
     const victim = nodes.find((n) => n.route === v.route)!
@@ -180,7 +182,9 @@ async function runEmulatedRep (slots: NodeSlot[], signal: Signal, mode: 'async' 
     driver.send({ cmd: 'signalled', hrUs })
     progress(`${victim.route} got ${SIGNALS[signal].name}`)
     const d = await driver.waitFor((l) => l.event === 'done', o.warmMs + o.afterMs + 60_000)
-    const outcome = analyse(d.logs as RequestLog[], Number(d.killOffsetMs), victim.route, 'nodecat balancer', signal, d.gone as GoneTimes)
+    const logs = JSON.parse(readFileSync(logFile, 'utf8')) as RequestLog[]
+    await driver.exited
+    const outcome = analyse(logs, Number(d.killOffsetMs), victim.route, 'nodecat balancer', signal, d.gone as GoneTimes)
     if (typeof d.balancerStateBefore === 'string') outcome.balancerStateBefore = d.balancerStateBefore
     await balancer.stop()
     return outcome
