@@ -4,7 +4,8 @@
  * token, every process logging at trace level.
  *
  * - Logout reaches every node: after POST /logout the old session id is refused by each node
- *   (asked directly), also by a node that was down during the logout and came back.
+ *   (asked directly), also by a node that was down during the logout and came back, and by one
+ *   that was frozen (SIGSTOP) during the logout and resumed.
  * - A client-chosen session id is never adopted, by any node.
  * - No session id, admin token or cluster key appears in any log line or stderr of any process,
  *   in the balancer's status JSON, status page and metrics, or in the nodes' status JSON, page and
@@ -89,6 +90,24 @@ t.test('keyed cluster: logout reaches every node, no fixation, no secret in any 
   const s = await back.state()
   t.equal(s.state?.user ?? null, null, `${away.route}, down during the logout, does not know the logged-out session`)
   t.not(s.state?.sessionId ?? null, bobId)
+
+  // a node frozen (SIGSTOP: no answer, connections kept) during a logout learns of it once resumed
+  await c.waitMembers()
+  const dana = users.slice(1).find((u) => u !== bob && u !== carl && u.route !== undefined)!
+  const frozen = c.nodes.find((n) => n.route !== dana.route)!
+  const danaId = dana.cookie!
+  t.equal((await dana.state()).state?.user, dana.log.find((a) => a.path === '/login')?.state?.user, 'dana is logged in before')
+  frozen.proc!.signal('SIGSTOP')
+  let resumed = false
+  t.teardown(() => { if (!resumed) frozen.proc?.signal('SIGCONT') })
+  t.equal((await dana.request('POST', '/logout')).status, 200, 'logout answered while a node is frozen')
+  frozen.proc!.signal('SIGCONT'); resumed = true
+  await c.waitMembers()
+  const thawed = new ShopClient(frozen.url)
+  thawed.cookie = danaId
+  const d = await thawed.state()
+  t.equal(d.status, 200)
+  t.equal(d.state?.user ?? null, null, `${frozen.route}, frozen during the logout, does not know the logged-out session once resumed`)
 
   // no fixation: a well-formed id the cluster never issued is replaced, on every node
   for (const n of c.nodes) {
