@@ -182,6 +182,7 @@ export async function answerGetAll (
   limits: { sessions: number, bytes: number }
 ): Promise<void> {
   const bases = [...sessions.keys()]
+  host.log.info({ member: to.id, sessions: bases.length }, 'sending all sessions to a starting member')
   let chunk: FullSession[] = []
   let bytes = 0
   let seq = 0
