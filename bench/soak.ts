@@ -52,9 +52,11 @@ function trendTable (trends: Trend[]): ReportTable {
     const u = UNIT[t.metric]
     const f = (v: number): string => (v / u.scale).toFixed(u.digits)
     const slope = t.slopePerMin / u.scale
-    return [t.name, u.label, `${(t.fromMs / 1000).toFixed(0)}–${(t.toMs / 1000).toFixed(0)} s (${t.n})`, f(t.first), f(t.last), `${slope >= 0 ? '+' : ''}${slope.toFixed(u.digits + 2)}/min`, Number.isFinite(t.r2) ? t.r2.toFixed(2) : '–']
+    const late = t.lateSlopePerMin / u.scale
+    const signed = (v: number): string => Number.isFinite(v) ? `${v >= 0 ? '+' : ''}${v.toFixed(u.digits + 2)}/min` : '–'
+    return [t.name, u.label, `${(t.fromMs / 1000).toFixed(0)}–${(t.toMs / 1000).toFixed(0)} s (${t.n})`, f(t.first), f(t.last), signed(slope), Number.isFinite(t.r2) ? t.r2.toFixed(2) : '–', signed(late)]
   })
-  return { title: 'Memory and handles over the steady part (after warm-up, while the load ran)', columns: ['process', 'measure', 'window (samples)', 'first', 'last', 'slope of the fit', 'r²'], rows }
+  return { title: 'Memory and handles over the steady part (after warm-up, while the load ran)', columns: ['process', 'measure', 'window (samples)', 'first', 'last', 'slope of the fit', 'r²', 'slope, second half'], rows }
 }
 
 function report (r: SoakResult, command: string, machine: ReturnType<typeof machineInfo>): void {
@@ -100,14 +102,16 @@ function report (r: SoakResult, command: string, machine: ReturnType<typeof mach
   const fmt = (t: Trend | undefined, m: Metric): string => {
     if (t === undefined) return 'n/a'
     const u = UNIT[m]
-    return `${(t.first / u.scale).toFixed(u.digits)} → ${(t.last / u.scale).toFixed(u.digits)} (${t.slopePerMin >= 0 ? '+' : ''}${(t.slopePerMin / u.scale).toFixed(u.digits + 2)}/min)`
+    const per = (v: number): string => `${v >= 0 ? '+' : ''}${(v / u.scale).toFixed(u.digits + 2)}/min`
+    return `${(t.first / u.scale).toFixed(u.digits)} → ${(t.last / u.scale).toFixed(u.digits)} (${per(t.slopePerMin)}; second half ${per(t.lateSlopePerMin)})`
   }
   const notes = [
     `${o.nodes} nodecat-was nodes (examples/shop, static membership on 127.0.0.1, keyed cluster traffic, ${o.mode} replication${o.mode === 'sync' ? ': an answer leaves only after every peer applied the change' : ''}) behind nodecat's balancer (--health-interval 500). ${o.users} users at a time, each logging in, then adding to its cart, incrementing its counter and reading its state (about 30/30/35 %, ${o.thinkMs} ms apart), logging out with a ${(o.logoutChance * 100).toFixed(0)} % chance per step, after which a new user takes over. Load for ${loadS.toFixed(0)} s.`,
     `A fault every ${o.faultPeriodMs / 1000} s, one node at a time, rotating over the nodes and over the kinds (${o.kinds.join(', ')}): kill = SIGKILL and ${o.downMs / 1000} s down, term = SIGTERM (graceful drain) and ${o.downMs / 1000} s down, quick = SIGKILL and an immediate restart (back before the others' 3 s drop time). Each fault ends when the node has its sessions again (its \`node-ready\` line: state transfer done) and the balancer sees it OK. No fault starts in the last ${o.quietEndMs / 1000} s.`,
     'Every answer a user gets is checked against what the server acknowledged to that user before (a 2xx answer to its own write): a lost session is an answer that no longer shows the user logged in; a lost acknowledged write is a counter below an acknowledged value or an acknowledged cart item missing. After the load every session still logged in is read once more through the balancer.',
     `Sampled every ${o.sampleMs / 1000} s: RSS and open fds from /proc/<pid>; heap used and active handles (process.getActiveResourcesInfo) from a probe preloaded into each process (\`--expose-gc --import\` @nodecat/testkit's process-probe, every ${o.probeMs / 1000} s, a full GC before each sample, written to fd 3), so the heap figure is what stays reachable. The trends leave out the first ${o.warmupMs / 1000} s of each process (JIT, state transfer, pools filling) and end with the load; a restarted node is a new process ("n1#2"); instances with fewer than 6 samples in that window are left out.`,
-    `Summary: ${lostSessions} lost sessions and ${lostWrites} lost acknowledged writes in ${l.requests} requests (${l.ackedWrites} acknowledged writes) across ${r.faults.length} faults; ${l.failed} failed requests. Balancer: heap ${fmt(b('heapUsed'), 'heapUsed')} MB, RSS ${fmt(b('rss'), 'rss')} MB, fds ${fmt(b('fds'), 'fds')}; open fds ${r.balancerFds.baseline} before the load and ${r.balancerFds.afterIdle} after it once idle. Nodes' heap slope: ${nodeHeap.map((t) => `${t.name} ${(t.slopePerMin / MB).toFixed(2)} MB/min`).join(', ') || 'n/a (no node lived long enough)'}.`,
+    `Summary: ${lostSessions} lost sessions and ${lostWrites} lost acknowledged writes in ${l.requests} requests (${l.ackedWrites} acknowledged writes) across ${r.faults.length} faults; ${l.failed} failed requests. Balancer: heap ${fmt(b('heapUsed'), 'heapUsed')} MB, RSS ${fmt(b('rss'), 'rss')} MB, fds ${fmt(b('fds'), 'fds')}; open fds ${r.balancerFds.baseline} before the load and ${r.balancerFds.afterIdle} after it once idle. Nodes' heap slope (second half): ${nodeHeap.map((t) => `${t.name} ${(t.slopePerMin / MB).toFixed(2)} (${(t.lateSlopePerMin / MB).toFixed(2)}) MB/min`).join(', ') || 'n/a (no node lived long enough)'}.`,
+    'Expect the nodes\' heap and RSS to rise for their first two minutes and then stay flat: a node keeps a tombstone for every invalidated or renamed session id for 120 s (tombstoneTime, so that a late delta cannot bring it back), and every login renames one and every logout invalidates one. A node restarted by a fault lives about nodes × period, less than that with the defaults: run with `--kinds none` (no faults) or a longer `--period` to see its plateau.',
     'A slope is a figure, not a verdict: on a run of a few minutes, GC timing and pools filling up move it; compare runs of different lengths (--minutes) before calling anything a leak.',
     `![memory and handles over time](${name}.svg)`
   ]

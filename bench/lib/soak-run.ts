@@ -122,8 +122,9 @@ export async function runSoak (options: Partial<SoakOptions>, hooks: SoakHooks):
       let timer: NodeJS.Timeout | undefined
       await Promise.race([load.done, new Promise((resolve) => { timer = setTimeout(resolve, o.quietEndMs) })])
       clearTimeout(timer)
+      load.stop()
     }
-    load.stop()
+    // otherwise the load ends by its own bounds (durationMs, maxRequests)
     await load.done
     const loadEndedAt = Date.now() - t0
 

@@ -1,7 +1,8 @@
 /**
  * Is a process's memory or handle count flat? A least-squares line through its samples over the
  * steady part of the run (after a warm-up, while the load runs): the slope per minute is the
- * figure, with the first and last values (each the median of three samples) beside it.
+ * figure, with the first and last values (each the median of three samples) beside it, and the
+ * slope over the window's second half (a store that fills up and then stays flat shows there).
  */
 import { summarize } from './stats.js'
 import type { ProcessSample } from './soak-sampler.js'
@@ -41,6 +42,8 @@ export interface Trend {
   /** change per minute from the fit */
   slopePerMin: number
   r2: number
+  /** the same fit over the second half of the window only: growth that goes on, or a plateau reached */
+  lateSlopePerMin: number
 }
 
 /**
@@ -60,6 +63,8 @@ export function trends (samples: readonly ProcessSample[], starts: ReadonlyMap<s
       const xs = points.map((s) => s.t)
       const ys = points.map((s) => s[metric] as number)
       const fit = linearFit(xs, ys)
+      const half = Math.floor(points.length / 2)
+      const late = linearFit(xs.slice(half), ys.slice(half))
       out.push({
         name,
         metric,
@@ -69,7 +74,8 @@ export function trends (samples: readonly ProcessSample[], starts: ReadonlyMap<s
         first: summarize(ys.slice(0, 3)).median,
         last: summarize(ys.slice(-3)).median,
         slopePerMin: fit.slope * 60_000,
-        r2: fit.r2
+        r2: fit.r2,
+        lateSlopePerMin: late.slope * 60_000
       })
     }
   }

@@ -138,6 +138,7 @@ export class SoakLoad {
       this.stats.usersStarted++
       this.#users.add(u)
       for (let tries = 0; tries < 3 && !u.loggedIn && this.#more(); tries++) {
+        if (tries > 0) await this.#pause()
         const a = await this.#send(u, 'login', { user: u.name })
         if (a.status === 200 && a.state?.user === u.name) { u.loggedIn = true; this.stats.logins++; this.stats.ackedWrites++ }
       }
