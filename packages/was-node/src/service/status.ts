@@ -1,7 +1,8 @@
 /**
  * GET /_nodecat/status: what this node knows of the cluster, as JSON. Members (nodecat and
  * foreign), session counts, replication counters and lag, state-transfer state. Never a session
- * id or a session's contents.
+ * id or a session's contents. `?replicas=1` adds session references, stamps and a digest of every
+ * copy held, to check that replicas converged.
  */
 import type { FastifyInstance } from 'fastify'
 import type { Channel, Member } from '@nodecat/tribes'
