@@ -759,6 +759,12 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     const host = { log: this.#log, stats: this.#stats.transfer, send: async (msg: SessionMessage, m: Member, mode: 'async' | 'sync') => await this.#send(msg, [m], mode) }
     await answerGetAll(host, xfer, to, this.#sessions, (rec) => this.#fullForPeer(rec),
       { sessions: this.#opts.transferChunkSessions, bytes: this.#opts.transferChunkBytes })
+    // why: a node that (re)starts has no tombstones; without ours, a replayed or late 'created' of
+    // a session invalidated in the last tombstoneTime would re-install it there (SECURITY.md)
+    for (const [base, until] of this.#tombstones) {
+      const at = until - this.#opts.tombstoneTime
+      void this.#send(message({ t: 'expired', id: `${base}.${this.route}`, at: toTuple({ version: 0, at, route: this.route }), why: 'invalidated' }), [to], 'async')
+    }
   }
 
   // ---- expiry and removal ------------------------------------------------------------------
