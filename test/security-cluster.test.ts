@@ -1,7 +1,7 @@
 /**
  * Security of a whole keyed cluster in processes on 127.0.0.1: three shop nodes and a balancer
  * that discovers them through the cluster (all with one key file), the balancer's admin with a
- * token, every process logging at trace level.
+ * token, every process logging at trace level and the balancer writing its access log.
  *
  * - Logout reaches every node: after POST /logout the old session id is refused by each node
  *   (asked directly), also by a node that was down during the logout and came back, and by one
@@ -38,7 +38,7 @@ t.test('keyed cluster: logout reaches every node, no fixation, no secret in any 
     mode: 'sync',
     discover: true,
     nodeArgs: ['--key-file', keyFile, '--log-level', 'trace'],
-    balancerArgs: ['--key-file', keyFile, '--admin-token', TOKEN, '--log-level', 'trace']
+    balancerArgs: ['--key-file', keyFile, '--admin-token', TOKEN, '--log-level', 'trace', '--access-log']
   })
   await c.waitMembers()
   for (const n of c.nodes) await c.waitWorkerState(n.route, ['OK'])
@@ -52,6 +52,11 @@ t.test('keyed cluster: logout reaches every node, no fixation, no secret in any 
     await u.count(); if (u.cookie !== null) ids.add(u.cookie)
     await u.login(`user${i}`); if (u.cookie !== null) ids.add(u.cookie)
     await u.addToCart('tea')
+  }
+  // the id in the URL too: as a ;jsessionid= path parameter and in the query (access log, errors)
+  for (const u of users.slice(3)) {
+    const res = await fetch(`${c.balancerUrl}/api/state;jsessionid=${u.cookie}?sid=${u.cookie}`, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5000) })
+    t.equal(((await res.json()) as any).sessionId, u.cookie, 'the ;jsessionid= path parameter names the session')
   }
   const failed = users.flatMap((u) => u.failures())
   t.same(failed.map(describe), [], 'every request answered')
@@ -141,6 +146,7 @@ t.test('keyed cluster: logout reaches every node, no fixation, no secret in any 
   outputs.push(...logs)
   const allLogs = logs.map(([, v]) => v).join('\n')
   t.ok(allLogs.length > 10_000, `${allLogs.length} characters of logs searched`)
+  t.ok(allLogs.includes('"component":"access"') && allLogs.includes('/api/state'), 'the balancer\'s access log, with request paths, is among them')
   t.ok(allLogs.includes(sha256Ref(carlId)), 'node logs do talk about sessions (carl\'s rebind), by their SHA-256 reference')
 
   const secrets: Array<[string, string]> = [
