@@ -142,7 +142,7 @@ export class SoakLoad {
         const a = await this.#send(u, 'login', { user: u.name })
         if (a.status === 200 && a.state?.user === u.name) { u.loggedIn = true; this.stats.logins++; this.stats.ackedWrites++ }
       }
-      if (!u.loggedIn) { this.#users.delete(u); continue }
+      if (!u.loggedIn) { this.#users.delete(u); await this.#pause(); continue }
       for (let k = 0; this.#more() && !u.retired; k++) {
         await this.#pause()
         const r = random()
