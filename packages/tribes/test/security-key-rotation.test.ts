@@ -159,3 +159,16 @@ t.test('three members move from key A to key B while messages flow; afterwards A
   for (const x of nodes) t.same(x.ch.members().map((m) => m.meta?.route).sort(), ['n0', 'n1', 'n2'].filter((r) => r !== x.ch.local.meta?.route), 'the A-only member is never listed')
   t.same(stale.members(), [], 'and it lists nobody')
 })
+
+t.test('nodecat-tribes doctor reads a key file in the middle of a rotation: current key and older ones', async (t) => {
+  const { startNode } = await import('../../../test/lib/proc.js')
+  const dir = tempDir(t)
+  const file = path.join(dir, 'rotating.key')
+  writeFileSync(file, `${B}\n${A}\n`)
+  const [port] = await freePorts(1)
+  const p = startNode(t, 'tribes', 'cli.js', ['doctor', '--json', '--key-file', file, '--static', `127.0.0.1:${port}`, '--receiver-port', String(port)])
+  await p.exited
+  const key = p.lines.find((l) => l.check === 'key')
+  t.equal(key?.status, 'ok')
+  t.match(key?.message, /holds a 32-byte cluster key and 1 older key\(s\) still accepted/)
+})

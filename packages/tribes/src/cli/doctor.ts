@@ -7,7 +7,7 @@ import net from 'node:net'
 import { execFile } from 'node:child_process'
 import type { Logger } from 'pino'
 import { isLoopback, resolveChannelOptions, type ChannelOptions, type ResolvedChannelOptions } from '../options.js'
-import { Keyring, parseKey, readKeyFile } from '../crypto/keyring.js'
+import { Keyring, parseKey, readKeyFileSet } from '../crypto/keyring.js'
 import { McastHeartbeat } from '../membership/mcast-heartbeat.js'
 import { readMemberDatagram } from '../membership/datagram.js'
 import type { MemberAuth } from '../codec/member-payload.js'
@@ -33,11 +33,13 @@ function allAddresses (): string[] {
   return Object.values(os.networkInterfaces()).flatMap((l) => (l ?? []).map((a) => a.address))
 }
 
-function checkKey (flags: Flags): { finding: Finding, key?: Buffer } {
+function checkKey (flags: Flags): { finding: Finding, key?: Buffer, previousKeys?: Buffer[] } {
   try {
     if (flags['key-file'] !== undefined) {
-      const key = readKeyFile(flags['key-file'], '--key-file')
-      return { key, finding: { status: 'ok', check: 'key', message: `${flags['key-file']} holds a 32-byte cluster key` } }
+      // why: during a key rotation the file holds the older keys too; datagrams with them are not "another key"
+      const { key, previousKeys } = readKeyFileSet(flags['key-file'], '--key-file')
+      const older = previousKeys.length === 0 ? '' : ` and ${previousKeys.length} older key(s) still accepted`
+      return { key, previousKeys, finding: { status: 'ok', check: 'key', message: `${flags['key-file']} holds a 32-byte cluster key${older}` } }
     }
     if (flags.key !== undefined) return { key: parseKey(flags.key, '--key'), finding: { status: 'ok', check: 'key', message: '--key is a 32-byte cluster key' } }
     return { finding: { status: 'ok', check: 'key', message: 'no cluster key given' } }
@@ -162,7 +164,7 @@ export async function runDoctor (flags: Flags, out: Output, logger: Logger): Pro
   const report = (f: Finding): void => { findings.push(f); out.check(f.status, f.check, f.message) }
   const baseOptions: ChannelOptions = channelOptionsFromFlags(flags, 'tool')
   const listenMs = milliseconds(flags.listen, '--listen', 2000)
-  const { finding, key } = checkKey(flags)
+  const { finding, key, previousKeys } = checkKey(flags)
   report(finding)
   let o: ResolvedChannelOptions
   try {
@@ -179,7 +181,7 @@ export async function runDoctor (flags: Flags, out: Output, logger: Logger): Pro
   } else {
     for (const f of await checkMulticast(o)) report(f)
     if (listenMs > 0 && finding.status !== 'fail') {
-      const auth = key === undefined ? undefined : new Keyring({ key })
+      const auth = key === undefined ? undefined : new Keyring({ key, previousKeys })
       for (const f of await listen(o, auth, listenMs, logger)) report(f)
     }
   }
