@@ -3,8 +3,9 @@
  * sync mode behind the balancer, 6 users logging in, writing to their carts and counters, reading,
  * logging out and being replaced by new users, while one node at a time is SIGKILLed,
  * stopped with SIGTERM, or SIGKILLed and restarted at once, each time restarted and waited for
- * until its state transfer is done (three faults, 10 s apart; the load ends 5 s after the last, 75 s
- * at most). Every answer is checked against what was acknowledged before.
+ * until its state transfer is done (three faults, each 2 s down unless
+ * restarted at once, 8 s apart or as soon as the previous one ended; the load ends 4 s after the
+ * last, 75 s at most). Every answer is checked against what was acknowledged before.
  *
  * Asserted (behaviour, never time): no session lost and no acknowledged write lost across the
  * faults (sync mode); the accounting is consistent; every fault ended with the node back and ready;
@@ -23,11 +24,11 @@ t.test('short soak: mixed load with rotating kills in sync mode', async (t) => {
     durationMs: 75_000,
     users: 6,
     thinkMs: 50,
-    faultPeriodMs: 10_000,
-    downMs: 3000,
+    faultPeriodMs: 8000,
+    downMs: 2000,
     kinds: ['kill', 'term', 'quick'],
     maxFaults: 3,
-    quietEndMs: 5000,
+    quietEndMs: 4000,
     sampleMs: 1000,
     probeMs: 1000,
     warmupMs: 5000,
