@@ -46,6 +46,7 @@ const USAGE = `usage: pnpm bench:failover [--long] [--reps N] [--users U] [--sig
   default: signals kill,stop,term, 2 repetitions each, 24 users, 4 s before and 10 s after the signal
   (about 2 minutes); --long: 5 reps, 15 s after
   --profile P     pi3|pi4|pi5 (root): each node, and the balancer, in its own shaped namespace and CPU quota
+  --warm S        seconds of load before the signal (default 4)
   --after S       seconds the load goes on after the signal (default 10, --long 15)
   --signal        kill = SIGKILL (crash), stop = SIGSTOP (hung node, SIGCONTed and stopped after), term = SIGTERM (clean stop)
   --mode          the nodes' replication: async (default) or sync (responses wait for every peer)
@@ -198,13 +199,13 @@ async function main (): Promise<void> {
   const { values } = parseArgs({
     options: {
       long: { type: 'boolean' }, reps: { type: 'string' }, users: { type: 'string' }, front: { type: 'string' }, mode: { type: 'string' },
-      signal: { type: 'string' }, targets: { type: 'string' }, 'kill-command': { type: 'string' }, after: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean' }
+      signal: { type: 'string' }, targets: { type: 'string' }, 'kill-command': { type: 'string' }, after: { type: 'string' }, warm: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean' }
     }
   })
   if (values.help) { console.log(USAGE); return }
   const reps = Number(values.reps ?? (values.long ? 5 : 2))
   const users = Number(values.users ?? 24)
-  const warmMs = 4000
+  const warmMs = values.warm !== undefined ? Math.min(60, Math.max(1, Number(values.warm))) * 1000 : 4000
   const afterMs = values.after !== undefined ? Math.min(120, Math.max(1, Number(values.after))) * 1000 : values.long ? 15_000 : 10_000
   const frontMode = values.front ?? 'auto'
   const sendMode = values.mode === 'sync' ? 'sync' : 'async'
