@@ -2,7 +2,7 @@
  * createBalancer(): the client listener (raw node:http), one undici pool per worker, sticky
  * choice and failover, health checks, optional tribes discovery and the admin listener.
  */
-import http from 'node:http'
+import http, { type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import pino, { type Logger } from 'pino'
 import { startAdmin } from './admin.js'
@@ -11,7 +11,7 @@ import { createDiscovery, type Discovery } from './discovery.js'
 import type { ClientErrorCode } from './errors.js'
 import { HealthChecker } from './health-check.js'
 import { resolveBalancerOptions, resolveWorker, type Activation, type BalancerOptions, type ResolvedOptions, type WorkerConfig } from './options.js'
-import { proxyRequest, type ProxyContext } from './proxy.js'
+import { proxyRequest, screen, type ProxyContext } from './proxy.js'
 import { sendRawError } from './respond.js'
 import { BalancerStats } from './stats.js'
 import type { BalancerStatus } from './status.js'
@@ -70,6 +70,11 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
     connectionsCheckingInterval: c.connectionsCheckingInterval
   }, (req, res) => proxyRequest(ctx, req, res))
   server.maxConnections = c.maxConnections
+  // why: node would say "100 Continue" to every Expect; a request we refuse must hear only the refusal
+  server.on('checkContinue', (req, res) => {
+    if (screen(req, o) === null) res.writeContinue()
+    proxyRequest(ctx, req, res)
+  })
   server.on('upgrade', (req, socket, head) => proxyUpgrade(ctx, req, socket, head))
   // why: node closes CONNECT requests silently without a listener; say why instead (we are no forward proxy)
   server.on('connect', (_req, socket: Socket) => {
@@ -84,8 +89,15 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
     stats.clientErrors++
     const code = clientErrorCode(err.code)
     stats.count(code)
-    const pending = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage
-    if (pending?.headersSent === true) { socket.destroy(); return }
+    // why: garbage pipelined behind a request still being answered must not cut that answer
+    // (nor write into its body): the answer goes out whole, then the 400, then the close
+    const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
+    if (pending != null && !pending.writableFinished) {
+      const after = (): void => { if (socket.writable) sendRawError(socket, code); else socket.destroy() }
+      pending.once('finish', after)
+      pending.once('close', () => { if (!pending.writableFinished) socket.destroy() })
+      return
+    }
     sendRawError(socket, code)
   })
 

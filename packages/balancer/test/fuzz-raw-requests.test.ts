@@ -136,7 +136,10 @@ t.test('arbitrary raw requests: a well-formed answer, rejected requests never re
     const before = seen.length
     const answer = await rawExchange(port, text)
 
-    const status = /^HTTP\/1\.[01] (\d{3}) /.exec(answer)
+    // an interim 100 Continue may come first, but only for a request that is then proxied
+    const interim = /^HTTP\/1\.1 1\d\d /.test(answer)
+    const final = answer.replace(/^(HTTP\/1\.1 1\d\d [^\r]*\r\n\r\n)+/, '')
+    const status = /^HTTP\/1\.[01] (\d{3}) /.exec(final)
     if (status === null) {
       // allowed only when the connection was refused before any request was read
       throw new Error(`not a well-formed HTTP answer: ${JSON.stringify(answer.slice(0, 200))} to ${JSON.stringify(text.slice(0, 300))}`)
@@ -147,7 +150,8 @@ t.test('arbitrary raw requests: a well-formed answer, rejected requests never re
     const ours = new RegExp(`${tag}(?![0-9])`)
     const mine = seen.slice(before).filter((s) => ours.test(s.url))
     if (!fromWorker) {
-      if (code < 400 && code !== 101) throw new Error(`balancer answered ${code} itself`)
+      if (code < 400) throw new Error(`balancer answered ${code} itself`)
+      if (interim) throw new Error(`a request refused with ${code} was first told to continue: ${JSON.stringify(text.slice(0, 200))}`)
       if (mine.length > 0) throw new Error(`a request the balancer answered ${code} reached worker ${mine[0]!.route}: ${JSON.stringify(text.slice(0, 300))}`)
       if (!/\r\nx-nodecat-error: [A-Z_]+\r\n/i.test(answer) && code !== 400 && code !== 408 && code !== 413 && code !== 414 && code !== 431 && code !== 505 && code !== 501) {
         throw new Error(`balancer answered ${code} without an error code`)
@@ -171,4 +175,47 @@ t.test('arbitrary raw requests: a well-formed answer, rejected requests never re
   const after = await call(`http://127.0.0.1:${port}/still-alive`)
   t.equal(after.status, 200, 'the balancer still proxies')
   t.ok(['t1', 't2'].includes(after.text))
+})
+
+t.test('Expect: 100-continue: no 100 Continue for a request the balancer refuses; 100 then the worker\'s answer otherwise', async (t) => {
+  const b = await startBackend(t, 't1')
+  const { lb } = await startBalancer(t, { workers: [{ route: 't1', url: b.url }], healthCheck: false, client: { maxUrlLength: 2048 } })
+  const port = lb.address!.port
+  const refused = await rawExchange(port, `POST /${'u'.repeat(3000)} HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`)
+  t.match(refused, /^HTTP\/1\.1 414 /, 'the refusal is the first thing the client hears')
+  const notMounted = await rawExchange(port, 'POST http://a/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n')
+  t.match(notMounted, /^HTTP\/1\.1 400 /, 'an absolute-form target is refused without a 100 too')
+  const s = net.connect(port, '127.0.0.1')
+  t.teardown(() => { s.destroy() })
+  let got = ''
+  s.setEncoding('latin1')
+  s.on('data', (c: string) => { got += c })
+  s.write('POST /ok HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n')
+  const end = Date.now() + 10_000
+  while (!got.includes('100 Continue') && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.match(got, /^HTTP\/1\.1 100 Continue\r\n\r\n$/, 'a request that will be proxied is told to continue')
+  s.write('hello')
+  await new Promise((resolve) => s.once('close', resolve))
+  t.match(got, /\r\n\r\nHTTP\/1\.1 200 [\s\S]*\r\nx-route: t1\r\n/i, 'and gets the worker\'s answer')
+  t.equal(b.seen, 1, 'only that one reached the worker')
+})
+
+t.test('garbage pipelined behind a proxied request: the worker\'s answer comes out whole, then the 400', async (t) => {
+  const b = await startBackend(t, 't1', (req, res) => {
+    // a slow worker: the garbage is parsed while this answer is pending
+    req.resume()
+    setTimeout(() => { res.writeHead(200, { 'content-type': 'text/plain', 'x-route': 't1', 'content-length': 7 }); res.end('slow-t1') }, 300)
+  })
+  const { lb } = await startBalancer(t, { workers: [{ route: 't1', url: b.url }], healthCheck: false })
+  const s = net.connect(lb.address!.port, '127.0.0.1')
+  t.teardown(() => { s.destroy() })
+  let got = ''
+  s.setEncoding('latin1')
+  s.on('data', (c: string) => { got += c })
+  s.on('error', () => {})
+  const closed = new Promise((resolve) => s.once('close', resolve))
+  s.write('GET /first HTTP/1.1\r\nHost: a\r\n\r\nGARBAGE \x01\r\n\r\n')
+  await closed
+  t.match(got, /^HTTP\/1\.1 200 [\s\S]*\r\n\r\nslow-t1HTTP\/1\.1 400 [\s\S]*x-nodecat-error: LB_ERR_BAD_REQUEST/, 'the 200 whole, then the 400')
+  t.equal(b.seen, 1, 'the worker saw only the valid request')
 })
