@@ -25,7 +25,7 @@ import { execFileSync } from 'node:child_process'
 import { createTestNet, netnsSkipReason } from './lib/netns.js'
 import { dist, type TestProcess } from './lib/proc.js'
 import { SHOP_APP, sleep } from './lib/cluster.js'
-import { NsShopUser, nsStatus } from './lib/ns-shop.js'
+import { NsShopUser, nsStatus, startAgents } from './lib/ns-shop.js'
 
 const skip = netnsSkipReason()
 /** the reference nodes log for a session (packages/was-node/src/session/id.ts sessionRef) */
@@ -39,6 +39,9 @@ t.test('partition: both sides serve, and after the heal every node holds the sam
 
   const net = await createTestNet(t, { members: 3 })
   const [nsA, nsB, nsC] = net.names as [string, string, string]
+  const started = Date.now()
+  const phase = (what: string): void => { t.comment(`+${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`) }
+  await startAgents(t, net, net.names)
   const nodes: Array<{ route: string, ns: string, url: string, proc: TestProcess }> = []
   for (const [i, ns] of [nsA, nsB, nsC].entries()) {
     const addr = net.address(ns)
@@ -63,6 +66,7 @@ t.test('partition: both sides serve, and after the heal every node holds the sam
     throw new Error(`${what}: ${n.route} lists ${JSON.stringify(last)}, expected ${JSON.stringify(want)}`)
   }
   for (const n of nodes) await waitMembers(n, nodes.filter((o) => o !== n).map((o) => o.route).sort(), 'initial membership')
+  phase('three nodes up')
 
   // ---- before the split: sessions on every node ------------------------------------------------
   const user = (ns: string, name: string): NsShopUser => new NsShopUser(net, ns, name)
@@ -83,6 +87,7 @@ t.test('partition: both sides serve, and after the heal every node holds the sam
   t.equal(before[0].count, 8, '8 sessions before the split')
   t.ok(before.every((d) => d.digest === before[0].digest), 'identical copies on every node before the split')
 
+  phase('sessions made')
   // ---- the split ------------------------------------------------------------------------------
   await net.cut(nsC)
   const cutAt = Date.now()
@@ -113,6 +118,7 @@ t.test('partition: both sides serve, and after the heal every node holds the sam
   t.not(split[2].digest, split[0].digest, 'during the split C holds other copies than A')
   t.equal(split[0].digest, split[1].digest, 'A and B still agree')
 
+  phase('both sides wrote')
   // ---- the heal -------------------------------------------------------------------------------
   await net.heal(nsC)
   const healAt = Date.now()
@@ -128,11 +134,19 @@ t.test('partition: both sides serve, and after the heal every node holds the sam
     .filter((r) => new Set(after.map((d) => d.sessions[r] ?? '-')).size > 1)
     .map((r) => `${r}: ${after.map((d, i) => `${nodes[i]!.route}=${d.sessions[r] ?? '-'}`).join(' ')}`)
   t.same(diff, [], 'every session has the same stamp and contents on every node')
+  if (diff.length > 0) {
+    for (const n of nodes) t.comment(`${n.route} drops: ${JSON.stringify((await nsStatus(net, n.ns, n.url)).replication.dropped)}`)
+  }
+  if (diff.length > 0 && process.env.NODECAT_FAULT_DUMP !== undefined) {
+    for (const n of nodes) writeFileSync(path.join(process.env.NODECAT_FAULT_DUMP, `${n.route}.log`), n.proc.lines.map((l) => JSON.stringify(l)).join('\n'))
+  }
   t.ok(after.every((d) => d.digest === after[0].digest), 'identical copies on every node, untouched sessions included')
   t.equal(after[0].count, 9, '9 sessions: 8 - the one logged out + 2 new logins')
   t.notOk(gone.cookie in after[0].sessions || ref(gone.cookie) in after[0].sessions, 'the session logged out on C\'s side is gone everywhere')
   for (const u of [bothC, bothA, minority, majority, newC, newA, ...quiet]) t.ok(ref(u.cookie) in after[0].sessions, `${u.name} is held`)
 
+  phase('converged')
+  for (const n of nodes) for (const l of n.proc.lines.filter((x) => /dropped is back/.test(String(x.msg)))) t.comment(`${n.route} resync to ${String(l.member).slice(0, 14)}: pushed ${l.pushed}, removed ${l.removed}, not acknowledged ${l.failed} (attempt ${l.attempt})`)
   // what one side lost is logged (by reference) and counted
   const statuses = await Promise.all(nodes.map(async (n) => await nsStatus(net, n.ns, n.url)))
   const conflicts = statuses.map((s) => s.replication.conflicts as number)

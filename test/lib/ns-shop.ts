@@ -7,15 +7,54 @@
  *   await u.request(`http://${net.address(nsA)}:8080`, 'POST', '/login', { user: 'ann' })
  */
 import path from 'node:path'
+import http from 'node:http'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import type { TestNet } from './netns.js'
 
 export const SHOP_REQUEST = path.join(path.dirname(fileURLToPath(import.meta.url)), 'shop-request.mjs')
+const NS_AGENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ns-agent.mjs')
+
+/** request agents by namespace name (unix socket paths), once startAgents() ran */
+const agents = new Map<string, string>()
+
+/**
+ * Start one request agent (test/lib/ns-agent.mjs) in each namespace: requests then go through it
+ * instead of a new process each. Stopped with the test net; the socket directory at teardown.
+ */
+export async function startAgents (t: { teardown: (fn: () => void) => void }, net: TestNet, namespaces: readonly string[]): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-ns-agents-'))
+  t.teardown(() => { for (const ns of namespaces) agents.delete(ns); rmSync(dir, { recursive: true, force: true }) })
+  for (const [i, ns] of namespaces.entries()) {
+    const socketPath = path.join(dir, `a${i}.sock`)
+    const p = net.spawnIn(ns, process.execPath, [NS_AGENT, socketPath])
+    await p.waitFor((l) => l.msg === 'ns-agent listening', 20_000, `ns-agent in ${ns}`)
+    agents.set(ns, socketPath)
+  }
+}
+
+async function viaAgent (socketPath: string, payload: unknown): Promise<NsAnswer> {
+  const body = JSON.stringify(payload)
+  return await new Promise((resolve) => {
+    const req = http.request({ socketPath, path: '/', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: 30_000 }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => { text += c })
+      res.on('end', () => { try { resolve(JSON.parse(text) as NsAnswer) } catch (err) { resolve({ status: 0, cookie: null, body: null, error: (err as Error).message }) } })
+    })
+    req.on('timeout', () => req.destroy(new Error('agent timeout')))
+    req.on('error', (err) => resolve({ status: 0, cookie: null, body: null, error: err.message }))
+    req.end(body)
+  })
+}
 
 export interface NsAnswer { status: number, cookie: string | null, body: any, error: string | null }
 
 /** One request from inside `ns`; never throws (status 0 and `error` on failure). */
 export async function nsRequest (net: TestNet, ns: string, url: string, method: 'GET' | 'POST' = 'GET', cookie = '', form?: Record<string, string>): Promise<NsAnswer> {
+  const agent = agents.get(ns)
+  if (agent !== undefined) return await viaAgent(agent, { url, method, cookie, form })
   try {
     const out = await net.exec(ns, process.execPath, [SHOP_REQUEST, url, method, cookie, form === undefined ? '' : JSON.stringify(form)])
     return JSON.parse(out.trim().split('\n').pop()!) as NsAnswer

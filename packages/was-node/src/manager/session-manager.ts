@@ -44,6 +44,9 @@ const QUEUED = new Set<MessageType>(['created', 'delta', 'expired', 'accessed', 
  */
 /** ms before a member was dropped from which its missed changes are resent when it comes back */
 const LOST_MEMBER_MARGIN = 60_000
+/** sends of the changes a member that came back missed, when some were not acknowledged */
+const RESYNC_ATTEMPTS = 4
+const RESYNC_RETRY_MS = 1000
 
 export class SessionManager extends EventEmitter<SessionManagerEvents> implements SessionStore {
   readonly route: string
@@ -704,20 +707,38 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#lostMembers.delete(member.id)
     if (member.meta?.role !== 'node') return
     // why the margin: changes sent while it was already silent, before we gave it up, may be lost too
-    const since = lostAt - LOST_MEMBER_MARGIN
+    void this.#resync(member, lostAt - LOST_MEMBER_MARGIN, 1)
+  }
+
+  /**
+   * Send a member that is back the sessions this node serves and used or changed since `since`
+   * (its own clock, not the stamps' writer clocks, which may be skewed), and the sessions removed
+   * since. Acknowledged (sync) sends: right after a heal the first frames on a new connection can
+   * be lost, and a fire-and-forget push left copies diverged for good (sessions nobody touched
+   * again stayed different). What was not acknowledged is sent again, a few times.
+   */
+  async #resync (member: Member, since: number, attempt: number): Promise<void> {
+    const sends: Array<Promise<SendResult | null>> = []
     let pushed = 0
     let removed = 0
     for (const rec of this.#sessions.values()) {
-      // why: when this node last used or changed it (its own clock), not the stamp's writer clock, which may be skewed
-      if (rec.primary && (rec.lastAccessedTime >= since || rec.lastReplicated >= since)) { this.#pushWinner(rec, member); pushed++ }
+      if (rec.primary && (rec.lastAccessedTime >= since || rec.lastReplicated >= since)) {
+        sends.push(this.#send(message({ t: 'session-full', id: rec.id, req: 0, s: this.#fullForPeer(rec) }), [member], 'sync'))
+        pushed++
+      }
     }
     for (const [base, until] of this.#tombstones) {
       const at = until - this.#opts.tombstoneTime
       if (at < since) continue
-      void this.#send(message({ t: 'expired', id: `${base}.${this.route}`, at: toTuple({ version: 0, at, route: this.route }), why: 'invalidated' }), [member], 'async')
+      sends.push(this.#send(message({ t: 'expired', id: `${base}.${this.route}`, at: toTuple({ version: 0, at, route: this.route }), why: 'invalidated' }), [member], 'sync'))
       removed++
     }
-    this.#log.info({ member: member.id, pushed, removed }, 'a member that was dropped is back: sent it the sessions changed and removed since')
+    const results = await Promise.all(sends)
+    const failed = results.filter((r) => r === null || r.failed.length > 0).length
+    this.#log.info({ member: member.id, pushed, removed, failed, attempt }, 'a member that was dropped is back: sent it the sessions changed and removed since')
+    if (failed === 0 || attempt >= RESYNC_ATTEMPTS || !this.#running) return
+    await new Promise((resolve) => setTimeout(resolve, RESYNC_RETRY_MS).unref())
+    if (this.#running && this.#peers().some((m) => m.id === member.id)) await this.#resync(member, since, attempt + 1)
   }
 
   // ---- state transfer (transfer.ts) --------------------------------------------------------
