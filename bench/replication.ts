@@ -190,9 +190,10 @@ async function remoteMain (targets: Target[], o: { sizes: number[], seconds: num
     const w = (f: (r: RemoteWriteSample) => number): number[] => col(`write ${size}`, (s) => (s.kind === 'write' ? f(s.r) : NaN))
     const l = (f: (r: RemoteLagSample) => number): number[] => col(`lag ${size}`, (s) => (s.kind === 'lag' ? f(s.r) : NaN))
     const incomplete = w((r) => (r.complete ? 0 : 1)).filter((x) => x === 1).length
+    const behind = summarize(w((r) => r.written - r.applied)).max
     const errors = [...outcomes.find((x) => x.name === `write ${size}`)!.errors, ...outcomes.find((x) => x.name === `lag ${size}`)!.errors].map(oneLine)
     return [`~${size} B`, fmt(w((r) => r.writtenPerSecond)), fmt(w((r) => r.appliedPerSecond)), msf(l((r) => r.lagP50ms)), msf(l((r) => r.lagP99ms)), msf(l((r) => r.statusRttP50ms)),
-      [incomplete ? `${incomplete} run(s) incomplete` : '', ...errors].filter(Boolean).join('; ') || 'ok']
+      [incomplete ? `${incomplete} run(s) incomplete: a peer was up to ${behind} deltas behind 30 s after the writes ended` : '', ...errors].filter(Boolean).join('; ') || 'ok']
   })
   writeReport({
     name: 'replication-remote',

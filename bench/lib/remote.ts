@@ -81,10 +81,15 @@ const NAMES: Record<VictimSignal | 'cont', string> = { kill: 'KILL', stop: 'STOP
  * /bin/sh. The signal time is taken just before the command starts.
  */
 export function victimAction (targets: Target[], command: string | undefined, say: (s: string) => void): { signal (route: string, sig: VictimSignal): Promise<number>, resume (route: string): Promise<void> } {
+  // why: a stopped node cannot tell its pid; resuming it uses the one it told before the STOP
+  const pids = new Map<string, string>()
   const fill = async (route: string, sig: VictimSignal | 'cont'): Promise<string> => {
     const t = targets.find((x) => x.route === route)!
     let pid = ''
-    if (command!.includes('{pid}')) pid = String((await getJson(`${t.url}/_bench/memory`, 3000)).pid)
+    if (command!.includes('{pid}')) {
+      pid = sig === 'cont' && pids.has(route) ? pids.get(route)! : String((await getJson(`${t.url}/_bench/memory`, 3000)).pid)
+      pids.set(route, pid)
+    }
     return command!.replaceAll('{signal}', NAMES[sig]).replaceAll('{route}', t.route).replaceAll('{host}', t.host).replaceAll('{url}', t.url).replaceAll('{pid}', pid)
   }
   return {
