@@ -57,6 +57,24 @@ export function mounted (url: string, mounts: readonly string[]): boolean {
   return false
 }
 
+/**
+ * Is this a node's own page (/_nodecat/status, /_nodecat/metrics, …) in any spelling (percent-
+ * encoded, doubled slashes, dot segments, other case)? Those are for the operator and the health
+ * checks, which reach nodes directly; a client of the balancer must not read them through it.
+ */
+export function nodeInternal (url: string): boolean {
+  // why: the common case costs one scan, no decoding
+  if (!url.includes('%') && !/nodecat/i.test(url)) return false
+  let path = url
+  const q = path.indexOf('?')
+  if (q >= 0) path = path.slice(0, q)
+  try { path = decodeURIComponent(path) } catch { /* keep it encoded: still checked below */ }
+  path = path.replace(/\\/g, '/').replace(/\/{2,}/g, '/')
+  try { path = new URL(path, 'http://h').pathname } catch { return true }
+  path = path.toLowerCase()
+  return path === '/_nodecat' || path.startsWith('/_nodecat/') || path.startsWith('/_nodecat;')
+}
+
 /** Check the request line before anything else; returns the code to answer with, or null. */
 export function screen (req: IncomingMessage, options: ResolvedOptions): ClientErrorCode | null {
   const url = req.url ?? ''
@@ -64,7 +82,7 @@ export function screen (req: IncomingMessage, options: ResolvedOptions): ClientE
   // why: "OPTIONS *" and absolute-form targets are not for our workers (and undici rejects them)
   if (url.charCodeAt(0) !== 47) return 'LB_ERR_BAD_REQUEST'
   if (req.method === 'CONNECT') return 'LB_ERR_METHOD_NOT_ALLOWED'
-  if (!mounted(url, options.mounts)) return 'LB_ERR_NOT_MOUNTED'
+  if (!mounted(url, options.mounts) || nodeInternal(url)) return 'LB_ERR_NOT_MOUNTED'
   return null
 }
 
