@@ -67,7 +67,7 @@ t.test('changes apply in version order whatever the writers\' wall clocks say', 
   let id: string | null = null
   for (let i = 0; i < 6; i++) {
     mono.t += 1000
-    const r = await request(nodes[i % 3]!, [id], (s) => { s.set('list', [...(s.get<number[]>('list') ?? []), i]) })
+    const r: { id: string | null } = await request(nodes[i % 3]!, [id], (s): void => { s.set('list', [...(s.get<number[]>('list') ?? []), i]) })
     id = r.id
     await hub.settle()
   }
