@@ -41,7 +41,7 @@ const SIGNALS: Record<Signal, { name: NodeJS.Signals, what: string }> = {
   term: { name: 'SIGTERM', what: 'SIGTERM (clean stop: drain, leave)' }
 }
 
-const USAGE = `usage: pnpm bench:failover [--long] [--reps N] [--users U] [--signal kill,stop,term] [--front auto|nodecat|haproxy] [--mode async|sync]
+const USAGE = `usage: pnpm bench:failover [--long] [--reps N] [--users U] [--signal kill,stop,term] [--front auto|nodecat|haproxy] [--mode async|sync] [--profile pi3|pi4|pi5]
        pnpm bench:failover --targets http://pi1:8080,http://pi2:8080,http://pi3:8080 [--kill-command CMD] [--signal kill]
   default: signals kill,stop,term, 2 repetitions each, 24 users, 4 s before and 10 s after the signal
   (about 2 minutes); --long: 5 reps, 15 s after
