@@ -20,7 +20,7 @@ import { FrameParser, encodeFrame, FRAME_OVERHEAD, ACK_FRAME } from '../src/code
 import { decodeChannelData, encodeChannelDataFrame, CHANNEL_DATA_FIXED, type ChannelData } from '../src/codec/channel-data.js'
 import { Receiver } from '../src/transport/receiver.js'
 import { TransportCounters } from '../src/transport/counters.js'
-import { fuzzParams } from '../../../test/lib/fuzz.js'
+import { fuzzParams, mutate, byteMutation } from '../../../test/lib/fuzz.js'
 
 const MAX = 512
 const FRAME_CODES = new Set(['TRIBES_ERR_FRAME_MALFORMED', 'TRIBES_ERR_FRAME_TOO_LARGE'])
@@ -36,41 +36,12 @@ const channelDataArb: fc.Arbitrary<ChannelData> = fc.record({
   message: fc.uint8Array({ maxLength: 120 }).map((a) => Buffer.from(a))
 })
 
-type Mutation =
-  | { kind: 'flip', at: number, bit: number }
-  | { kind: 'truncate', at: number }
-  | { kind: 'int32', at: number, value: number }
-  | { kind: 'insert', at: number, bytes: Uint8Array }
-  | { kind: 'delete', at: number, n: number }
-
 const lengthValue = fc.oneof(
   fc.constantFrom(-1, 0, 1, MAX - 1, MAX, MAX + 1, 2 ** 31 - 1, -(2 ** 31), 0x464c5432),
   fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
   fc.integer({ min: 0, max: 300 })
 )
-const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('int32' as const), at: fc.nat(), value: lengthValue }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 12 }) })
-)
-
-function mutate (input: Buffer, mutations: readonly Mutation[]): Buffer {
-  let b = Buffer.from(input)
-  for (const m of mutations) {
-    if (b.length === 0) break
-    const at = m.at % b.length
-    switch (m.kind) {
-      case 'flip': b[at] = b[at]! ^ (1 << m.bit); break
-      case 'truncate': b = b.subarray(0, at); break
-      case 'int32': if (b.length >= 4) b.writeInt32BE(m.value, m.at % (b.length - 3)); break
-      case 'insert': b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]); break
-      case 'delete': b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]); break
-    }
-  }
-  return b
-}
+const mutationArb = byteMutation(lengthValue)
 
 /** split `buf` at the given cut points (any numbers; taken modulo the length, sorted) */
 function split (buf: Buffer, cuts: readonly number[]): Buffer[] {

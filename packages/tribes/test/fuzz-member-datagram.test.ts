@@ -23,7 +23,7 @@ import { MembershipService } from '../src/membership/membership-service.js'
 import type { HeartbeatTransport } from '../src/membership/heartbeat-transport.js'
 import type { Member } from '../src/types.js'
 import { hmacAuth } from './membership-helpers.js'
-import { fuzzParams } from '../../../test/lib/fuzz.js'
+import { fuzzParams, mutate, byteMutation } from '../../../test/lib/fuzz.js'
 
 const auth = hmacAuth('fuzz-cluster-key')
 const REASONS = new Set(['malformed', 'version', 'domain', 'auth'])
@@ -46,36 +46,7 @@ function fieldsOf (port: number, route: string, tagLength: number, over: Partial
 const signed = (f: MemberFields): Buffer => encodeSignedMember(f, auth)
 const plain = (f: MemberFields): Buffer => encodeMember(f)
 
-type Mutation =
-  | { kind: 'flip', at: number, bit: number }
-  | { kind: 'truncate', at: number }
-  | { kind: 'int32', at: number, value: number }
-  | { kind: 'insert', at: number, bytes: Uint8Array }
-  | { kind: 'delete', at: number, n: number }
-
-const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('int32' as const), at: fc.nat(), value: fc.oneof(fc.constantFrom(-1, 0, 1, 127, 65535, 2 ** 31 - 1, -(2 ** 31)), fc.integer()) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 12 }) }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), n: fc.integer({ min: 1, max: 12 }) })
-)
-
-function mutate (input: Buffer, mutations: readonly Mutation[]): Buffer {
-  let b = Buffer.from(input)
-  for (const m of mutations) {
-    if (b.length === 0) break
-    const at = m.at % b.length
-    switch (m.kind) {
-      case 'flip': b[at] = b[at]! ^ (1 << m.bit); break
-      case 'truncate': b = b.subarray(0, at); break
-      case 'int32': if (b.length >= 4) b.writeInt32BE(m.value, m.at % (b.length - 3)); break
-      case 'insert': b = Buffer.concat([b.subarray(0, at), m.bytes, b.subarray(at)]); break
-      case 'delete': b = Buffer.concat([b.subarray(0, at), b.subarray(at + m.n)]); break
-    }
-  }
-  return b
-}
+const mutationArb = byteMutation(fc.oneof(fc.constantFrom(-1, 0, 1, 127, 65535, 2 ** 31 - 1, -(2 ** 31)), fc.integer()))
 
 /** the offsets of the blob's length fields (bodyLength, hostLen, cmdLen, domainLen, payloadLen) */
 function lengthFieldOffsets (f: MemberFields): number[] {
