@@ -19,22 +19,9 @@
  *   long past it, so a login that old was sent to the peer before the kill).
  */
 import t from 'tap'
-import { startCluster, startLoad, lossReport, sleep, describe, type LoadUser } from './lib/cluster.js'
+import { startCluster, startLoad, lossReport, sleep, failuresOf } from './lib/cluster.js'
 
 const ASYNC_SETTLED_MS = 2000
-
-function failuresOf (users: LoadUser[]): { bad: string[], post502: number } {
-  const bad: string[] = []
-  let post502 = 0
-  for (const u of users) {
-    const failed = u.client.failures()
-    const perUser = failed.filter((a) => a.method === 'POST' && a.status === 502).length
-    post502 += perUser
-    for (const a of failed) if (!(a.method === 'POST' && a.status === 502)) bad.push(`${u.name}: ${describe(a)}`)
-    if (perUser > 1) bad.push(`${u.name}: ${perUser} POSTs answered 502 (at most the one in flight at the kill may be)`)
-  }
-  return { bad, post502 }
-}
 
 for (const mode of ['sync', 'async'] as const) {
   t.test(`SIGKILL under load, ${mode} replication`, async (t) => {
@@ -53,7 +40,7 @@ for (const mode of ['sync', 'async'] as const) {
     await load.done
     const requests = load.users.reduce((n, u) => n + u.client.log.length, 0)
 
-    const { bad, post502 } = failuresOf(load.users)
+    const { bad, post502 } = failuresOf(load.users, 1)
     const loss = await lossReport(load.users)
     const survivor = c.others(victim)[0]!.route
     t.ok(load.users.every((u) => u.client.route === survivor), 'every cookie names the survivor at the end')

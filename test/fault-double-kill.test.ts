@@ -12,22 +12,9 @@
  * that sessions whose login was acknowledged >= 2 s before the first kill survive.
  */
 import t from 'tap'
-import { startCluster, startLoad, lossReport, sleep, describe, type LoadUser } from './lib/cluster.js'
+import { startCluster, startLoad, lossReport, sleep, failuresOf } from './lib/cluster.js'
 
 const SETTLED_MS = 2000
-
-function failuresOf (users: LoadUser[]): { bad: string[], post502: number } {
-  const bad: string[] = []
-  let post502 = 0
-  for (const u of users) {
-    const failed = u.client.failures()
-    const perUser = failed.filter((a) => a.method === 'POST' && a.status === 502).length
-    post502 += perUser
-    for (const a of failed) if (!(a.method === 'POST' && a.status === 502)) bad.push(`${u.name}: ${describe(a)}`)
-    if (perUser > 2) bad.push(`${u.name}: ${perUser} POSTs answered 502 (at most one in flight per kill)`)
-  }
-  return { bad, post502 }
-}
 
 for (const mode of ['sync', 'async'] as const) {
   t.test(`two of three nodes SIGKILLed one right after the other under load, ${mode}`, async (t) => {
@@ -47,7 +34,7 @@ for (const mode of ['sync', 'async'] as const) {
     await c.node(second).kill('SIGKILL')
     await load.done
     const requests = load.users.reduce((n, u) => n + u.client.log.length, 0)
-    const { bad, post502 } = failuresOf(load.users)
+    const { bad, post502 } = failuresOf(load.users, 2)
     const loss = await lossReport(load.users)
     t.comment(`${mode}: sessions per node before the kills ${spread}; killed ${first} then ${second} 300 ms later; ${requests} requests, ${post502} POSTs answered 502`)
     t.comment(`${mode}: lost sessions ${loss.lostSessions.length} [${loss.lostSessions.join(',')}], lost acknowledged counter values ${loss.lostCounts.length} ${JSON.stringify(loss.lostCounts)}, lost acknowledged cart items ${loss.lostItems.length} ${JSON.stringify(loss.lostItems)}`)

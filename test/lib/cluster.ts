@@ -276,6 +276,24 @@ export function describe (a: Answer): string {
   return `${a.method} ${a.path} via ${a.base} -> ${a.status}${a.error !== null ? ` (${a.error.trim()})` : ''}`
 }
 
+/**
+ * The failed requests of a load run during which `kills` nodes were SIGKILLed: a POST answered 502
+ * was in flight on a killed node (the balancer may not replay a non-idempotent request), at most
+ * one per user per kill; every other failure (`bad`) is one the rules say must not happen.
+ */
+export function failuresOf (users: LoadUser[], kills: number): { bad: string[], post502: number } {
+  const bad: string[] = []
+  let post502 = 0
+  for (const u of users) {
+    const failed = u.client.failures()
+    const perUser = failed.filter((a) => a.method === 'POST' && a.status === 502).length
+    post502 += perUser
+    for (const a of failed) if (!(a.method === 'POST' && a.status === 502)) bad.push(`${u.name}: ${describe(a)}`)
+    if (perUser > kills) bad.push(`${u.name}: ${perUser} POSTs answered 502 (at most one in flight per kill: ${kills})`)
+  }
+  return { bad, post502 }
+}
+
 /** One user of a load run: what the server acknowledged, and every request it made. */
 export class LoadUser {
   readonly client: ShopClient
