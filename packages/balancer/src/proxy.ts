@@ -82,6 +82,10 @@ export function screen (req: IncomingMessage, options: ResolvedOptions): ClientE
   // why: "OPTIONS *" and absolute-form targets are not for our workers (and undici rejects them)
   if (url.charCodeAt(0) !== 47) return 'LB_ERR_BAD_REQUEST'
   if (req.method === 'CONNECT') return 'LB_ERR_METHOD_NOT_ALLOWED'
+  // why: a request body's length is known only when chunked is the last coding (RFC 9112 6.3);
+  // node reads any other one until the client closes, so we would wait for a body with no end
+  const te = req.headers['transfer-encoding']
+  if (te !== undefined && !/(?:^|,)[ \t]*chunked[ \t]*$/i.test(te)) return 'LB_ERR_BAD_REQUEST'
   if (!mounted(url, options.mounts) || nodeInternal(url)) return 'LB_ERR_NOT_MOUNTED'
   return null
 }
@@ -92,6 +96,8 @@ export function proxyRequest (ctx: ProxyContext, req: IncomingMessage, res: Serv
   const refused = screen(req, ctx.options)
   if (refused !== null) {
     ctx.stats.count(refused)
+    // why: the unread body would be taken for the next request on this connection
+    if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') res.setHeader('connection', 'close')
     sendError(res, refused)
     if (ctx.accessLog !== null) logAccess(ctx, req, res, null, 0, Date.now())
     return

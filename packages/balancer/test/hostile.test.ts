@@ -29,6 +29,21 @@ t.test('oversize headers 431, oversize URL 414, malformed request 400; none reac
   t.equal((await call(`${base}/ok`)).status, 200, 'and the balancer still serves')
 })
 
+t.test('a Transfer-Encoding that does not end in chunked: 400 and the connection closed, never a hang (RFC 9112 6.3)', async (t) => {
+  // found by fuzz-raw-requests (seed 1475744272): the balancer waited for a body that had no end
+  const b = await startBackend(t, 't1')
+  const { lb } = await startBalancer(t, { workers: [{ route: 't1', url: b.url }], healthCheck: false })
+  const port = lb.address!.port
+  for (const te of ['100-continue', 'gzip', 'chunked, gzip', 'identity']) {
+    const answer = await raw(port, `POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ${te}\r\n\r\n5\r\nhello\r\n0\r\n\r\n`, { timeoutMs: 10_000 })
+    t.match(answer, /^HTTP\/1\.1 400 /, `400 for Transfer-Encoding: ${te}`)
+    t.match(answer, /\r\nconnection: close\r\n/i, 'and the connection is closed: the body has no known length')
+  }
+  const ok = await raw(port, 'POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n', { timeoutMs: 10_000 })
+  t.match(ok, /^HTTP\/1\.1 200 /, 'a Transfer-Encoding ending in chunked is proxied')
+  t.equal(b.seen, 1, 'the worker saw only the well-framed one')
+})
+
 t.test('slow headers get 408 after headersTimeout; connections beyond maxConnections are refused', async (t) => {
   const b = await startBackend(t, 't1')
   const { lb } = await startBalancer(t, { workers: [{ route: 't1', url: b.url }], healthCheck: false, client: { headersTimeout: 500, requestTimeout: 1000, connectionsCheckingInterval: 50, maxConnections: 2 } })
