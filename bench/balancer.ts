@@ -23,9 +23,13 @@ import { startHaproxy } from './lib/proxy-haproxy.js'
 import { startNginx } from './lib/proxy-nginx.js'
 import { startNodecatBalancer } from './lib/proxy-nodecat.js'
 import type { Backend, ProxyTarget } from './lib/proxy-target.js'
+import { piProfile, CFS_PERIOD_US, type PiProfile } from './lib/pi-profiles.js'
+import { createCpuCgroup, type CpuCgroup } from './lib/cgroup.js'
+import { isRoot } from './lib/tools.js'
 
-const USAGE = `usage: pnpm bench:balancer [--long] [--reps N] [--seconds S] [--connections C]
-  default: 3 repetitions of 5 s per target (about 1.5 minutes); --long: 5 of 10 s`
+const USAGE = `usage: pnpm bench:balancer [--long] [--reps N] [--seconds S] [--connections C] [--profile pi3|pi4|pi5]
+  default: 3 repetitions of 5 s per target (about 1.5 minutes); --long: 5 of 10 s
+  --profile: each proxy runs under the CPU quota of one core of that board (root: cgroups)`
 
 const ROUTES = ['node1', 'node2']
 
@@ -48,12 +52,14 @@ async function checkSticky (url: string): Promise<string> {
 }
 
 async function main (): Promise<void> {
-  const { values } = parseArgs({ options: { long: { type: 'boolean' }, reps: { type: 'string' }, seconds: { type: 'string' }, connections: { type: 'string' }, help: { type: 'boolean' } } })
+  const { values } = parseArgs({ options: { long: { type: 'boolean' }, reps: { type: 'string' }, seconds: { type: 'string' }, connections: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean' } } })
   if (values.help) { console.log(USAGE); return }
+  const profile: PiProfile | null = values.profile === undefined || values.profile === 'host' ? null : piProfile(values.profile)
+  if (profile && !isRoot()) throw new Error(`--profile ${profile.name} needs root (a CPU cgroup per proxy); run as root or leave out --profile`)
+  const machine = machineInfo(profile?.name)
   const reps = Number(values.reps ?? (values.long ? 5 : 3))
   const seconds = Number(values.seconds ?? (values.long ? 10 : 5))
   const connections = Number(values.connections ?? 50)
-  const machine = machineInfo()
   const log = (s: string): void => { process.stdout.write(`${s}\n`) }
   const dir = tempDir('balancer')
 
@@ -85,6 +91,16 @@ async function main (): Promise<void> {
     await startNodecatBalancer(pNc!, pAdmin!, backends)
   ]
   const names = ['direct', 'HAProxy', 'nginx', 'nodecat balancer']
+  // why: on a Pi the proxy is what runs on the board; the clients and backends are other machines
+  const quotas = new Map<string, CpuCgroup>()
+  if (profile) {
+    for (const [i, t] of started.entries()) {
+      if (t instanceof Unavailable || i === 0) continue
+      const cg = createCpuCgroup(`ncbal${process.pid}p${i}`, profile.cpuFraction, CFS_PERIOD_US)
+      for (const pid of t.pids) cg.add(pid)
+      quotas.set(names[i]!, cg)
+    }
+  }
   const sticky = new Map<string, string>()
   for (const [i, t] of started.entries()) {
     if (t instanceof Unavailable || i === 0) continue
@@ -126,16 +142,19 @@ async function main (): Promise<void> {
       ms(col((s) => s.p99ms)),
       i === 0 ? '–' : us(col((s) => s.proxyCpuUsPerRequest)),
       us(col((s) => s.backendCpuUsPerRequest)),
-      [i === 0 ? '' : `sticky ${sticky.get(o.name) ?? '?'}`, `errors ${summarize(col((s) => s.errors)).max}`, ...o.errors.map(oneLine)].filter(Boolean).join('; ')
+      [i === 0 ? '' : `sticky ${sticky.get(o.name) ?? '?'}`, quotas.has(o.name) ? `throttled ${throttledShare(quotas.get(o.name)!)}` : '', `errors ${summarize(col((s) => s.errors)).max}`, ...o.errors.map(oneLine)].filter(Boolean).join('; ')
     ]
   })
   const versions = started.map((t, i) => `${names[i]}: ${t instanceof Unavailable ? `not available (${t.reason})` : t.version}`)
   writeReport({
-    name: 'balancer',
-    title: 'nodecat balancer vs HAProxy vs nginx (sticky, keep-alive, 127.0.0.1)',
+    name: profile ? `balancer-${profile.name}` : 'balancer',
+    title: `nodecat balancer vs HAProxy vs nginx (sticky, keep-alive, 127.0.0.1)${profile ? ` — ${profile.name} EMULATION` : ''}`,
     command: `pnpm bench:balancer ${process.argv.slice(2).join(' ')}`.trim(),
     machine,
     notes: [
+      ...(profile
+        ? [`EMULATION, not a Raspberry Pi: each proxy runs in a CFS CPU-quota cgroup of ${profile.cpuFraction} of one core of this machine (${profile.models}); wrk and the backends stand for other machines and are not limited. The link is not shaped: at these response sizes the load is a few MB/s, far below the board's Ethernet. Throughput and CPU cost are meaningful; tail latency is NOT (a throttled process stalls for up to period − quota). "throttled" = share of CFS periods in which the quota bit, proof that it applied.`]
+        : []),
       `Load: ${loadTool}, 1 thread, ${connections} keep-alive connections, ${seconds} s per run, ${reps} interleaved repetitions; median (min–max).`,
       `Every request carries a JSESSIONID cookie <32 hex>.<route>, routes alternating ${ROUTES.join('/')}, so the proxies route on every request; "direct" goes to backend ${ROUTES[0]} only.`,
       'Ratios are per repetition (proxy / direct of the same repetition), then the median: read "0.75×" as "keeps 75 % of the direct throughput". nodecat is also divided by HAProxy.',
@@ -160,6 +179,11 @@ async function main (): Promise<void> {
     },
     raw: { reps, seconds, connections, loadTool, sticky: Object.fromEntries(sticky), outcomes }
   })
+}
+
+function throttledShare (cg: CpuCgroup): string {
+  const t = cg.throttled()
+  return t.periods > 0 ? `${Math.round((100 * t.throttledPeriods) / t.periods)} % of periods` : 'n/a'
 }
 
 await runMain(main)
