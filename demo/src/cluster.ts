@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs'
 import { parseArgs, USAGE, UsageError, type DemoArgs } from './args.js'
 import { LogView } from './log-view.js'
 import { Child } from './child.js'
-import { labNetUnavailable } from './lab-net.js'
+import { labNetUnavailable } from '@nodecat/testkit'
 import { localTopology, multicastTopology, type ProcessPlan, type Topology } from './topology.js'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -31,7 +31,7 @@ async function main (): Promise<void> {
   if (!existsSync(app)) { process.stderr.write(`demo: --app ${args.app}: no such file\n`); process.exit(2) }
   if (args.multicast) {
     const why = labNetUnavailable()
-    if (why) { process.stderr.write(`demo: --multicast ${why}. Without --multicast the demo runs on 127.0.0.1 with static membership.\n`); process.exit(2) }
+    if (why) { process.stderr.write(`demo: --multicast ${why} (as root: sudo npx -y pnpm@10.34.9 demo -- --multicast). Without --multicast the demo runs on 127.0.0.1 with static membership.\n`); process.exit(2) }
   }
   const bin = { was: built('was-node'), balancer: built('balancer'), tribes: built('tribes'), forwarder: path.join(root, 'demo', 'dist', 'forwarder.js'), app }
   const topo: Topology = await (args.multicast ? multicastTopology : localTopology)(args, bin)

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import type net from 'node:net'
 import type { DemoArgs } from './args.js'
 import { pickPort } from './ports.js'
-import { createLabNet } from './lab-net.js'
+import { createLabNet, type LabNet } from '@nodecat/testkit'
 import { forward } from './forward.js'
 
 export const HOST = '127.0.0.1'
@@ -85,17 +85,17 @@ export async function multicastTopology (args: DemoArgs, bin: Programs): Promise
   const p = await hostPorts(args)
   const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-demo-'))
   const servers: net.Server[] = []
-  let lab: Awaited<ReturnType<typeof createLabNet>> | null = null
+  let lab: LabNet | null = null
   const close = async (): Promise<void> => {
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
-    await lab?.destroy()
+    lab?.destroy()
     rmSync(dir, { recursive: true, force: true })
   }
   try {
     // a fresh key, made by the same command a person uses on real machines
     const keyFile = path.join(dir, 'cluster.key')
     writeFileSync(keyFile, execFileSync(process.execPath, [bin.tribes, 'keygen'], { encoding: 'utf8' }).trim() + '\n', { mode: 0o600 })
-    lab = await createLabNet(args.nodes + 1)
+    lab = createLabNet({ hosts: args.nodes + 1, prefix: 'ncdemo' })
     const hosts = lab.hosts
     const lb = hosts[args.nodes]!
     const nodes = hosts.slice(0, args.nodes).map((h, i) => ({
@@ -127,7 +127,7 @@ export async function multicastTopology (args: DemoArgs, bin: Programs): Promise
       url: `http://${HOST}:${p.balancer}/`,
       adminUrl: `http://${HOST}:${p.admin}/`,
       notes: [
-        `real multicast discovery (228.0.0.4:45564) inside ${hosts.length + 1} network namespaces on a private bridge (${lab.subnet}); the host's network is not touched`,
+        `real multicast discovery (228.0.0.4:45564) inside ${hosts.length + 1} network namespaces on a private bridge (${lab.base}.0/24); the host's network is not touched`,
         ...hosts.slice(0, args.nodes).map((h, i) => `${routeOf(i)} in namespace ${h.ns} at ${h.address}`),
         `balancer in namespace ${lb.ns} at ${lb.address}, discovering its workers by multicast; cluster key ${keyFile}`,
         `see the group yourself: ip netns exec ${lb.ns} node ${bin.tribes} members --bind ${lb.address} --key-file ${keyFile}`,

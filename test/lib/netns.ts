@@ -1,40 +1,29 @@
 /**
- * Network namespaces for tests that need a real network (multicast, partitions): N member
- * namespaces joined by a Linux bridge living in its own namespace, each with one veth `eth0` in a
- * private test subnet (10.201.x.0/24, which exists only inside these namespaces) and a multicast
- * route, so nothing a test sends can leave the machine. Names are unique per run; everything is
- * deleted at teardown, on process exit, and stale leftovers of dead runs are pruned.
+ * Network namespaces for tests that need a real network (multicast, partitions): @nodecat/testkit's
+ * lab network (N member namespaces on a bridge, a private 10.2xx.y.0/24, a multicast route; see
+ * lab-net.ts there) tied to a tap test: processes started in it are stopped and the namespaces
+ * deleted at teardown, on process exit, and on SIGINT/SIGTERM.
  *
  *   const net = await createTestNet(t, { members: 3 })   // skip first with netnsSkipReason()
  *   const p = net.spawnNode(t, net.names[0], 'tribes', 'cli.js', ['members', '--json'])
  */
-import { execFile, execFileSync } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
-import { randomBytes } from 'node:crypto'
+import { execFile } from 'node:child_process'
+import { createLabNet, labNetUnavailable, type LabNet } from '@nodecat/testkit'
 import { dist, startProcess, type TestProcess } from './proc.js'
 
 type Teardown = { teardown: (fn: () => Promise<void> | void) => void }
-
-const PREFIX = 'nct'
-const NAME = /^nct([0-9a-z]+)_[0-9a-z]+-/
 
 export function isRoot (): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0
 }
 
-function hasIp (): boolean {
-  return ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].some((p) => existsSync(p))
-}
-
 /** Why namespace tests cannot run here (pass as tap's `skip`), or false when they can. */
 export function netnsSkipReason (): string | false {
-  if (process.platform !== 'linux') return 'needs Linux network namespaces'
-  if (!isRoot()) return 'needs root: network namespace tests create namespaces, veths and a bridge (run as root, as CI does)'
-  if (!hasIp()) return 'needs iproute2 (the `ip` command) to create network namespaces'
-  return false
+  const why = labNetUnavailable()
+  return why === null ? false : `${why} (run as root, as CI does)`
 }
 
-async function ip (args: string[]): Promise<string> {
+async function run (args: string[]): Promise<string> {
   return await new Promise((resolve, reject) => {
     execFile('ip', args, { timeout: 20000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`ip ${args.join(' ')} failed: ${stderr || err.message}`))
@@ -43,32 +32,14 @@ async function ip (args: string[]): Promise<string> {
   })
 }
 
-/** Namespaces of all runs ever made here whose process is gone, left by a crash: delete them. */
-function pruneStale (): void {
-  let names: string[]
-  try { names = readdirSync('/run/netns') } catch { return }
-  for (const name of names) {
-    const m = NAME.exec(name)
-    if (m === null) continue
-    const pid = parseInt(m[1]!, 36)
-    let alive = true
-    try { process.kill(pid, 0) } catch (err) { alive = (err as NodeJS.ErrnoException).code === 'EPERM' }
-    if (!alive) { try { execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' }) } catch {} }
-  }
-}
-
-const owned = new Set<string>()
-function deleteOwnedSync (): void {
-  for (const name of owned) { try { execFileSync('ip', ['netns', 'del', name], { stdio: 'ignore' }) } catch {} }
-  owned.clear()
-}
-let exitHooked = false
-function hookExit (): void {
-  if (exitHooked) return
-  exitHooked = true
-  process.on('exit', deleteOwnedSync)
+const live = new Set<LabNet>()
+let signalsHooked = false
+/** why: tap ends a test file that times out with SIGTERM, which skips 'exit' handlers */
+function hookSignals (): void {
+  if (signalsHooked) return
+  signalsHooked = true
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(sig, () => { deleteOwnedSync(); process.exit(sig === 'SIGINT' ? 130 : 143) })
+    process.once(sig, () => { for (const n of live) n.destroy(); process.exit(sig === 'SIGINT' ? 130 : 143) })
   }
 }
 
@@ -82,7 +53,7 @@ export interface TestNet {
   readonly names: readonly string[]
   /** the namespace holding the bridge */
   readonly bridge: string
-  /** "10.201.x" */
+  /** "10.2xx.y" */
   readonly subnet: string
   /** eth0 address of a member namespace (by name or index) */
   address (ns: string | number): string
@@ -104,69 +75,40 @@ export interface TestNet {
 export async function createTestNet (t: Teardown, options: TestNetOptions): Promise<TestNet> {
   const skip = netnsSkipReason()
   if (skip) throw new Error(skip)
-  if (!Number.isInteger(options.members) || options.members < 1 || options.members > 50) throw new Error('members must be 1..50')
-  pruneStale()
-  hookExit()
-  const run = `${PREFIX}${process.pid.toString(36)}_${randomBytes(3).toString('hex')}`
-  const bridge = `${run}-br`
-  const names = Array.from({ length: options.members }, (_, i) => `${run}-${String.fromCharCode(97 + (i % 26))}${i >= 26 ? '2' : ''}`)
-  const subnet = `10.201.${1 + randomBytes(1)[0]! % 250}`
+  hookSignals()
+  const lab = createLabNet({ hosts: options.members, prefix: 'nct' })
+  live.add(lab)
+  const names = lab.hosts.map((h) => h.ns)
   const processes: TestProcess[] = []
   let destroyed = false
   const destroy = async (): Promise<void> => {
     if (destroyed) return
     destroyed = true
     await Promise.all(processes.map((p) => p.stop()))
-    for (const ns of [...names, bridge]) {
-      if (!owned.has(ns)) continue
-      try { await ip(['netns', 'del', ns]) } catch {}
-      owned.delete(ns)
-    }
+    lab.destroy()
+    live.delete(lab)
   }
   t.teardown(destroy)
-  const addNs = async (ns: string): Promise<void> => {
-    await ip(['netns', 'add', ns])
-    owned.add(ns)
-    await ip(['-n', ns, 'link', 'set', 'lo', 'up'])
-  }
-  try {
-    await addNs(bridge)
-    // why: without snooping the bridge floods multicast to every port, as a dumb switch would
-    await ip(['-n', bridge, 'link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0'])
-    await ip(['-n', bridge, 'link', 'set', 'br0', 'up'])
-    for (const [i, ns] of names.entries()) {
-      await addNs(ns)
-      await ip(['-n', bridge, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
-      await ip(['-n', bridge, 'link', 'set', `p${i}`, 'master', 'br0', 'up'])
-      await ip(['-n', ns, 'addr', 'add', `${subnet}.${i + 1}/24`, 'dev', 'eth0'])
-      await ip(['-n', ns, 'link', 'set', 'eth0', 'up'])
-      await ip(['-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0'])
-    }
-  } catch (err) {
-    await destroy()
-    throw err
-  }
   const indexOf = (ns: string | number): number => {
     const i = typeof ns === 'number' ? ns : names.indexOf(ns)
     if (i < 0 || i >= names.length) throw new Error(`${ns} is not a member namespace of this test net`)
     return i
   }
   const spawnIn = (ns: string, command: string, args: string[], env?: NodeJS.ProcessEnv): TestProcess => {
-    indexOf(ns)
-    const p = startProcess('ip', ['netns', 'exec', ns, command, ...args], { env })
+    const p = startProcess('ip', ['netns', 'exec', names[indexOf(ns)]!, command, ...args], { env })
     processes.push(p)
     return p
   }
   return {
     names,
-    bridge,
-    subnet,
-    address: (ns) => `${subnet}.${indexOf(ns) + 1}`,
-    exec: async (ns, command, args = []) => await ip(['netns', 'exec', ns, command, ...args]),
+    bridge: lab.bridge,
+    subnet: lab.base,
+    address: (ns) => lab.hosts[indexOf(ns)]!.address,
+    exec: async (ns, command, args = []) => await run(['netns', 'exec', ns, command, ...args]),
     spawnIn,
     spawnNode: (ns, pkg, file, args, env) => spawnIn(ns, process.execPath, [dist(pkg, file), ...args], env),
-    cut: async (ns) => { await ip(['-n', bridge, 'link', 'set', `p${indexOf(ns)}`, 'down']) },
-    heal: async (ns) => { await ip(['-n', bridge, 'link', 'set', `p${indexOf(ns)}`, 'up']) },
+    cut: async (ns) => { lab.cut(indexOf(ns)) },
+    heal: async (ns) => { lab.heal(indexOf(ns)) },
     destroy
   }
 }

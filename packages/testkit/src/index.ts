@@ -1,7 +1,8 @@
 /**
- * @nodecat/testkit: what nodecat's tests (test/lib) and benchmarks (bench/lib) both need, in one
- * place: free TCP ports, and child processes whose stdout is read as JSON lines that can be waited
- * for, stopped by their PID. Private to the repository, never published.
+ * @nodecat/testkit: what nodecat's tests (test/lib), benchmarks (bench/lib) and demo launcher need,
+ * in one place: free TCP ports, child processes whose stdout is read as JSON lines that can be
+ * waited for, stopped by their PID, and private networks of namespaces. Private to the repository,
+ * never published.
  */
 export { freePort, freePorts } from './ports.js'
 export { JsonLines, type LogLine, type LineMatch } from './json-lines.js'
@@ -9,3 +10,4 @@ export { spawnWatched, livePids, type WatchedProcess, type WatchedOptions, type 
 export { probeNodeArgs, probeEnv, probeStdio, readProbe, lastSample, PROBE_FD } from './probe-args.js'
 export type { ProbeSample } from './process-probe.js'
 export { procMemory, openFds, type ProcMemory } from './proc-stats.js'
+export { createLabNet, labNetUnavailable, type LabNet, type LabNetOptions, type LabHost } from './lab-net.js'
