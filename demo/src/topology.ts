@@ -27,7 +27,7 @@ export interface ProcessPlan {
 }
 
 export interface Topology {
-  nodes: Array<ProcessPlan & { statusUrl: string, publicUrl: string }>
+  nodes: Array<ProcessPlan & { statusUrl: string }>
   balancer: ProcessPlan
   /** helpers to start before everything else (the namespace forwarder) */
   helpers: ProcessPlan[]
@@ -66,8 +66,7 @@ export async function localTopology (args: DemoArgs, bin: Programs): Promise<Top
     name: routeOf(i),
     args: [bin.was, '--jvm-route', routeOf(i), '--http', `${HOST}:${http}`, '--receiver', receivers[i]!, '--auto-bind', '1',
       '--static', receivers.filter((_, j) => j !== i).join(',') || receivers[i]!, '--app', bin.app, ...replication(args)],
-    statusUrl: `http://${HOST}:${http}/_nodecat/status`,
-    publicUrl: `http://${HOST}:${http}/`
+    statusUrl: `http://${HOST}:${http}/_nodecat/status`
   }))
   return {
     nodes,
@@ -104,8 +103,7 @@ export async function multicastTopology (args: DemoArgs, bin: Programs): Promise
       // no --static: the nodes find each other by multicast on their namespace's eth0
       args: [bin.was, '--jvm-route', routeOf(i), '--http', `${h.address}:8080`, '--receiver', `${h.address}:4000`, '--bind', h.address,
         '--key-file', keyFile, '--app', bin.app, ...replication(args)],
-      statusUrl: `http://${HOST}:${p.nodes[i]}/_nodecat/status`,
-      publicUrl: `http://${HOST}:${p.nodes[i]}/`
+      statusUrl: `http://${HOST}:${p.nodes[i]}/_nodecat/status`
     }))
     const balancer: ProcessPlan = {
       name: 'balancer',
