@@ -31,8 +31,18 @@ export function createCpuCgroup (name: string, fraction: number, periodUs: numbe
   } else {
     throw new Error('no cgroup cpu controller found (neither /sys/fs/cgroup/cpu nor cgroup v2 with cpu)')
   }
-  // why: a cgroup can only be removed once empty; the processes are stopped before this runs (newer cleanups run first)
-  onCleanup(`remove cgroup ${dir}`, () => { try { rmdirSync(dir) } catch {} })
+  // why: a cgroup can only be removed once empty, and a process adopted after it was started
+  // (newer clean-ups run first) may still be in it: hand those back to the parent, then remove it
+  onCleanup(`remove cgroup ${dir}`, () => {
+    try {
+      for (const pid of readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+        try { writeFileSync(path.join(path.dirname(dir), 'cgroup.procs'), pid) } catch {} // gone meanwhile
+      }
+      rmdirSync(dir)
+    } catch (err) {
+      process.stderr.write(`could not remove cgroup ${dir}: ${(err as Error).message}\n`)
+    }
+  })
   return {
     path: dir,
     add (pid) { writeFileSync(path.join(dir, 'cgroup.procs'), String(pid)) },
