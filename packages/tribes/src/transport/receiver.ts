@@ -115,9 +115,6 @@ class InboundConnection {
     }
   }
 
-  /** bytes held for a frame not yet complete */
-  get buffered (): number { return this.#held }
-
   #disarm (): void {
     if (this.#frameTimer !== undefined) clearTimeout(this.#frameTimer)
     this.#frameTimer = undefined
@@ -271,7 +268,6 @@ export class Receiver {
   #server: net.Server | undefined
   #port = 0
   readonly #sockets = new Set<net.Socket>()
-  readonly #inbound = new Set<InboundConnection>()
   readonly #budget: BufferBudget
   /** open inbound connections by remote address */
   readonly #perPeer = new Map<string, number>()
@@ -330,11 +326,9 @@ export class Receiver {
       }
       this.#perPeer.set(peer, open + 1)
       this.#sockets.add(socket)
-      const conn = new InboundConnection(socket, this.#o, this.#budget)
-      this.#inbound.add(conn)
+      new InboundConnection(socket, this.#o, this.#budget) // eslint-disable-line no-new
       socket.once('close', () => {
         this.#sockets.delete(socket)
-        this.#inbound.delete(conn)
         const left = (this.#perPeer.get(peer) ?? 1) - 1
         if (left > 0) this.#perPeer.set(peer, left)
         else this.#perPeer.delete(peer)
