@@ -151,7 +151,7 @@ export class Keyring {
       this.#fileBytes = readRaw(options.keyFile, 'keyFile')
       const set = parseKeyFileContent(this.#fileBytes, `keyFile ${JSON.stringify(options.keyFile)}`)
       this.#current = derive(set.key)
-      this.#all = [this.#current, ...set.previousKeys.map(derive), ...this.#extra]
+      this.#all = this.#accepted(set)
       this.#nextCheck = performance.now() + interval
     } else {
       if (options.key === undefined) throw errors.keyInvalid('a keyring needs key or keyFile')
@@ -197,9 +197,14 @@ export class Keyring {
       return false
     }
     this.#current = derive(set.key)
-    this.#all = [this.#current, ...set.previousKeys.map(derive), ...this.#extra]
+    this.#all = this.#accepted(set)
     f.onReload?.({ ok: true, keyId: this.#current.id, previousKeys: this.#all.length - 1 })
     return true
+  }
+
+  /** every key accepted on receive: the current one, the file's previous ones, then the option's */
+  #accepted (set: KeySet): DerivedKey[] {
+    return [this.#current, ...set.previousKeys.map(derive), ...this.#extra]
   }
 
   #maybeReload (): void {
