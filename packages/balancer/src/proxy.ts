@@ -13,7 +13,7 @@ import type { Chooser } from './choose.js'
 import type { ClientErrorCode } from './errors.js'
 import { requestHeaders, responseHeaders, type HeaderMap } from './headers.js'
 import type { ResolvedOptions } from './options.js'
-import { RequestBody } from './request-body.js'
+import { RequestBody, hasBody } from './request-body.js'
 import { sendError } from './respond.js'
 import { loggablePath, sessionRoutes } from './route.js'
 import type { BalancerStats } from './stats.js'
@@ -97,7 +97,7 @@ export function proxyRequest (ctx: ProxyContext, req: IncomingMessage, res: Serv
   if (refused !== null) {
     ctx.stats.count(refused)
     // why: the unread body would be taken for the next request on this connection
-    if (req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0') res.setHeader('connection', 'close')
+    if (hasBody(req)) res.setHeader('connection', 'close')
     sendError(res, refused)
     if (ctx.accessLog !== null) logAccess(ctx, req, res, null, 0, Date.now())
     return

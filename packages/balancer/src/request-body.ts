@@ -5,6 +5,12 @@
  */
 import type { IncomingMessage } from 'node:http'
 
+/** Does this request carry a body (chunked, or a non-zero Content-Length)? */
+export function hasBody (req: IncomingMessage): boolean {
+  const length = req.headers['content-length']
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
+
 export class RequestBody {
   /** the whole body when it fit the replay buffer (null: none, or streaming) */
   data: Buffer | null = null
@@ -52,12 +58,10 @@ export class RequestBody {
    * destroy the client's socket (we still owe the client an answer).
    */
   async prepare (req: IncomingMessage, cap: number): Promise<boolean> {
-    const length = req.headers['content-length']
-    const chunked = req.headers['transfer-encoding'] !== undefined
-    if (!chunked && (length === undefined || length === '0')) return true
+    if (!hasBody(req)) return true
     this.empty = false
     this.#iterator = req.iterator({ destroyOnReturn: false })[Symbol.asyncIterator]() as AsyncIterator<Buffer>
-    const known = chunked ? -1 : Number(length)
+    const known = req.headers['transfer-encoding'] !== undefined ? -1 : Number(req.headers['content-length'])
     if (known > cap) return true
     let size = 0
     try {
