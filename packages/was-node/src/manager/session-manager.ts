@@ -483,7 +483,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       const oldest = rec.history[0]?.version ?? rec.stamp.version
       if (d.to.version < oldest) { this.#stats.duplicates++; return 'done' } // why: older than what we remember
       this.#conflict(rec, d, 'incoming write lost')
-      this.#pushWinner(rec)
+      void this.#pushWinner(rec)
       return 'done'
     }
     if (fromHold) return 'held'
@@ -585,8 +585,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
    * our (winning) copy to them all (or to one member), so every node converges. It travels as an
    * unsolicited session-full (req 0) and replaces only a copy whose stamp orders before it.
    */
-  #pushWinner (rec: SessionRecord, to?: Member): void {
-    void this.#send(message({ t: 'session-full', id: rec.id, req: 0, s: this.#fullForPeer(rec) }), to ? [to] : this.#peers(), 'async')
+  #pushWinner (rec: SessionRecord, to?: Member, mode: 'async' | 'sync' = 'async'): Promise<SendResult | null> {
+    return this.#send(message({ t: 'session-full', id: rec.id, req: 0, s: this.#fullForPeer(rec) }), to ? [to] : this.#peers(), mode)
   }
 
   #onSessionFull (msg: Extract<SessionMessage, { t: 'session-full' }>, sender: Member): void {
@@ -629,7 +629,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       if (this.#opts.notifyListenersOnReplication) this.#emitChanges(incoming.id, changes, true)
     } else if (this.#fullConflict(rec, incoming, sender) === 'incoming copy lost') {
       // why: the sender serves or pushed a losing copy and does not know it: send it ours
-      if (sender !== null) this.#pushWinner(rec, sender)
+      if (sender !== null) void this.#pushWinner(rec, sender)
     } else {
       if (source !== 'transfer') this.#stats.duplicates++
     }
@@ -658,7 +658,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     const rec = this.#sessions.get(p.base)
     const at = fromTuple(msg.at)
     if (!rec || compareStamps(at, rec.stamp) > 0) return this.#requestFull(p.base, msg.id, sender) // why: we missed changes
-    if (!sameStamp(at, rec.stamp)) this.#pushWinner(rec, sender) // why: the sender serves a copy older than ours
+    if (!sameStamp(at, rec.stamp)) void this.#pushWinner(rec, sender) // why: the sender serves a copy older than ours
     rec.lastAccessedTime = this.#mono()
     rec.primary = false
     rec.route = p.route
@@ -723,7 +723,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     let removed = 0
     for (const rec of this.#sessions.values()) {
       if (rec.primary && (rec.lastAccessedTime >= since || rec.lastReplicated >= since)) {
-        sends.push(this.#send(message({ t: 'session-full', id: rec.id, req: 0, s: this.#fullForPeer(rec) }), [member], 'sync'))
+        sends.push(this.#pushWinner(rec, member, 'sync'))
         pushed++
       }
     }
