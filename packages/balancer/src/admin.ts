@@ -3,13 +3,15 @@
  * POST /workers/<route>/activation (body "active|disabled|stopped" or {"activation": ...}).
  * Activation changes need `Authorization: Bearer <token>` when requireToken is set (the default
  * when a token is set or the listener is not on 127.0.0.1, ::1 or localhost); the token is
- * compared in constant time.
+ * compared in constant time. Every request must name this listener in its Host, and every
+ * activation change must be one a web page cannot forge (see admin-guard.ts), token or not.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 import { BalancerError } from './errors.js'
+import { ADMIN_HEADER, ADMIN_REFUSALS, checkHost, checkStateChange, ownHostNames, type AdminRefusal } from './admin-guard.js'
 import { ACTIVATIONS, type Activation } from './options.js'
 import { renderMetrics } from './metrics.js'
 import { renderStatusPage } from './status-page.js'
@@ -21,6 +23,10 @@ export interface AdminHandlerOptions {
   /** seconds between refreshes of the status page */
   refresh?: number
   logger?: Logger | undefined
+  /** the address the listener is on: its Host names follow from it (default 127.0.0.1) */
+  host?: string
+  /** more Host names it answers to (names only, any port) */
+  allowedHosts?: readonly string[]
 }
 
 const MAX_BODY = 1024
@@ -71,7 +77,24 @@ function parseActivation (body: string): Activation | null {
 /** The admin request handler, separate from any server so tests can drive it directly. */
 export function createAdminHandler (view: AdminView, options: AdminHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
   const refresh = options.refresh ?? 5
+  const names = ownHostNames(options.host ?? '127.0.0.1', options.allowedHosts)
+  const refuse = (req: IncomingMessage, res: ServerResponse, code: AdminRefusal): void => {
+    view.refused?.(code)
+    options.logger?.warn({ remote: req.socket.remoteAddress, code, host: req.headers.host ?? null, origin: req.headers.origin ?? null }, 'admin: request refused')
+    const message = code === 'LB_ERR_ADMIN_BAD_HOST'
+      ? 'the Host header does not name this admin listener (add the name with admin.allowedHosts / --admin-host)'
+      : code === 'LB_ERR_ADMIN_MISSING_HOST'
+        ? 'exactly one valid Host header is required'
+        : code === 'LB_ERR_ADMIN_SIMPLE_REQUEST'
+          ? `a change needs Content-Type: application/json or the ${ADMIN_HEADER} header`
+          : 'a change from another origin is refused'
+    // why close: a request refused before its body was read must not leave that body on the connection
+    res.setHeader('connection', 'close')
+    json(res, ADMIN_REFUSALS[code], { error: code, message })
+  }
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const bad = checkHost(req, names)
+    if (bad !== null) return refuse(req, res, bad)
     const url = new URL(req.url ?? '/', 'http://admin')
     const path = url.pathname
     if (req.method === 'GET' || req.method === 'HEAD') {
@@ -82,6 +105,8 @@ export function createAdminHandler (view: AdminView, options: AdminHandlerOption
     const m = /^\/workers\/([^/]+)\/activation$/.exec(path)
     if (m !== null) {
       if (req.method !== 'POST' && req.method !== 'PUT') return send(res, 405, 'text/plain', 'use POST\n', { allow: 'POST, PUT' })
+      const forged = checkStateChange(req)
+      if (forged !== null) return refuse(req, res, forged)
       if (options.requireToken && !tokenMatches(req.headers.authorization, options.token)) {
         options.logger?.warn({ remote: req.socket.remoteAddress }, 'admin: activation change refused (no valid token)')
         return send(res, 401, 'text/plain', 'a valid admin token is required\n', { 'www-authenticate': 'Bearer realm="nodecat-balancer"', 'x-nodecat-error': 'LB_ERR_UNAUTHORIZED' })

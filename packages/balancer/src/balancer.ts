@@ -121,6 +121,7 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
         websockets: stats.websockets,
         clientErrors: stats.clientErrors,
         answered: { ...stats.answered },
+        adminRefused: { ...stats.adminRefused },
         workers: {
           total: workers.length,
           ok: workers.filter((w) => w.state === 'OK').length,
@@ -162,7 +163,7 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
       address = server.address() as AddressInfo
       if (o.admin !== false) {
         try {
-          admin = await startAdmin({ status, setActivation }, { ...o.admin, logger })
+          admin = await startAdmin({ status, setActivation, refused: (code) => stats.countAdminRefusal(code) }, { ...o.admin, logger })
         } catch (err) {
           server.close()
           throw err

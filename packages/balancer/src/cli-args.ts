@@ -33,6 +33,8 @@ export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
   --replay-buffer BYTES       bodies up to this size can be retried elsewhere (default 65536)
   --admin HOST:PORT           admin listener (status page, /status, /metrics, activation)
   --admin-token TOKEN         bearer token for activation changes (or NODECAT_ADMIN_TOKEN)
+  --admin-host NAME[,NAME]    more Host names the admin listener answers to (repeat; besides
+                              its own address, and localhost on loopback)
   --access-log                one log line per request
   --discover                  join the cluster and take its nodes as workers
   --static-members H:P,...    static membership instead of multicast (with --discover)
@@ -71,6 +73,7 @@ const FLAGS = {
   'replay-buffer': { type: 'string' },
   admin: { type: 'string' },
   'admin-token': { type: 'string' },
+  'admin-host': { type: 'string', multiple: true },
   'access-log': { type: 'boolean' },
   discover: { type: 'boolean' },
   'static-members': { type: 'string' },
@@ -140,10 +143,12 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env):
   num('health-interval', (n) => { health.interval = n })
   if (health.interval === 0) b.healthCheck = false
   else if (Object.keys(health).length > 0) b.healthCheck = health
-  if (str('admin') !== undefined || str('admin-token') !== undefined) {
+  const adminHosts = (values['admin-host'] as string[] | undefined)?.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
+  if (str('admin') !== undefined || str('admin-token') !== undefined || adminHosts !== undefined) {
     const admin = b.admin === false || b.admin === undefined ? {} : { ...b.admin }
     if (str('admin') !== undefined) Object.assign(admin, parseHostPort(str('admin')!, 'admin'))
     if (str('admin-token') !== undefined) admin.token = str('admin-token')
+    if (adminHosts !== undefined) admin.allowedHosts = adminHosts
     b.admin = admin
   }
   if (b.admin !== undefined && b.admin !== false && b.admin.token === undefined && env.NODECAT_ADMIN_TOKEN !== undefined && env.NODECAT_ADMIN_TOKEN !== '') b.admin = { ...b.admin, token: env.NODECAT_ADMIN_TOKEN }

@@ -36,6 +36,8 @@ export function renderMetrics (s: BalancerStatus): string {
   w.sample('nodecat_balancer_client_errors_total', null, b.clientErrors)
   w.family('nodecat_balancer_answers_total', 'counter', 'Responses the balancer produced itself, by error code.')
   for (const [code, n] of Object.entries(b.answered)) w.sample('nodecat_balancer_answers_total', { code }, n)
+  w.family('nodecat_balancer_admin_refused_total', 'counter', 'Admin requests refused (Host not this listener, forgeable or cross-site change), by error code.')
+  for (const [code, n] of Object.entries(b.adminRefused ?? {})) w.sample('nodecat_balancer_admin_refused_total', { code }, n)
   w.family('nodecat_balancer_uptime_seconds', 'gauge', 'Seconds since the balancer started.')
   w.sample('nodecat_balancer_uptime_seconds', null, b.uptimeSeconds)
   w.family('nodecat_balancer_worker_requests_total', 'counter', 'Requests sent to a worker.')

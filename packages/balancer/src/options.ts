@@ -64,6 +64,11 @@ export interface AdminOptions {
   requireToken?: boolean
   /** seconds between refreshes of the HTML status page */
   refresh: number
+  /**
+   * Host names the listener answers to besides its own address (and localhost on loopback): the
+   * names people and tools use to reach it, e.g. a DNS name or an ssh tunnel's. Names only, any port.
+   */
+  allowedHosts: string[]
 }
 
 export interface BalancerOptions {
@@ -169,7 +174,7 @@ export const DEFAULTS = {
     connectionsCheckingInterval: 1000
   },
   trustForwarded: false,
-  admin: { host: '127.0.0.1', port: 8090, refresh: 5 },
+  admin: { host: '127.0.0.1', port: 8090, refresh: 5, allowedHosts: [] as string[] },
   accessLog: false
 } as const
 
@@ -187,6 +192,17 @@ function host (value: unknown, name: string): string {
   const h = v.string(value, name)
   if (h !== 'localhost' && isIP(h) === 0 && !/^[A-Za-z0-9.-]{1,253}$/.test(h)) v.fail(name, 'an IP address or host name', value)
   return h
+}
+
+/** Host names (no port, no wildcard): what a browser puts in Host when it reaches the listener by that name. */
+function allowedHosts (value: unknown, name: string): string[] {
+  const list = v.stringList(value, name)
+  return list.map((h, i) => {
+    const bare = h.replace(/^\[(.*)\]$/, '$1')
+    if (isIP(bare) !== 0) return bare.toLowerCase()
+    if (!/^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(h)) v.fail(`${name}[${i}]`, 'a host name or IP address without a port (the port is never compared)', h)
+    return h.toLowerCase().replace(/\.$/, '')
+  })
 }
 
 function known (obj: Record<string, unknown>, name: string, keys: readonly string[]): void {
@@ -272,7 +288,7 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
   if (o.admin !== undefined && o.admin !== false) {
     const a = o.admin
     if (typeof a !== 'object' || a === null) v.fail('admin', 'an object or false', a)
-    known(a as Record<string, unknown>, 'admin', ['host', 'port', 'token', 'requireToken', 'refresh'])
+    known(a as Record<string, unknown>, 'admin', ['host', 'port', 'token', 'requireToken', 'refresh', 'allowedHosts'])
     const ahost = host(a.host ?? DEFAULTS.admin.host, 'admin.host')
     // why: never echo a secret, not even a wrong one, in an error message
     if (a.token !== undefined && (typeof a.token !== 'string' || !/^[\x21-\x7e]{16,256}$/.test(a.token))) v.fail('admin.token', 'a token of 16-256 printable characters', '[hidden]')
@@ -285,7 +301,8 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
       port: v.integer(a.port ?? DEFAULTS.admin.port, 'admin.port', 0, 65535),
       token,
       requireToken,
-      refresh: v.integer(a.refresh ?? DEFAULTS.admin.refresh, 'admin.refresh', 1, 3600)
+      refresh: v.integer(a.refresh ?? DEFAULTS.admin.refresh, 'admin.refresh', 1, 3600),
+      allowedHosts: allowedHosts(a.allowedHosts ?? DEFAULTS.admin.allowedHosts, 'admin.allowedHosts')
     }
   }
 

@@ -1,5 +1,6 @@
 /** Balancer-wide counters shown by /status and /metrics. */
 import type { ClientErrorCode } from './errors.js'
+import type { AdminRefusal } from './admin-guard.js'
 
 export class BalancerStats {
   readonly startedAt = Date.now()
@@ -12,8 +13,14 @@ export class BalancerStats {
   readonly answered: Partial<Record<ClientErrorCode, number>> = {}
   /** malformed requests node's parser rejected (never reached a worker) */
   clientErrors = 0
+  /** admin requests refused, by code */
+  readonly adminRefused: Partial<Record<AdminRefusal, number>> = {}
 
   count (code: ClientErrorCode): void {
     this.answered[code] = (this.answered[code] ?? 0) + 1
+  }
+
+  countAdminRefusal (code: AdminRefusal): void {
+    this.adminRefused[code] = (this.adminRefused[code] ?? 0) + 1
   }
 }

@@ -24,6 +24,7 @@ export function renderStatusPage (s: BalancerStatus, refreshSeconds: number): st
 <td class="num">${w.errors}</td><td>${w.lastError === null ? '' : `${esc(w.lastError.code)} <small>${esc(w.lastError.at)}</small>`}</td>
 <td>${esc(w.source)}</td></tr>`).join('\n')
   const answered = Object.entries(b.answered).map(([k, n]) => `${esc(k)}: ${n}`).join(', ') || 'none'
+  const refused = Object.entries(b.adminRefused ?? {}).map(([k, n]) => `${esc(k)}: ${n}`).join(', ') || 'none'
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="${refreshSeconds}">
 <title>nodecat balancer</title><style>${CSS}</style></head><body>
@@ -37,7 +38,7 @@ workers ${b.workers.ok} OK, ${b.workers.recovering} recovering, ${b.workers.erro
 ${rows || '<tr><td colspan="11">no workers</td></tr>'}
 </tbody></table>
 <p>Requests ${b.requests} &middot; in flight ${b.inFlight} &middot; retries ${b.retries} &middot; WebSockets ${b.websockets} &middot;
-malformed requests ${b.clientErrors} &middot; balancer answers: ${answered}</p>
+malformed requests ${b.clientErrors} &middot; balancer answers: ${answered} &middot; admin requests refused: ${refused}</p>
 <p><small>Refreshes every ${refreshSeconds} s. JSON at <a href="status">/status</a>, Prometheus at <a href="metrics">/metrics</a>.</small></p>
 </body></html>
 `

@@ -1,6 +1,7 @@
 /** The status model shared by /status, the HTML page and /metrics. */
 import type { WorkerStatus } from './worker.js'
 import type { Activation, LbMethod } from './options.js'
+import type { AdminRefusal } from './admin-guard.js'
 
 export interface BalancerTotals {
   listen: string | null
@@ -16,6 +17,8 @@ export interface BalancerTotals {
   clientErrors: number
   /** answers the balancer gave itself, by LB_ERR_* code */
   answered: Record<string, number>
+  /** admin requests refused (bad Host, forgeable or cross-site changes), by LB_ERR_ADMIN_* code */
+  adminRefused: Record<string, number>
   workers: { total: number, ok: number, error: number, recovering: number }
 }
 
@@ -29,4 +32,6 @@ export interface AdminView {
   status (): BalancerStatus
   /** throws WorkerError LB_ERR_UNKNOWN_WORKER */
   setActivation (route: string, activation: Activation): WorkerStatus
+  /** count an admin request the listener refused */
+  refused? (code: AdminRefusal): void
 }

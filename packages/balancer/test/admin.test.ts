@@ -7,6 +7,9 @@ import { freePort } from '../../../test/lib/ports.js'
 import { createAdminHandler, createBalancer, tokenMatches } from '../src/index.js'
 import { call, startBackend, startBalancer, until } from './helpers.js'
 
+/** what a script sends and a web page cannot send cross-site without a preflight */
+const ADMIN = { 'x-nodecat-admin': '1' }
+
 const SECRET = 'SECRETSESSIONID0123456789'
 
 function parsePrometheus (text: string): Map<string, number> {
@@ -66,14 +69,14 @@ t.test('status JSON, status page, metrics, activation on loopback; no session id
   t.equal(samples.get('nodecat_balancer_worker_up{route="t2"}'), 0)
   t.equal(samples.get('nodecat_balancer_worker_state{route="t2",state="ERROR"}'), 1)
 
-  const off = await call(`${admin}/workers/t1/activation`, { method: 'POST', body: 'disabled' })
+  const off = await call(`${admin}/workers/t1/activation`, { method: 'POST', body: 'disabled', headers: ADMIN })
   t.equal(off.status, 200, 'no token needed on loopback')
   t.equal(JSON.parse(off.text).activation, 'disabled')
   t.equal(lb.workers()[0]!.activation, 'disabled')
   t.equal((await call(`${admin}/workers/t1/activation`, { method: 'POST', body: '{"activation":"active"}', headers: { 'content-type': 'application/json' } })).status, 200)
   t.equal(lb.workers()[0]!.activation, 'active')
-  t.equal((await call(`${admin}/workers/t1/activation`, { method: 'POST', body: 'sideways' })).status, 400)
-  t.equal((await call(`${admin}/workers/nosuch/activation`, { method: 'POST', body: 'stopped' })).status, 404)
+  t.equal((await call(`${admin}/workers/t1/activation`, { method: 'POST', body: 'sideways', headers: ADMIN })).status, 400)
+  t.equal((await call(`${admin}/workers/nosuch/activation`, { method: 'POST', body: 'stopped', headers: ADMIN })).status, 404)
   t.equal((await call(`${admin}/workers/t1/activation`)).status, 405)
 
   for (const text of [JSON.stringify(status), page.text, metrics.text, JSON.stringify(lines)]) t.notMatch(text, SECRET, 'no session id in status, page, metrics or logs')
@@ -91,12 +94,12 @@ t.test('activation changes need a bearer token when required; 127.0.0.2 is not l
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/workers/t1/activation`
-  const none = await call(url, { method: 'POST', body: 'stopped' })
+  const none = await call(url, { method: 'POST', body: 'stopped', headers: ADMIN })
   t.equal(none.status, 401)
   t.equal(none.headers['x-nodecat-error'], 'LB_ERR_UNAUTHORIZED')
-  t.equal((await call(url, { method: 'POST', body: 'stopped', headers: { authorization: 'Bearer wrong' } })).status, 401)
-  t.equal((await call(url, { method: 'POST', body: 'stopped', headers: { authorization: `Bearer ${token}x` } })).status, 401)
-  t.equal((await call(url, { method: 'POST', body: 'stopped', headers: { authorization: `Bearer ${token}` } })).status, 200)
+  t.equal((await call(url, { method: 'POST', body: 'stopped', headers: { ...ADMIN, authorization: 'Bearer wrong' } })).status, 401)
+  t.equal((await call(url, { method: 'POST', body: 'stopped', headers: { ...ADMIN, authorization: `Bearer ${token}x` } })).status, 401)
+  t.equal((await call(url, { method: 'POST', body: 'stopped', headers: { ...ADMIN, authorization: `Bearer ${token}` } })).status, 200)
 
   t.ok(tokenMatches(`Bearer ${token}`, token))
   t.notOk(tokenMatches('Bearer ', token))
@@ -107,7 +110,7 @@ t.test('activation changes need a bearer token when required; 127.0.0.2 is not l
   const b1 = await startBackend(t, 't1')
   const { admin, lb } = await startBalancer(t, { workers: [{ route: 't1', url: b1.url }], healthCheck: false, admin: { host: '127.0.0.2', port: 0, token } })
   t.equal((await call(`${admin}/status`)).status, 200, 'reading is open')
-  t.equal((await call(`${admin}/workers/t1/activation`, { method: 'POST', body: 'stopped' })).status, 401, 'changing is not')
-  t.equal((await call(`${admin}/workers/t1/activation`, { method: 'POST', body: 'stopped', headers: { authorization: `Bearer ${token}` } })).status, 200)
+  t.equal((await call(`${admin}/workers/t1/activation`, { method: 'POST', body: 'stopped', headers: ADMIN })).status, 401, 'changing is not')
+  t.equal((await call(`${admin}/workers/t1/activation`, { method: 'POST', body: 'stopped', headers: { ...ADMIN, authorization: `Bearer ${token}` } })).status, 200)
   await until(() => lb.workers()[0]!.activation === 'stopped', 'stopped')
 })

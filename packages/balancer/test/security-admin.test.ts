@@ -10,16 +10,19 @@ import t from 'tap'
 import { createBalancer } from '../src/index.js'
 import { call, startBackend, startBalancer } from './helpers.js'
 
+/** what a script sends and a web page cannot send cross-site without a preflight */
+const ADMIN = { 'x-nodecat-admin': '1' }
+
 const TOKEN = 'the-operators-admin-token-42'
 
 t.test('a configured admin token is required on loopback too', async (t) => {
   const b1 = await startBackend(t, 't1')
   const { admin, lb } = await startBalancer(t, { workers: [{ route: 't1', url: b1.url }], healthCheck: false, admin: { host: '127.0.0.1', port: 0, token: TOKEN } })
   const url = `${admin}/workers/t1/activation`
-  t.equal((await call(url, { method: 'POST', body: 'stopped' })).status, 401, 'no token: refused')
-  t.equal((await call(url, { method: 'POST', body: 'stopped', headers: { authorization: 'Bearer wrong-token-of-some-length' } })).status, 401, 'wrong token: refused')
+  t.equal((await call(url, { method: 'POST', body: 'stopped', headers: ADMIN })).status, 401, 'no token: refused')
+  t.equal((await call(url, { method: 'POST', body: 'stopped', headers: { ...ADMIN, authorization: 'Bearer wrong-token-of-some-length' } })).status, 401, 'wrong token: refused')
   t.equal(lb.workers()[0]!.activation, 'active', 'the worker was not touched')
-  t.equal((await call(url, { method: 'POST', body: 'stopped', headers: { authorization: `Bearer ${TOKEN}` } })).status, 200, 'the token: accepted')
+  t.equal((await call(url, { method: 'POST', body: 'stopped', headers: { ...ADMIN, authorization: `Bearer ${TOKEN}` } })).status, 200, 'the token: accepted')
   t.equal((await call(`${admin}/status`)).status, 200, 'reading stays open')
 
   const open = createBalancer({ workers: [{ route: 't1', url: b1.url }], admin: { host: '127.0.0.1', port: 0, token: TOKEN, requireToken: false } })
