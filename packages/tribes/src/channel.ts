@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events'
 import crypto from 'node:crypto'
 import type { Logger } from 'pino'
-import type { Channel, ChannelEvents, ChannelStats, Member, MessageHandler, SendOptions, SendResult, SendFailure } from './types.js'
+import type { Channel, ChannelEvents, ChannelStats, Member, MessageHandler, ReceiverState, SendOptions, SendResult, SendFailure } from './types.js'
 import { errors, TribesError } from './errors.js'
 import { resolveChannelOptions, isLoopback, type ChannelOptions, type ResolvedChannelOptions } from './options.js'
 import { Keyring } from './crypto/keyring.js'
@@ -21,6 +21,7 @@ import { TransportCounters, worthLogging } from './transport/counters.js'
 import { createInboundHandler, identityKeyOfMember } from './inbound.js'
 import { MembershipService } from './membership/membership-service.js'
 import { McastHeartbeat } from './membership/mcast-heartbeat.js'
+import { probeReceiver } from './membership/failure-detector.js'
 import type { HeartbeatTransport } from './membership/heartbeat-transport.js'
 
 interface Outgoing extends DispatchItem {
@@ -63,6 +64,12 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
   #state: 'new' | 'starting' | 'started' | 'stopping' | 'stopped' = 'new'
   #receiver: Receiver | undefined
   #sender: Sender | undefined
+  /**
+   * Static membership's heartbeats travel on connections of their own: on the data connection a
+   * heartbeat could wait behind a sync message whose handler is still pending (a peer that is not
+   * listening yet holds it), and a member that cannot be heard cannot be waited for.
+   */
+  #heartbeatSender: Sender | undefined
   #queue: DispatchQueue<Outgoing> | undefined
   #membership: MembershipService | undefined
   #tcpHeartbeat: TcpHeartbeat | undefined
@@ -126,6 +133,14 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
         counters: this.#counters,
         onPeerFailure: (address, err) => this.#peerFailed(address, err)
       })
+      if (o.membership.type === 'static') {
+        this.#heartbeatSender = new Sender({
+          connectTimeout: o.connectTimeout,
+          logger: this.#log,
+          counters: this.#counters,
+          onPeerFailure: (address, err) => this.#peerFailed(address, err)
+        })
+      }
       this.#queue = new DispatchQueue<Outgoing>({
         maxBytes: o.queueMaxBytes,
         maxMessages: o.queueMaxMessages,
@@ -145,12 +160,14 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
         this.#known.set(identityKeyOfMember(m), m)
         // why: a heartbeat refused just before it started must not fail the first sends to it
         this.#sender?.connection(m).clearBackoff()
+        this.#heartbeatSender?.connection(m).clearBackoff()
         this.emit('memberAdded', m)
       })
       membership.on('memberDisappeared', (m, reason) => {
         this.#known.delete(identityKeyOfMember(m))
         // why: no half-open connection to a departed member; a later send reconnects
         void this.#sender?.remove(m)
+        void this.#heartbeatSender?.remove(m)
         this.emit('memberDisappeared', m, reason)
       })
       membership.on('foreignMember', (m) => this.emit('foreignMember', m))
@@ -178,6 +195,7 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
     try { await this.#queue?.close() } catch (err) { this.#log.warn({ err }, 'dispatch queue did not drain') }
     try { await this.#membership?.stop() } catch (err) { this.#log.warn({ err }, 'membership stop failed') }
     await this.#sender?.close()
+    await this.#heartbeatSender?.close()
     await this.#receiver?.stop()
   }
 
@@ -187,6 +205,19 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
 
   foreignMembers (): Member[] {
     return this.#membership?.foreignMembers() ?? []
+  }
+
+  listedPeers (): Array<{ host: string, port: number }> {
+    const m = this.#o.membership
+    if (m.type !== 'static') return []
+    const self = this.#membership === undefined ? null : addressOf(this.#membership.localMember)
+    return m.members.filter((p) => addressOf(p) !== self).map((p) => ({ host: p.host, port: p.port }))
+  }
+
+  async probe (target: { host: string, port: number }): Promise<ReceiverState> {
+    const membership = this.#membership
+    if (membership === undefined) throw errors.notStarted('channel')
+    return await probeReceiver(target.host, target.port, this.#o.connectTimeout, membership.localBlob())
   }
 
   onMessage (handler: MessageHandler): () => void {
@@ -333,7 +364,7 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
       peers: m.members,
       self: () => ({ host: this.#o.address, port }),
       sendBlob: async (peer, blob) => {
-        const sender = this.#sender
+        const sender = this.#heartbeatSender
         if (sender === undefined || sender.closed) return
         let kind: EnvelopeKind = 'heartbeat'
         try { if (isShutdownCommand(decodeMember(blob).command)) kind = 'stop' } catch { /* membership built it; send as is */ }

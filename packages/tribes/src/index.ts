@@ -16,3 +16,4 @@ export { Keyring, generateKey, parseKey, readKeyFile, readKeyFileSet, parseKeyFi
 export {
   encodeMember, decodeMember, hostToBytes, hostToString, isShutdownCommand, SHUTDOWN_COMMAND, type MemberFields
 } from './codec/member.js'
+export { MEMBERSHIP_DEFAULTS } from './membership/defaults.js'

@@ -102,4 +102,14 @@ export interface Channel extends EventEmitter<ChannelEvents> {
   /** register a handler; returns a function that removes it */
   onMessage(handler: MessageHandler): () => void
   stats(): ChannelStats
+  /** static membership: the listed receivers other than this member's own (none with multicast) */
+  listedPeers(): Array<{ host: string, port: number }>
+  /**
+   * Is a running receiver there? `answering`: it acknowledged a probe frame; `silent`: it accepted
+   * the connection but did not answer (a frozen process, or not a receiver); `down`: refused, or
+   * no connection within the connect timeout. Never rejects.
+   */
+  probe(target: { host: string, port: number }): Promise<ReceiverState>
 }
+
+export type ReceiverState = 'answering' | 'silent' | 'down'

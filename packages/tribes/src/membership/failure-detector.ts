@@ -6,6 +6,7 @@
  * which only a running receiver writes (Tomcat's performReadTest). Receivers swallow the message.
  */
 import net from 'node:net'
+import type { ReceiverState } from '../types.js'
 import { randomBytes } from 'node:crypto'
 import { encodeChannelDataFrame } from '../codec/channel-data.js'
 import { FrameParser, isAck } from '../codec/frame.js'
@@ -16,39 +17,47 @@ import { TCP_FAIL_DETECT } from '../codec/envelope.js'
 export type Probe = (host: string, port: number, timeoutMs: number) => Promise<boolean>
 
 /**
- * Connect to host:port within timeoutMs, then let `connected` decide: it calls `finish(alive)`
- * and may re-arm the timer with `wait(ms)`. The socket is always destroyed; never rejects.
+ * What a probe found at a receiver address: `answering` (a running receiver acknowledged),
+ * `silent` (the connect was accepted but nothing answered: a frozen process, or not a receiver),
+ * `down` (refused, or no connect within the timeout).
+ */
+export type { ReceiverState } from '../types.js'
+
+/**
+ * Connect to host:port within timeoutMs, then let `connected` decide: it calls `finish(true)` for
+ * an answer and may re-arm the timer with `wait(ms)`. The socket is always destroyed; never rejects.
  */
 async function connectProbe (host: string, port: number, timeoutMs: number,
-  connected: (socket: net.Socket, finish: (alive: boolean) => void, wait: (ms: number) => void) => void): Promise<boolean> {
+  connected: (socket: net.Socket, finish: (answered: boolean) => void, wait: (ms: number) => void) => void): Promise<ReceiverState> {
   return await new Promise((resolve) => {
     const socket = net.connect({ host, port })
     let done = false
+    let isConnected = false
     let timer: NodeJS.Timeout
-    const finish = (alive: boolean): void => {
+    const finish = (answered: boolean): void => {
       if (done) return
       done = true
       clearTimeout(timer)
       socket.destroy()
-      resolve(alive)
+      resolve(answered ? 'answering' : isConnected ? 'silent' : 'down')
     }
     const wait = (ms: number): void => { clearTimeout(timer); timer = setTimeout(() => finish(false), ms) }
     wait(timeoutMs)
-    socket.once('connect', () => connected(socket, finish, wait))
+    socket.once('connect', () => { isConnected = true; connected(socket, finish, wait) })
     socket.once('error', () => finish(false))
     socket.once('close', () => finish(false))
   })
 }
 
 /** The connect-only probe: connect, then close at once (Tomcat's performReadTest=false). */
-export const tcpProbe: Probe = async (host, port, timeoutMs) => await connectProbe(host, port, timeoutMs, (_socket, finish) => finish(true))
+export const tcpProbe: Probe = async (host, port, timeoutMs) => await connectProbe(host, port, timeoutMs, (_socket, finish) => finish(true)) === 'answering'
 
 /**
- * The answering probe: connect within timeoutMs, send TCP_FAIL_DETECT (BYTE_MESSAGE|USE_ACK) as
- * `sender()` (our member blob), and resolve true only when an ACK comes back within ackTimeoutMs.
+ * Connect within timeoutMs, send TCP_FAIL_DETECT (BYTE_MESSAGE|USE_ACK) as `sender` (our member
+ * blob), and say whether an ACK came back within ackTimeoutMs.
  */
-export function ackProbe (sender: () => Buffer, ackTimeoutMs = 2000): Probe {
-  return async (host, port, timeoutMs) => await connectProbe(host, port, timeoutMs, (socket, finish, wait) => {
+export async function probeReceiver (host: string, port: number, timeoutMs: number, sender: Buffer, ackTimeoutMs = 2000): Promise<ReceiverState> {
+  return await connectProbe(host, port, timeoutMs, (socket, finish, wait) => {
     wait(ackTimeoutMs)
     const parser = new FrameParser({ maxFrameSize: 64 })
     socket.on('data', (chunk: Buffer) => {
@@ -61,10 +70,15 @@ export function ackProbe (sender: () => Buffer, ackTimeoutMs = 2000): Probe {
       options: SEND_OPTIONS.BYTE_MESSAGE | SEND_OPTIONS.USE_ACK,
       timestamp: Date.now(),
       uniqueId: randomBytes(16),
-      sender: sender(),
+      sender,
       message: TCP_FAIL_DETECT
     }))
   })
+}
+
+/** The answering probe: true only when a running receiver acknowledged ({@link probeReceiver}). */
+export function ackProbe (sender: () => Buffer, ackTimeoutMs = 2000): Probe {
+  return async (host, port, timeoutMs) => await probeReceiver(host, port, timeoutMs, sender(), ackTimeoutMs) === 'answering'
 }
 
 export interface FailureDetectorOptions {

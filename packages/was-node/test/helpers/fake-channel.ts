@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { Packr } from 'msgpackr'
-import type { Channel, ChannelEvents, ChannelStats, Member, MessageHandler, SendOptions, SendResult, SendFailure } from '@nodecat/tribes'
+import type { Channel, ChannelEvents, ChannelStats, Member, MessageHandler, ReceiverState, SendOptions, SendResult, SendFailure } from '@nodecat/tribes'
 
 const packr = new Packr({ useRecords: false })
 
@@ -62,6 +62,7 @@ export class FakeChannel extends EventEmitter<ChannelEvents> implements Channel 
   #handlers = new Set<MessageHandler>()
   #lanes = new Map<FakeChannel, Promise<void>>()
   #started = false
+  #startedAt = 0
   #joinSeq = 0
   #stats: ChannelStats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, sendFailures: 0, queued: 0, queuedBytes: 0, queueDropped: 0, dropped: {} }
   /** every message this channel's handlers received, decoded (for assertions) */
@@ -74,13 +75,15 @@ export class FakeChannel extends EventEmitter<ChannelEvents> implements Channel 
     this.#local = { id: `127.0.0.1:${port}/${uniqueId}`, host: '127.0.0.1', port, uniqueId, domain: '', aliveTime: 0, meta: { protocol: 1, role, route } }
   }
 
-  get local (): Member { return this.#local }
+  /** aliveTime grows from the start, as a real member's does (who started first matters) */
+  get local (): Member { return this.#started ? { ...this.#local, aliveTime: Math.round(performance.now() - this.#startedAt) } : this.#local }
   get joinSeq (): number { return this.#joinSeq }
   get started (): boolean { return this.#started }
 
   async start (): Promise<void> {
     if (this.#started) return
     this.#started = true
+    this.#startedAt = performance.now()
     this.#joinSeq = this.hub.nextSeq()
     for (const other of this.hub.channels) {
       other.emit('memberAdded', this.#local)
@@ -111,6 +114,13 @@ export class FakeChannel extends EventEmitter<ChannelEvents> implements Channel 
   onMessage (handler: MessageHandler): () => void {
     this.#handlers.add(handler)
     return () => { this.#handlers.delete(handler) }
+  }
+
+  /** the hub is a multicast-like group: no static list */
+  listedPeers (): Array<{ host: string, port: number }> { return [] }
+
+  async probe (target: { host: string, port: number }): Promise<ReceiverState> {
+    return [...this.hub.channels].some((c) => c.#started && c.#local.port === target.port) ? 'answering' : 'down'
   }
 
   stats (): ChannelStats { return structuredClone(this.#stats) }
