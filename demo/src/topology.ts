@@ -100,9 +100,10 @@ export async function multicastTopology (args: DemoArgs, bin: Programs): Promise
     const nodes = hosts.slice(0, args.nodes).map((h, i) => ({
       name: routeOf(i),
       prefix: h.exec,
-      // no --static: the nodes find each other by multicast on their namespace's eth0
+      // no --static: the nodes find each other by multicast on their namespace's eth0; their
+      // pages are read through the pipes below, as 127.0.0.1, which is not their own address
       args: [bin.was, '--jvm-route', routeOf(i), '--http', `${h.address}:8080`, '--receiver', `${h.address}:4000`, '--bind', h.address,
-        '--key-file', keyFile, '--app', bin.app, ...replication(args)],
+        '--key-file', keyFile, '--allowed-hosts', HOST, '--app', bin.app, ...replication(args)],
       statusUrl: `http://${HOST}:${p.nodes[i]}/_nodecat/status`
     }))
     const balancer: ProcessPlan = {

@@ -11,7 +11,7 @@ import { advertisedHttpUrl } from '../src/service/advertise.js'
 t.test('defaults follow Tomcat where the concept is the same', async (t) => {
   const o = resolveNodeOptions({})
   t.match(o.jvmRoute, /^[A-Za-z0-9_-]{1,64}$/, 'jvmRoute defaults to a valid route from the host name')
-  t.same(o.http, { address: '127.0.0.1', port: 8080 })
+  t.same(o.http, { address: '127.0.0.1', port: 8080, allowedHosts: [] })
   t.same(o.membership, { type: 'multicast', address: '228.0.0.4', port: 45564, frequency: 500, dropTime: 3000, bind: null, ttl: 1, domain: '', members: [] })
   t.same(o.receiver, { address: 'auto', port: 4000, autoBind: 100 })
   t.equal(o.channelSendOptions, 'async', 'channelSendOptions 8')
@@ -77,7 +77,7 @@ t.test('sources merge as defaults < config file < env < flags', async (t) => {
   const g = gatherOptions(['--config', file, '--jvm-route', 'fromflag', '--static', '127.0.0.1:4001,127.0.0.1:4002'], env)
   const o = resolveNodeOptions(g.options)
   t.equal(o.jvmRoute, 'fromflag', 'flag beats env and file')
-  t.same(o.http, { address: '127.0.0.3', port: 2222 }, 'env beats file')
+  t.same(o.http, { address: '127.0.0.3', port: 2222, allowedHosts: [] }, 'env beats file')
   t.equal(o.maxInactiveInterval, 120, 'env number text is accepted')
   t.equal(o.membership.ttl, 3, 'file beats defaults')
   t.equal(o.membership.type, 'static', '--static switches to static membership')

@@ -61,6 +61,8 @@ export function metricsText (source: StatusSource): string {
   ], route)
   family(out, 'nodecat_channel_dropped_total', 'counter', 'Frames, datagrams and messages dropped, by reason.',
     Object.entries(c?.dropped ?? {}).map(([reason, n]) => [{ reason }, n] as Sample), route)
+  family(out, 'nodecat_pages_refused_total', 'counter', 'Requests to /_nodecat/* refused because their Host does not name this node, by code.',
+    Object.entries(source.pagesRefused?.() ?? {}).map(([code, n]) => [{ code }, n ?? 0] as Sample), route)
   family(out, 'nodecat_ready', 'gauge', '1 once the initial session transfer is over.', [[{}, s?.ready === true ? 1 : 0]], route)
   return out.join('\n') + '\n'
 }

@@ -22,6 +22,7 @@ import { DeferredStore } from './deferred-store.js'
 import { channelOptionsOf, type ServiceChannelOptions } from './channel-options.js'
 import { registerStatus, STATUS_PATH, type StatusSource } from './status.js'
 import { registerMetrics } from './metrics.js'
+import { PageGuard } from './page-guard.js'
 import { awaitInitialMembers } from './membership-wait.js'
 import { holdEarlyMessages } from './early-messages.js'
 import { advertisedHttpUrl } from './advertise.js'
@@ -126,7 +127,10 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   let channel: Channel | null = null
   let manager: NodeSessionManager | null = null
   let httpUrl = ''
-  const statusSource: StatusSource = { jvmRoute: options.jvmRoute, httpUrl: () => httpUrl, startedAt, channel: () => channel, sessions: () => manager?.stats() ?? null, replicas: () => manager?.replicas?.() ?? null }
+  // why before the routes: it guards every /_nodecat/ route, including ones added later
+  const pages = new PageGuard(options.http.address, options.http.allowedHosts)
+  app.addHook('onRequest', pages.hook)
+  const statusSource: StatusSource = { jvmRoute: options.jvmRoute, httpUrl: () => httpUrl, startedAt, channel: () => channel, sessions: () => manager?.stats() ?? null, replicas: () => manager?.replicas?.() ?? null, pagesRefused: () => pages.refused() }
   registerStatus(app, statusSource)
   registerMetrics(app, statusSource)
   if (userApp?.kind === 'fastify') {
@@ -185,6 +189,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     // why debug: the channel already logs one info line per membership change; these add the
     // service's view (route, HTTP URL, reason) as structured events for tools and tests
     channel.on('memberAdded', (m) => logger.debug({ event: 'member-added', member: describe(m) }, `member added: ${m.meta?.route ?? m.id}`))
+    pages.listening((app.server.address() as AddressInfo).address, httpUrl)
     channel.on('memberAdded', (m) => {
       // why: two nodes with one route would each take the other's sessions as their own
       if (m.meta?.route === options.jvmRoute) logger.error({ event: 'duplicate-route', member: describe(m) }, `member ${m.id} uses this node's jvmRoute ${options.jvmRoute}: give every node its own --jvm-route`)

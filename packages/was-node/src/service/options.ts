@@ -5,6 +5,7 @@
  * at start; every message names the option. Unknown options are rejected (typos in config files).
  */
 import os from 'node:os'
+import { isIP } from 'node:net'
 import { validators, type SendMode } from '@nodecat/tribes'
 import { WasOptionError } from '../errors.js'
 import { resolveCookieOptions, COOKIE_DEFAULTS, type CookieOptions } from '../http/cookie-options.js'
@@ -17,7 +18,8 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 export interface ResolvedNodeOptions {
   /** this node's route: the suffix of its session ids (Tomcat Engine jvmRoute) */
   jvmRoute: string
-  http: { address: string, port: number }
+  /** allowedHosts: more Host names the node's /_nodecat/* pages answer to (names only, any port) */
+  http: { address: string, port: number, allowedHosts: string[] }
   /** path of the user's app module (fastify plugin or express/connect handler), or null */
   app: string | null
   membership: {
@@ -77,7 +79,7 @@ function defaultRoute (): string {
 /** The one defaults table. jvmRoute's default is computed from the host name at resolve time. */
 export const NODE_DEFAULTS = Object.freeze({
   jvmRoute: null as string | null,
-  http: Object.freeze({ address: '127.0.0.1', port: 8080 }),
+  http: Object.freeze({ address: '127.0.0.1', port: 8080, allowedHosts: Object.freeze([]) as readonly string[] }),
   app: null as string | null,
   membership: Object.freeze({
     type: 'multicast' as const,
@@ -151,6 +153,16 @@ function section (value: unknown, name: string, allowed: readonly string[]): Rec
 function orDefault<T> (value: unknown, fallback: T): unknown {
   return value === undefined ? fallback : value
 }
+/** Host names (no port, no wildcard): what a browser or a tool puts in Host when it reaches the node by that name. */
+function allowedHosts (value: unknown, name: string): string[] {
+  return v.stringList(value, name).map((h, i) => {
+    const bare = h.replace(/^\[(.*)\]$/, '$1')
+    if (isIP(bare) !== 0) return bare.toLowerCase()
+    if (!/^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(h)) v.fail(`${name}[${i}]`, 'a host name or IP address without a port (the port is never compared)', h)
+    return h.toLowerCase().replace(/\.$/, '')
+  })
+}
+
 
 function nullableString (value: unknown, name: string, pattern?: RegExp, hint?: string): string | null {
   if (value === null || value === undefined || value === '') return null
@@ -192,7 +204,8 @@ export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOption
     jvmRoute: v.string(orDefault(top.jvmRoute, null) ?? defaultRoute(), 'jvmRoute', /^[A-Za-z0-9_-]{1,64}$/, '1 to 64 letters, digits, "-" or "_" (no dots: the route follows the first dot of a session id)'),
     http: {
       address: v.string(orDefault(http.address, D.http.address), 'http.address', HOST, 'an IP address or host name'),
-      port: v.integer(orDefault(http.port, D.http.port), 'http.port', 0, 65535)
+      port: v.integer(orDefault(http.port, D.http.port), 'http.port', 0, 65535),
+      allowedHosts: allowedHosts(orDefault(http.allowedHosts, [...D.http.allowedHosts]), 'http.allowedHosts')
     },
     app: nullableString(top.app, 'app'),
     membership: {

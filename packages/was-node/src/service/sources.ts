@@ -24,6 +24,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'config', path: '', kind: 'string', arg: 'file.json', help: 'JSON file with any of the options below (nested as in the docs)' },
   { flag: 'jvm-route', path: 'jvmRoute', kind: 'string', arg: 'name', help: 'this node\'s route, the suffix of its session ids (default: host name)' },
   { flag: 'http', path: 'http', kind: 'hostPort', arg: 'host:port', help: 'where the app is served (default 127.0.0.1:8080)' },
+  { flag: 'allowed-hosts', path: 'http.allowedHosts', kind: 'list', arg: 'name,name', help: 'more Host names the /_nodecat/ pages answer to (besides the listen and advertised address, localhost on loopback)' },
   { flag: 'app', path: 'app', kind: 'string', arg: 'module', help: 'the app: a module exporting a fastify plugin or an express/connect handler' },
   { flag: 'static', path: 'membership.members', kind: 'list', arg: 'h:p,h:p', help: 'static membership: the receivers of the other nodes (no multicast)' },
   { flag: 'receiver', path: 'receiver', kind: 'hostPort', arg: 'host:port', help: 'cluster receiver (default auto:4000, trying autoBind ports)' },

@@ -19,6 +19,8 @@ export interface StatusSource {
   sessions: () => SessionManagerStats | null
   /** session references, stamps and one digest of every copy held (`?replicas=1`), if the manager has them */
   replicas?: () => unknown
+  /** requests to /_nodecat/* refused (Host not this node's), by code */
+  pagesRefused?: () => Partial<Record<string, number>>
 }
 
 function member (m: Member) {
@@ -62,6 +64,7 @@ export function statusDocument (source: StatusSource): Record<string, unknown> {
       lastSyncWaitMs: s?.lastSyncWaitMs ?? 0,
       dropped: { channel: c?.dropped ?? {}, sessions: s?.dropped ?? {} }
     },
+    pages: { refused: source.pagesRefused?.() ?? {} },
     stateTransfer: s?.transfer ?? null,
     ready: s?.ready ?? false
   }
