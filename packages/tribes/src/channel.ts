@@ -112,6 +112,9 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
         maxConnectionsPerPeer: o.maxConnectionsPerPeer,
         frameTimeout: o.frameTimeout,
         maxBufferedBytes: o.maxBufferedBytes,
+        firstFrameTimeout: o.firstFrameTimeout,
+        // why: only an envelope that opens (with a key, an authentic one) proves a connection
+        proof: 'handler',
         logger: this.#log,
         counters: this.#counters,
         onMessage: createInboundHandler({

@@ -8,13 +8,19 @@
  * `domain`. Tomcat's TcpFailureDetector probe is swallowed silently. In sync mode a dropped
  * message is answered with FAIL_ACK (the sender learns it was not processed), except a replay,
  * which is acked: it is a duplicate of a message already processed.
+ *
+ * Connections (the receiver runs with `proof: 'handler'`): an envelope that opens (with a cluster
+ * key: authentic and fresh) proves its connection, so it is never evicted for a stranger's. With
+ * a key, a connection whose first message does not authenticate is closed at once
+ * (`first-frame-unauthenticated`, on top of the message's own drop). A probe or a replay proves
+ * nothing and refuses nothing: the first-frame clock keeps running.
  */
 import type { Logger } from 'pino'
 import type { Member, MessageHandler } from './types.js'
 import type { TribesError } from './errors.js'
 import type { Keyring } from './crypto/keyring.js'
 import type { ChannelData } from './codec/channel-data.js'
-import type { InboundHandler } from './transport/receiver.js'
+import type { InboundHandler, InboundPeer } from './transport/receiver.js'
 import { isEnvelope, isTcpFailDetect, openEnvelope, splitBatchBody, unpackValue, type OpenedEnvelope } from './codec/envelope.js'
 import { decodeMember, hostToBytes } from './codec/member.js'
 import { decodePayload, payloadOffsetOf } from './codec/member-payload.js'
@@ -103,10 +109,16 @@ export function createInboundHandler (o: InboundOptions): InboundHandler {
     return pending.length === 1 ? pending[0] : Promise.all(pending).then(() => undefined)
   }
 
-  return (body: Buffer, cd: ChannelData, from: string) => {
+  /** with a key, a stranger's connection ends at its first message that does not authenticate */
+  const unauthenticated = (conn: InboundPeer): void => {
+    if (o.keyring !== undefined && !conn.proven) conn.refuse('first-frame-unauthenticated')
+  }
+
+  return (body: Buffer, cd: ChannelData, from: string, conn: InboundPeer) => {
     if (!isEnvelope(cd)) {
       if (isTcpFailDetect(cd)) return
       drop('foreign-message', from, undefined)
+      unauthenticated(conn)
       return
     }
     let opened: OpenedEnvelope
@@ -116,8 +128,10 @@ export function createInboundHandler (o: InboundOptions): InboundHandler {
       const code = (err as TribesError).code
       if (code === 'TRIBES_ERR_REPLAY') { drop('replay', from, err); return }
       drop(code === 'TRIBES_ERR_DECRYPT' ? 'decrypt' : 'malformed', from, err)
+      unauthenticated(conn)
       throw err
     }
+    conn.prove()
     if (opened.kind === 'heartbeat' || opened.kind === 'stop') {
       // why: copy, the blob is a view into a socket chunk and membership may keep it
       o.onHeartbeat(Buffer.from(cd.sender), from)

@@ -43,6 +43,12 @@ export const DEFAULTS = Object.freeze({
   maxConnectionsPerPeer: 32,
   /** ms within which a frame begun on a connection must be complete (slowloris guard) */
   frameTimeout: 60_000,
+  /**
+   * ms within which a new inbound connection must deliver a valid message (with a cluster key an
+   * authentic one), or be closed: senders write as soon as they connect, so an idle stranger
+   * cannot hold a connection slot
+   */
+  firstFrameTimeout: 5000,
   /** bytes held for unfinished frames over all inbound connections together */
   maxBufferedBytes: 64 * 1024 * 1024,
   /** async dispatch queue bounds (MessageDispatchInterceptor maxQueueSize = 64 MiB) */
@@ -88,6 +94,7 @@ export interface ChannelOptions {
   maxConnections?: number
   maxConnectionsPerPeer?: number
   frameTimeout?: number
+  firstFrameTimeout?: number
   maxBufferedBytes?: number
   queueMaxBytes?: number
   queueMaxMessages?: number
@@ -133,6 +140,7 @@ export interface ResolvedChannelOptions {
   maxConnections: number
   maxConnectionsPerPeer: number
   frameTimeout: number
+  firstFrameTimeout: number
   maxBufferedBytes: number
   queueMaxBytes: number
   queueMaxMessages: number
@@ -232,6 +240,7 @@ export function resolveChannelOptions (input: ChannelOptions = {}): ResolvedChan
     maxConnections: v.integer(o.maxConnections ?? DEFAULTS.maxConnections, 'maxConnections', 1, 65535),
     maxConnectionsPerPeer: v.integer(o.maxConnectionsPerPeer ?? DEFAULTS.maxConnectionsPerPeer, 'maxConnectionsPerPeer', 1, 65535),
     frameTimeout: v.integer(o.frameTimeout ?? DEFAULTS.frameTimeout, 'frameTimeout', 100, 3_600_000),
+    firstFrameTimeout: v.integer(o.firstFrameTimeout ?? DEFAULTS.firstFrameTimeout, 'firstFrameTimeout', 100, 3_600_000),
     maxBufferedBytes: v.integer(o.maxBufferedBytes ?? DEFAULTS.maxBufferedBytes, 'maxBufferedBytes', 1024, 2 ** 40),
     queueMaxBytes: v.integer(o.queueMaxBytes ?? DEFAULTS.queueMaxBytes, 'queueMaxBytes', 1),
     queueMaxMessages: v.integer(o.queueMaxMessages ?? DEFAULTS.queueMaxMessages, 'queueMaxMessages', 1),

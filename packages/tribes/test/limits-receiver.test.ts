@@ -2,7 +2,9 @@
  * Limits of the replication receiver that must hold under attack, over real loopback sockets:
  * inbound connections per peer address, a partial frame that never completes (slowloris), and
  * the bytes buffered for frames in progress. Each limit closes only the offending connection,
- * counts a drop by reason, and leaves honest peers served.
+ * counts a drop by reason, and leaves honest peers served. Strangers cannot take a member's
+ * place: a connection must prove itself with its first frame (with a cluster key, an authentic
+ * one) within firstFrameTimeout, and unproven connections are evicted before a member is refused.
  */
 import t, { type Test } from 'tap'
 import net from 'node:net'
@@ -13,6 +15,8 @@ import { TransportCounters } from '../src/transport/counters.js'
 import { encodeChannelDataFrame } from '../src/codec/channel-data.js'
 import { ACK_FRAME, FRAME_START } from '../src/codec/frame.js'
 import { DEFAULTS, resolveChannelOptions } from '../src/options.js'
+import { Sender } from '../src/transport/sender.js'
+import { createChannel, generateKey, Keyring, encodeEnvelopeFrame, encodeMember, packValue, TCP_FAIL_DETECT, type Channel, type ChannelOptions, type Member } from '../src/index.js'
 
 const log = pino({ level: 'silent' })
 const blob = Buffer.from('sender-blob')
@@ -67,21 +71,30 @@ t.test('the channel options carry the receiver limits, validated by name', async
   const o = resolveChannelOptions({ membership: { type: 'static', members: ['127.0.0.1:4001'] } })
   t.equal(o.maxConnectionsPerPeer, DEFAULTS.maxConnectionsPerPeer)
   t.equal(o.frameTimeout, DEFAULTS.frameTimeout)
+  t.equal(o.firstFrameTimeout, DEFAULTS.firstFrameTimeout)
+  t.ok(DEFAULTS.firstFrameTimeout <= 10_000, 'an idle stranger is closed within seconds by default')
   t.ok(DEFAULTS.maxConnectionsPerPeer < DEFAULTS.maxConnections, 'one address cannot take every connection by default')
   t.throws(() => resolveChannelOptions({ maxConnectionsPerPeer: 0 }), /maxConnectionsPerPeer must be an integer/)
   t.throws(() => resolveChannelOptions({ frameTimeout: 10 }), /frameTimeout must be an integer/)
+  t.throws(() => resolveChannelOptions({ firstFrameTimeout: 10 }), /firstFrameTimeout must be an integer/)
+  t.throws(() => resolveChannelOptions({ firstFrameTimeout: 'soon' as unknown as number }), { code: 'TRIBES_ERR_INVALID_OPTION', message: /firstFrameTimeout/ })
 })
 
-t.test('connections beyond maxConnectionsPerPeer from one address are closed and counted; other addresses still connect', async (t) => {
+t.test('connections beyond maxConnectionsPerPeer from one address are refused and counted once every one there is proven; other addresses still connect', async (t) => {
   const { r, counters } = await startReceiver(t, { maxConnectionsPerPeer: 3 })
+  const kept: Client[] = []
+  for (let i = 0; i < 3; i++) {
+    const c = await connect(t, r.port, '127.0.0.2')
+    t.ok(await acked(c, `proof ${i}`), `connection ${i} from 127.0.0.2 proves itself with a frame`)
+    kept.push(c)
+  }
   const flood: Client[] = []
-  for (let i = 0; i < 10; i++) flood.push(await connect(t, r.port, '127.0.0.2'))
+  for (let i = 0; i < 7; i++) flood.push(await connect(t, r.port, '127.0.0.2'))
   const closedFlags = await Promise.all(flood.map(async (c) => await closedWithin(c, 5000)))
-  t.equal(closedFlags.filter((x) => !x).length, 3, 'three connections from 127.0.0.2 are kept')
-  t.equal(closedFlags.filter((x) => x).length, 7, 'the other seven are closed by the receiver')
+  t.equal(closedFlags.filter((x) => x).length, 7, 'the seven beyond the limit are closed by the receiver')
   t.equal(counters.dropped['peer-connection-limit'], 7, 'each refused connection is counted')
+  t.equal(counters.dropped['connection-evicted'], undefined, 'no proven connection was evicted for them')
   t.equal(r.connections, 3)
-  const kept = flood.filter((_c, i) => !closedFlags[i])
   t.ok(await acked(kept[0]!, 'kept'), 'a kept connection from the flooding address still delivers')
   const honest = await connect(t, r.port, '127.0.0.3')
   t.ok(await acked(honest, 'honest'), 'another address is served while 127.0.0.2 is at its limit')
@@ -179,4 +192,189 @@ t.test('bytes buffered over every connection are bounded by maxBufferedBytes: th
   t.same(got.map((m) => m.length), [5, 4000], 'both honest messages delivered')
   t.throws(() => resolveChannelOptions({ maxMessageSize: 1 << 20, maxBufferedBytes: 1 << 19 }), /maxBufferedBytes must be/, 'maxBufferedBytes below maxMessageSize is refused by name')
   t.equal(resolveChannelOptions({ membership: { type: 'static', members: ['127.0.0.1:4001'] } }).maxBufferedBytes, DEFAULTS.maxBufferedBytes)
+})
+
+const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
+
+async function until (what: string, ok: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+function newSender (t: Test, counters = new TransportCounters()): Sender {
+  const s = new Sender({ connectTimeout: 5000, logger: log, counters })
+  t.teardown(() => s.close())
+  return s
+}
+
+t.test('a connection that delivers no valid frame within firstFrameTimeout is closed and counted; a first frame under way is given its frameTimeout', async (t) => {
+  const { r, counters, got } = await startReceiver(t, { firstFrameTimeout: 300, frameTimeout: 60_000 })
+  const member = await connect(t, r.port)
+  t.ok(await acked(member, 'hello'), 'a connection whose first frame is valid')
+
+  const idle = await connect(t, r.port)
+  const partialHeader = await connect(t, r.port)
+  partialHeader.socket.write(FRAME_START.subarray(0, 5))
+  // a whole frame whose ChannelData does not decode: not a valid message
+  const junk = await connect(t, r.port)
+  junk.socket.write(Buffer.concat([FRAME_START, Buffer.from([0, 0, 0, 3]), Buffer.from('abc'), Buffer.from('TLF2003', 'latin1')]))
+  // a big first frame, half sent, finished after the first-frame deadline
+  const big = ackedFrame('b'.repeat(4000))
+  const slow = await connect(t, r.port)
+  slow.socket.write(big.subarray(0, 2000))
+
+  t.ok(await closedWithin(idle, 10_000), 'a connection that sends nothing is closed')
+  t.ok(await closedWithin(partialHeader, 10_000), 'one stuck inside its first header is closed')
+  t.ok(await closedWithin(junk, 10_000), 'one whose first frame is not a valid message is closed')
+  t.equal(counters.dropped['first-frame-timeout'], 3, 'each counted as first-frame-timeout')
+  t.equal(counters.dropped['frame-truncated'], undefined, 'and not also as truncated')
+  t.notOk(slow.socket.destroyed, 'a first frame under way is not cut at the first-frame deadline')
+  slow.socket.write(big.subarray(2000))
+  await until('the big first frame', () => got.length === 2)
+  await sleep(400)
+  t.notOk(slow.socket.destroyed, 'and once it is handled, its connection is proven and kept')
+
+  await sleep(400)
+  t.notOk(member.socket.destroyed, 'the connection that proved itself is kept while idle, past the deadline')
+  t.ok(await acked(member, 'again'), 'and still delivers')
+  t.same(got, ['hello', 'b'.repeat(4000), 'again'])
+  t.equal(r.connections, 2)
+})
+
+t.test('idle strangers holding every slot of an address are evicted for a member sharing that address; proven connections never are', async (t) => {
+  const { r, counters, got } = await startReceiver(t, { maxConnectionsPerPeer: 4, firstFrameTimeout: 60_000 })
+  const target = { host: '127.0.0.1', port: r.port }
+  // a member is connected (proven by its first message) before the strangers come
+  const member = newSender(t).connection(target)
+  await member.sendAcked(ackedFrame('m1'), 10_000)
+  const strangers: Client[] = []
+  for (let i = 0; i < 8; i++) strangers.push(await connect(t, r.port))
+  await until('the strangers beyond the limit to be evicted', () => (counters.dropped['connection-evicted'] ?? 0) === 5)
+  t.equal(r.connections, 4, 'the address holds its limit: the member and three strangers')
+  const open = await Promise.all(strangers.map(async (c) => !(await closedWithin(c, 200))))
+  t.same(open, [false, false, false, false, false, true, true, true], 'the oldest strangers made room for the newest')
+  t.equal(counters.dropped['peer-connection-limit'], undefined, 'nothing was refused')
+
+  // a second member on the same address (a restarted node) connects while strangers hold every other slot
+  const restarted = newSender(t).connection(target)
+  await restarted.sendAcked(ackedFrame('m2'), 10_000)
+  await member.sendAcked(ackedFrame('m3'), 10_000)
+  t.same(got, ['m1', 'm2', 'm3'], 'both members deliver')
+  t.equal(counters.dropped['connection-evicted'], 6, 'one more stranger made room')
+  t.equal(r.provenConnections, 2)
+
+  // strangers keep coming: they evict each other, never a member
+  for (let i = 0; i < 6; i++) await connect(t, r.port)
+  await until('the new strangers to evict the old ones', () => (counters.dropped['connection-evicted'] ?? 0) === 12)
+  await member.sendAcked(ackedFrame('m4'), 10_000)
+  await restarted.sendAcked(ackedFrame('m5'), 10_000)
+  t.equal(r.provenConnections, 2, 'both members are still connected')
+  t.equal(r.connections, 4)
+})
+
+t.test('idle strangers holding every connection of the receiver are evicted for a member from another address', async (t) => {
+  const { r, counters, got } = await startReceiver(t, { maxConnections: 4, maxConnectionsPerPeer: 4, firstFrameTimeout: 60_000 })
+  const strangers: Client[] = []
+  for (const host of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) strangers.push(await connect(t, r.port, host))
+  await until('four strangers', () => r.connections === 4)
+  const member = newSender(t).connection({ host: '127.0.0.1', port: r.port })
+  await member.sendAcked(ackedFrame('member'), 10_000)
+  t.same(got, ['member'], 'the member connected and delivered')
+  t.equal(counters.dropped['connection-evicted'], 1, 'one stranger was evicted for it')
+  t.ok(await closedWithin(strangers[0]!, 5000), 'the oldest one')
+  t.equal(counters.dropped['connection-limit'], undefined, 'nothing was refused')
+})
+
+// ---- the same rules through a real channel (proof by an envelope that opens; with a key, an authentic one) ----
+
+const memberBlob = encodeMember({ aliveTime: 10, port: 1, securePort: -1, udpPort: -1, host: Buffer.from([127, 0, 0, 1]), command: Buffer.alloc(0), domain: Buffer.alloc(0), uniqueId: crypto.randomBytes(16), payload: Buffer.alloc(0) })
+const envelopeHeader = (options = 7) => ({ options, timestamp: Date.now(), uniqueId: crypto.randomBytes(16), sender: memberBlob })
+
+async function startChannel (t: Test, o: ChannelOptions): Promise<Channel> {
+  const ch = createChannel({ port: 0, autoBind: 1, membership: { type: 'static', members: [] }, ...o })
+  await ch.start()
+  t.teardown(() => ch.stop())
+  return ch
+}
+
+/** write a sync frame and resolve with 'ack', 'fail' or 'closed' */
+async function syncReply (c: Client, frame: Buffer): Promise<string> {
+  const before = c.data().length
+  c.socket.write(frame)
+  const end = Date.now() + 10_000
+  while (Date.now() < end) {
+    const d = c.data()
+    if (d.length >= before + ACK_FRAME.length) return d.subarray(before, before + ACK_FRAME.length).equals(ACK_FRAME) ? 'ack' : 'fail'
+    if (c.socket.destroyed) return 'closed'
+    await sleep(10)
+  }
+  return 'none'
+}
+
+t.test('keyed channel: a connection whose first frame does not authenticate is answered, closed and counted', async (t) => {
+  const key = generateKey()
+  const ch = await startChannel(t, { key, firstFrameTimeout: 400 })
+  const got: unknown[] = []
+  ch.onMessage((v) => { got.push(v) })
+  const port = ch.local.port
+
+  const plain = await connect(t, port)
+  t.equal(await syncReply(plain, encodeEnvelopeFrame(envelopeHeader(), 'app', packValue('unsealed'))), 'fail', 'an unsealed first frame gets FAIL_ACK')
+  t.ok(await closedWithin(plain, 5000), 'and its connection is closed at once')
+  const wrongKey = await connect(t, port)
+  t.equal(await syncReply(wrongKey, encodeEnvelopeFrame(envelopeHeader(), 'app', packValue('x'), new Keyring({ key: generateKey() }))), 'fail')
+  t.ok(await closedWithin(wrongKey, 5000), 'a first frame sealed with another key: closed')
+  const foreign = await connect(t, port)
+  foreign.socket.write(encodeChannelDataFrame({ options: 0, timestamp: Date.now(), uniqueId: crypto.randomBytes(16), sender: memberBlob, message: Buffer.from('a Java object') }))
+  t.ok(await closedWithin(foreign, 5000), 'a first frame that is not nodecat\'s: closed')
+  t.equal(ch.stats().dropped['first-frame-unauthenticated'], 3, 'each counted')
+  t.equal(ch.stats().dropped.decrypt, 2, 'the messages themselves are counted as before')
+
+  // Tomcat's failure-detector probe is answered but proves nothing: the first-frame clock runs on
+  const probe = await connect(t, port)
+  t.equal(await syncReply(probe, encodeChannelDataFrame({ options: 1 | 2, timestamp: Date.now(), uniqueId: crypto.randomBytes(16), sender: memberBlob, message: TCP_FAIL_DETECT })), 'ack', 'a liveness probe is acked')
+  const idle = await connect(t, port)
+  t.ok(await closedWithin(idle, 5000), 'an idle connection is closed after the channel\'s firstFrameTimeout')
+  t.ok(await closedWithin(probe, 5000), 'so is one that only probed')
+  t.equal(ch.stats().dropped['first-frame-timeout'], 2)
+
+  // an authentic first frame proves the connection: later bad frames are refused one by one, the connection stays
+  const member = await connect(t, port)
+  const sealed = (v: unknown) => encodeEnvelopeFrame(envelopeHeader(), 'app', packValue(v), new Keyring({ key }))
+  t.equal(await syncReply(member, sealed('hello')), 'ack')
+  t.equal(await syncReply(member, encodeEnvelopeFrame(envelopeHeader(), 'app', packValue('unsealed'))), 'fail', 'a later unsealed frame is refused')
+  await sleep(600)
+  t.notOk(member.socket.destroyed, 'but a proven connection is kept, idle past firstFrameTimeout too')
+  t.equal(await syncReply(member, sealed('still')), 'ack')
+  t.same(got, ['hello', 'still'])
+  t.equal(ch.stats().dropped['first-frame-unauthenticated'], 3, 'nothing more counted')
+})
+
+t.test('a real channel pair: a member restarting while idle strangers hold every slot of its address still joins and delivers', async (t) => {
+  const key = generateKey()
+  const [pa, pb] = await Promise.all([0, 0].map(async () => await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)) })
+  })))
+  const common: ChannelOptions = { key, maxConnectionsPerPeer: 4, timeout: 10_000 }
+  const membership = (peer: number) => ({ type: 'static' as const, members: [`127.0.0.1:${peer}`], frequency: 100, dropTime: 2000 })
+  const a = await startChannel(t, { ...common, port: pa!, membership: membership(pb!) })
+  const got: unknown[] = []
+  a.onMessage((v) => { got.push(v) })
+  // strangers on 127.0.0.1 (the address b connects from) take every slot a's receiver allows it
+  const strangers: Client[] = []
+  for (let i = 0; i < 4; i++) strangers.push(await connect(t, pa!))
+  t.equal(strangers.filter((c) => c.socket.destroyed).length, 0, 'four idle strangers hold the address\'s slots')
+
+  const b = await startChannel(t, { ...common, port: pb!, membership: membership(pa!) })
+  const seen = new Promise<Member>((resolve) => a.once('memberAdded', resolve))
+  const bOnA = await Promise.race([seen, sleep(10_000).then(() => null)])
+  t.ok(bOnA, 'a hears b\'s heartbeats: b joined')
+  await until('b to see a', () => b.members().length === 1)
+  const sent = await b.send('from b', { mode: 'sync' })
+  t.equal(sent.failed.length, 0, 'a sync message from b to a is delivered')
+  t.same(got, ['from b'])
+  t.ok((a.stats().dropped['connection-evicted'] ?? 0) >= 1, 'strangers were evicted to make room')
 })
