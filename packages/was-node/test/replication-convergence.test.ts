@@ -1,14 +1,22 @@
 /**
  * Property: whatever the interleaving of writes on any node, held (reordered) and dropped
  * messages, once the network delivers again and some node has written each session once more,
- * every node holds the same version and contents of every session, and nothing stays held.
+ * every node holds every session, in the same version and contents, and nothing stays held.
  * (A node whose write lost a conflict is sent the winning copy: without that this fails.)
+ * Then one last write per session, on any node: the value written arrives on every node.
+ *
+ * Every session is created and replicated to all three nodes before the schedule and none expires
+ * within it, so a node that does not hold one when it is written to has lost it: that fails too.
+ * A property cut short by its time limit fails (it proved nothing about the runs it did not do).
+ *
+ * NODECAT_FUZZ_RUNS=<n> runs the property n times; NODECAT_FUZZ_SEED / NODECAT_FUZZ_PATH replay.
  */
 import t from 'tap'
 import fc from 'fast-check'
 import { FakeHub } from './helpers/fake-channel.js'
 import { FakeClock } from './helpers/clock.js'
 import { SessionManager } from '../src/manager/session-manager.js'
+import { fuzzParams } from '../../../test/lib/fuzz.js'
 
 const ROUTES = ['n1', 'n2', 'n3']
 
@@ -38,9 +46,18 @@ async function quiet (hub: FakeHub, managers: SessionManager[]): Promise<void> {
   }
 }
 
-t.test('every node converges on the same copy of every session', async (t) => {
+const DEFAULT_RUNS = 40
+
+t.test('every node converges on the same copy of every session, with its last write', async (t) => {
+  const params = fuzzParams<[Op[], number[], number[]]>(DEFAULT_RUNS)
+  // why: the seed is chosen here (unless replayed) so that it is printed even when the run passes
+  const seed = params.seed ?? ((Date.now() ^ (Math.random() * 0x100000000)) | 0)
+  t.comment(`seed ${seed}${params.path ? `, path ${params.path}` : ''} (replay: NODECAT_FUZZ_SEED=${seed}${params.path ? ` NODECAT_FUZZ_PATH=${params.path}` : ''})`)
+  // why: a guard against a hang, not a speed check; it grows with NODECAT_FUZZ_RUNS
+  const timeLimit = 120_000 * Math.max(1, Math.ceil((params.numRuns ?? DEFAULT_RUNS) / DEFAULT_RUNS))
+  t.setTimeout(timeLimit + 60_000)
   let runs = 0
-  await fc.assert(fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.array(fc.nat(2), { minLength: 3, maxLength: 3 }), async (ops, finalNode) => {
+  await fc.assert(fc.asyncProperty(fc.array(op, { maxLength: 30 }), fc.array(fc.nat(2), { minLength: 3, maxLength: 3 }), fc.array(fc.nat(2), { minLength: 3, maxLength: 3 }), async (ops, finalNode, lastNode) => {
     runs++
     const hub = new FakeHub()
     const clock = new FakeClock()
@@ -61,7 +78,10 @@ t.test('every node converges on the same copy of every session', async (t) => {
       hub.filter = (_m, from, to) => lanes.get(`${from.local.meta?.route}>${to.local.meta?.route}`) ?? 'deliver'
       const write = async (node: number, session: number, fn: (s: import('../src/session/types.js').SessionApi) => void) => {
         const rs = managers[node]!.open([`${bases[session]}.${ROUTES[node]}`])
-        if (rs.session.id === null) { await rs.end({ replicate: true }); return } // expired/unknown here: nothing to do
+        if (rs.session.id === null) {
+          await rs.end({ replicate: true })
+          throw new Error(`${ROUTES[node]} lost session ${session} (${bases[session]}): every node held it before the schedule and it cannot expire within it`)
+        }
         fn(rs.session)
         await rs.end({ replicate: true })
       }
@@ -75,18 +95,39 @@ t.test('every node converges on the same copy of every session', async (t) => {
       hub.filter = null
       hub.release()
       await quiet(hub, managers)
-      // one more write per session, on any node (maybe one with a stale copy): a node that missed
-      // the last change learns of it, and a stale writer learns that its write lost
-      for (let s = 0; s < 3; s++) { await write(finalNode[s]!, s, (x) => x.set('final', s)); await quiet(hub, managers) }
-      for (const base of bases) {
-        const copies = managers.map((m) => m.inspect(`${base}.n1`))
-        const shape = copies.map((c) => c === null ? 'none' : JSON.stringify([c.version, c.attributes]))
-        if (new Set(shape).size !== 1) throw new Error(`diverged on ${base}: ${shape.join(' | ')}`)
+      // Every node holds every session, all in the same version with the same contents (`stage`
+      // names the point of the run in the error), and each holds `last[s]` as `final` when given.
+      const check = (stage: string, last?: readonly string[]): void => {
+        for (let s = 0; s < 3; s++) {
+          const base = bases[s]!
+          const copies = managers.map((m) => m.inspect(`${base}.n1`))
+          copies.forEach((c, i) => {
+            if (c === null) throw new Error(`${stage}: session ${s} (${base}) lost on ${ROUTES[i]}`)
+            if (last !== undefined && c.attributes.final !== last[s]) throw new Error(`${stage}: session ${s} (${base}) on ${ROUTES[i]} holds final=${JSON.stringify(c.attributes.final)}, not its last write ${JSON.stringify(last[s])} (made on ${ROUTES[lastNode[s]!]})`)
+          })
+          const shape = copies.map((c) => JSON.stringify([c!.version, c!.attributes]))
+          if (new Set(shape).size !== 1) throw new Error(`${stage}: diverged on ${base}: ${shape.join(' | ')}`)
+        }
       }
+      // one more write per session, on any node (maybe one with a stale copy): a node that missed
+      // the last change learns of it, and a stale writer learns that its write lost (the conflict
+      // rule: the greater stamp wins, so a write made on a stale copy may be discarded)
+      for (let s = 0; s < 3; s++) { await write(finalNode[s]!, s, (x) => x.set('final', `stale? ${s}`)); await quiet(hub, managers) }
+      check('after a write per session')
+      // The model's last write per session, on any node, now that every copy is current: nothing
+      // competes with it, so it must reach every node.
+      const last: string[] = []
+      for (let s = 0; s < 3; s++) {
+        const value = `last ${s} of run ${runs}`
+        await write(lastNode[s]!, s, (x) => x.set('final', value))
+        last[s] = value
+        await quiet(hub, managers)
+      }
+      check('after the last write per session', last)
     } finally {
       for (const m of managers) await m.stop()
       for (const c of channels) await c.stop()
     }
-  }), { numRuns: 40, interruptAfterTimeLimit: 120_000 })
-  t.ok(runs > 0, `${runs} random schedules converged`)
+  }), { ...params, seed, interruptAfterTimeLimit: timeLimit, markInterruptAsFailure: true })
+  t.ok(runs > 0, `${runs} random schedules converged, each session's last write on every node`)
 })
