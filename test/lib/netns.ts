@@ -5,9 +5,12 @@
  * deleted at teardown, on process exit, and on SIGINT/SIGTERM.
  *
  *   const net = await createTestNet(t, { members: 3 })   // skip first with netnsSkipReason()
+ *
+ * Without root or `ip` these tests skip; with NODECAT_REQUIRE_NETNS=1 (CI as root) they fail.
  *   const p = net.spawnNode(t, net.names[0], 'tribes', 'cli.js', ['members', '--json'])
  */
 import { execFile } from 'node:child_process'
+import tap from 'tap'
 import { createLabNet, labNetUnavailable, type LabNet } from '@nodecat/testkit'
 import { dist, startProcess, type TestProcess } from './proc.js'
 
@@ -17,10 +20,37 @@ export function isRoot (): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0
 }
 
-/** Why namespace tests cannot run here (pass as tap's `skip`), or false when they can. */
-export function netnsSkipReason (): string | false {
-  const why = labNetUnavailable()
-  return why === null ? false : `${why} (run as root, as CI does)`
+/**
+ * Set to 1 (by .ci/run when it runs as root) to make a namespace test that cannot run fail the run
+ * instead of skipping: there, a missing `ip` or a kernel without namespaces is a broken CI, and a
+ * skip would let the partition and multicast tests silently not run.
+ */
+export const REQUIRE_NETNS_ENV = 'NODECAT_REQUIRE_NETNS'
+
+/** What to do about namespace tests here: run them, skip them (and why), or fail (and why). */
+export interface NetnsGate {
+  skip: string | false
+  fail: string | false
+}
+
+/** The decision, from why namespaces are unavailable (null: they are available) and the environment. */
+export function netnsGate (unavailable: string | null = labNetUnavailable(), env: NodeJS.ProcessEnv = process.env): NetnsGate {
+  if (unavailable === null) return { skip: false, fail: false }
+  if (env[REQUIRE_NETNS_ENV] === '1') {
+    return { skip: false, fail: `network namespaces are required here (${REQUIRE_NETNS_ENV}=1, as .ci/run sets when root) but cannot be used: ${unavailable}` }
+  }
+  return { skip: `${unavailable} (run as root, as CI does)`, fail: false }
+}
+
+/**
+ * Why namespace tests cannot run here (pass as tap's `skip`), or false when they can. When they
+ * are required (REQUIRE_NETNS_ENV) but cannot run, a failed assertion is added to the test file
+ * first (call this once per file), then the reason is returned so the tests' bodies are not run.
+ */
+export function netnsSkipReason (gate: NetnsGate = netnsGate(), fail: (reason: string) => void = (reason) => { tap.fail(reason) }): string | false {
+  if (gate.fail === false) return gate.skip
+  fail(gate.fail)
+  return gate.fail
 }
 
 async function run (args: string[]): Promise<string> {
@@ -73,8 +103,8 @@ export interface TestNet {
 
 /** Create the namespaces; `t.teardown` removes them even when the test fails. */
 export async function createTestNet (t: Teardown, options: TestNetOptions): Promise<TestNet> {
-  const skip = netnsSkipReason()
-  if (skip) throw new Error(skip)
+  const why = labNetUnavailable()
+  if (why !== null) throw new Error(`cannot create a test network: ${why}`)
   hookSignals()
   const lab = createLabNet({ hosts: options.members, prefix: 'nct' })
   live.add(lab)

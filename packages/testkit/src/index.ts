@@ -10,4 +10,4 @@ export { spawnWatched, livePids, type WatchedProcess, type WatchedOptions, type 
 export { probeNodeArgs, probeEnv, probeStdio, readProbe, lastSample, PROBE_FD } from './probe-args.js'
 export type { ProbeSample } from './process-probe.js'
 export { procMemory, openFds, type ProcMemory } from './proc-stats.js'
-export { createLabNet, labNetUnavailable, type LabNet, type LabNetOptions, type LabHost } from './lab-net.js'
+export { createLabNet, labNetUnavailable, type LabNet, type LabNetOptions, type LabHost, type LabNetHostProbe } from './lab-net.js'

@@ -49,11 +49,28 @@ export interface LabNet {
   destroy (): void
 }
 
-/** Why namespaces cannot be made here, or null when they can. */
-export function labNetUnavailable (): string | null {
-  if (process.platform !== 'linux') return 'needs Linux network namespaces'
-  if (process.getuid?.() !== 0) return 'needs root: it creates network namespaces, veths and a bridge'
-  if (!['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip'].some((p) => existsSync(p))) return 'needs iproute2 (the `ip` command)'
+/** What labNetUnavailable() looks at: this machine by default; a test passes its own. */
+export interface LabNetHostProbe {
+  platform: NodeJS.Platform
+  /** the effective user id (undefined off POSIX) */
+  uid: number | undefined
+  /** whether iproute2's `ip` command is installed */
+  hasIp: () => boolean
+}
+
+const IP_PATHS = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip', '/bin/ip']
+
+/** Why namespaces cannot be made here (or on the probed host), or null when they can. */
+export function labNetUnavailable (probe: Partial<LabNetHostProbe> = {}): string | null {
+  const host: LabNetHostProbe = {
+    platform: process.platform,
+    uid: process.getuid?.(),
+    hasIp: () => IP_PATHS.some((p) => existsSync(p)),
+    ...probe
+  }
+  if (host.platform !== 'linux') return 'needs Linux network namespaces'
+  if (host.uid !== 0) return 'needs root: it creates network namespaces, veths and a bridge'
+  if (!host.hasIp()) return 'needs iproute2 (the `ip` command)'
   return null
 }
 
