@@ -31,6 +31,17 @@ t.test('the test hook NODECAT_TEST_CLOCK_OFFSET_MS', async (t) => {
   t.ok(Math.abs(c.monotonic() - Date.now()) < 1000, 'the monotonic clock is not offset')
 })
 
+t.test('the test hook steps the clock on SIGUSR2', async (t) => {
+  t.same(parseClockOffset('n2=600000@SIGUSR2,n3=-600000@SIGUSR2', 'n2'), { offset: 600000, after: 'SIGUSR2' }, 'a step on a signal')
+  t.equal(parseClockOffset('600000@SIGHUP'), null, 'another signal: malformed, ignored')
+  const c = systemClock('n2', { NODECAT_TEST_CLOCK_OFFSET_MS: 'n2=600000@SIGUSR2' })
+  t.ok(Math.abs(c.now() - Date.now()) < 1000, 'true until the signal')
+  process.kill(process.pid, 'SIGUSR2')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.ok(Math.abs(c.now() - Date.now() - 600000) < 1000, 'then 10 minutes ahead')
+  t.ok(Math.abs(c.monotonic() - Date.now()) < 1000, 'the monotonic clock is not offset')
+})
+
 t.test('a wall clock step neither expires sessions early nor keeps them late', async (t) => {
   const hub = new FakeHub()
   const mono = { t: 1_700_000_000_000 }

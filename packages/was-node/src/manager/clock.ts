@@ -15,6 +15,8 @@
  * Test hook: NODECAT_TEST_CLOCK_OFFSET_MS offsets this process's wall clock, to simulate a skewed
  * node in whole-cluster tests. "600000" or "-600000": skewed from the start; "600000@5000": the
  * clock steps by +10 minutes 5 s after the session manager was created (as NTP would);
+ * "600000@SIGUSR2": it steps when the process receives SIGUSR2 (so a test steps it when its
+ * sessions are in place, however long the start took; later SIGUSR2s do nothing);
  * "n2=600000,n3=-600000@5000": per jvmRoute (nodes not named keep the true clock), so one
  * environment can skew several nodes differently. The monotonic clock is not affected, as a real
  * one would not be. Not for production use: it only makes the clock wrong.
@@ -28,10 +30,13 @@ export interface Clock {
 
 export const CLOCK_OFFSET_ENV = 'NODECAT_TEST_CLOCK_OFFSET_MS'
 
-const ONE = /^\s*([+-]?\d{1,12})(?:@(\d{1,9}))?\s*$/
+const ONE = /^\s*([+-]?\d{1,12})(?:@(\d{1,9}|SIGUSR2))?\s*$/
 
-/** parse the test hook for one route: "<offset>[@<after ms>]" or "<route>=<offset>[@<after ms>],…"; null when unset, malformed or not naming it */
-export function parseClockOffset (text: string | undefined, route = ''): { offset: number, after: number } | null {
+/** when the offset applies: ms after the clock was made, or when the process receives SIGUSR2 */
+export type ClockStep = number | 'SIGUSR2'
+
+/** parse the test hook for one route: "<offset>[@<after ms>|@SIGUSR2]" or "<route>=<offset>[@…],…"; null when unset, malformed or not naming it */
+export function parseClockOffset (text: string | undefined, route = ''): { offset: number, after: ClockStep } | null {
   if (text === undefined || text.trim() === '') return null
   let spec: string | undefined = text
   if (text.includes('=')) {
@@ -40,19 +45,26 @@ export function parseClockOffset (text: string | undefined, route = ''): { offse
   }
   const m = ONE.exec(spec)
   if (m === null) return null
-  return { offset: Number(m[1]), after: m[2] === undefined ? 0 : Number(m[2]) }
+  const after = m[2] === undefined ? 0 : m[2] === 'SIGUSR2' ? 'SIGUSR2' : Number(m[2])
+  return { offset: Number(m[1]), after }
 }
 
 /** whole ms since the epoch as of process start, advanced by performance.now(): never steps */
 const monotonic = (): number => Math.floor(performance.timeOrigin + performance.now())
 
 /** The real clocks, with the test offset from the environment applied to the wall clock. */
-export function systemClock (route = '', env: NodeJS.ProcessEnv = process.env): Required<Clock> & { offset: { offset: number, after: number } | null } {
+export function systemClock (route = '', env: NodeJS.ProcessEnv = process.env): Required<Clock> & { offset: { offset: number, after: ClockStep } | null } {
   const offset = parseClockOffset(env[CLOCK_OFFSET_ENV], route)
   if (offset === null) return { now: () => Date.now(), monotonic, offset: null }
+  if (offset.after === 'SIGUSR2') {
+    let stepped = false
+    process.on('SIGUSR2', () => { stepped = true })
+    return { now: () => Date.now() + (stepped ? offset.offset : 0), monotonic, offset }
+  }
+  const after = offset.after
   const start = performance.now()
   return {
-    now: () => Date.now() + (performance.now() - start >= offset.after ? offset.offset : 0),
+    now: () => Date.now() + (performance.now() - start >= after ? offset.offset : 0),
     monotonic,
     offset
   }
