@@ -2,13 +2,13 @@
  * createBalancer(): the client listener (raw node:http), one undici pool per worker, sticky
  * choice and failover, health checks, optional tribes discovery and the admin listener.
  */
-import http, { type ServerResponse } from 'node:http'
+import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import pino, { type Logger } from 'pino'
 import { startAdmin } from './admin.js'
 import { Chooser } from './choose.js'
+import { onClientError } from './client-errors.js'
 import { createDiscovery, type Discovery } from './discovery.js'
-import type { ClientErrorCode } from './errors.js'
 import { HealthChecker } from './health-check.js'
 import { resolveBalancerOptions, resolveWorker, type Activation, type BalancerOptions, type ResolvedOptions, type WorkerConfig } from './options.js'
 import { proxyRequest, screen, type ProxyContext } from './proxy.js'
@@ -40,14 +40,6 @@ export interface Balancer {
   readonly address: AddressInfo | null
   readonly adminAddress: AddressInfo | null
   readonly options: ResolvedOptions
-}
-
-/** Parser errors node reports on the client socket, mapped to our answers. */
-function clientErrorCode (code: string | undefined): ClientErrorCode {
-  if (code === 'HPE_HEADER_OVERFLOW') return 'LB_ERR_HEADERS_TOO_LARGE'
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return 'LB_ERR_REQUEST_TIMEOUT'
-  if (code === 'HPE_URI_TOO_LONG') return 'LB_ERR_URI_TOO_LONG'
-  return 'LB_ERR_BAD_REQUEST'
 }
 
 export function createBalancer (options: BalancerOptions = {}): Balancer {
@@ -83,23 +75,7 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
     socket.on('error', () => socket.destroy())
     sendRawError(socket, 'LB_ERR_METHOD_NOT_ALLOWED')
   })
-  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
-    // why: a broken request costs the workers nothing: answer it here and close
-    if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
-    stats.clientErrors++
-    const code = clientErrorCode(err.code)
-    stats.count(code)
-    // why: garbage pipelined behind a request still being answered must not cut that answer
-    // (nor write into its body): the answer goes out whole, then the 400, then the close
-    const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
-    if (pending != null && !pending.writableFinished) {
-      const after = (): void => { if (socket.writable) sendRawError(socket, code); else socket.destroy() }
-      pending.once('finish', after)
-      pending.once('close', () => { if (!pending.writableFinished) socket.destroy() })
-      return
-    }
-    sendRawError(socket, code)
-  })
+  server.on('clientError', (err: Error & { code?: string }, socket: Socket) => onClientError(stats, err, socket))
 
   let address: AddressInfo | null = null
   let admin: { server: http.Server, address: AddressInfo } | null = null

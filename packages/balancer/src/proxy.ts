@@ -90,6 +90,21 @@ export function screen (req: IncomingMessage, options: ResolvedOptions): ClientE
   return null
 }
 
+/** the exchange answering each response, for what happens on its connection (client error, timeout) */
+const exchanges = new WeakMap<ServerResponse, Exchange>()
+
+/**
+ * The request this response answers cannot go on: its body's framing broke, or its connection
+ * timed out. Answer `code` now and close (or cut the connection if the answer already started),
+ * and stop the worker's attempt. False when no exchange of ours is answering this response.
+ */
+export function interruptRequest (res: ServerResponse, code: ClientErrorCode): boolean {
+  const ex = exchanges.get(res)
+  if (ex === undefined || ex.finished) return false
+  ex.interrupt(code)
+  return true
+}
+
 /** Handle one client request (the node:http 'request' listener). */
 export function proxyRequest (ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
   ctx.stats.requests++
@@ -138,6 +153,8 @@ class Exchange {
   clientGone = false
   finished = false
   lastFailure: ClientErrorCode | null = null
+  /** set when the client was answered while its request was still arriving (see interrupt) */
+  interrupted: ClientErrorCode | null = null
 
   constructor (ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, routes: readonly string[], headers: HeaderMap) {
     this.ctx = ctx
@@ -150,6 +167,7 @@ class Exchange {
 
   start (): void {
     this.ctx.stats.inFlight++
+    exchanges.set(this.res, this)
     this.res.on('close', () => {
       if (!this.res.writableFinished) {
         this.clientGone = true
@@ -158,6 +176,7 @@ class Exchange {
       this.#end()
     })
     this.body.prepare(this.req, this.ctx.options.replayBufferSize).then((ok) => {
+      if (this.interrupted !== null) return
       if (!ok || this.clientGone) {
         this.res.destroy()
         return
@@ -168,7 +187,7 @@ class Exchange {
 
   /** try the next worker, or answer with why there is none */
   next (): void {
-    if (this.clientGone) return
+    if (this.clientGone || this.interrupted !== null) return
     const { chooser, options, stats } = this.ctx
     if (this.attempts >= options.maxAttempts) {
       this.fail(this.lastFailure ?? 'LB_ERR_NO_WORKER')
@@ -193,6 +212,26 @@ class Exchange {
 
   fail (code: ClientErrorCode): void {
     this.ctx.stats.count(code)
+    sendError(this.res, code)
+  }
+
+  /**
+   * Answer now, whatever the attempt is doing: the request will never arrive whole (broken body
+   * framing, or the connection's time ran out). The connection closes after the answer, since the
+   * rest of the body on it cannot be told from a next request. Nothing here is the worker's fault.
+   */
+  interrupt (code: ClientErrorCode): void {
+    if (this.interrupted !== null) return
+    this.interrupted = code
+    this.body.abort()
+    this.current?.abort()
+    // why: a whole answer is only being flushed; the client error that follows it will close
+    if (this.res.writableEnded) return
+    if (this.res.headersSent) {
+      this.res.destroy()
+      return
+    }
+    this.res.setHeader('connection', 'close')
     sendError(this.res, code)
   }
 
@@ -251,12 +290,16 @@ class Attempt implements Dispatcher.DispatchHandler {
   onRequestStart (controller: Dispatcher.DispatchController): void {
     this.#sent = true
     this.#controller = controller
-    if (this.#ex.clientGone) controller.abort(new ClientGoneError('client went away'))
+    if (this.#ex.clientGone || this.#ex.interrupted !== null) controller.abort(new ClientGoneError('client went away'))
   }
 
   onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     // why: 1xx are informational; node already answered the client's Expect itself
     if (statusCode < 200) return
+    if (this.#ex.interrupted !== null) {
+      controller.abort(new ClientGoneError('the client was answered already'))
+      return
+    }
     if (statusCode === 503 && headers[DRAINING_HEADER] !== undefined) {
       // a stopping nodecat node refused the request without processing it: safe to send elsewhere
       controller.abort(Object.assign(new Error('worker is draining'), { code: 'LB_ERR_WORKER_DRAINING' }))
@@ -297,6 +340,8 @@ class Attempt implements Dispatcher.DispatchHandler {
     const ex = this.#ex
     const worker = this.#worker
     const code = (err as { code?: string }).code ?? 'UNKNOWN'
+    // why: the client has its answer (and the connection closes after it): nothing more to send
+    if (ex.interrupted !== null) return
     if (ex.clientGone || ex.body.clientFailed || err instanceof ClientGoneError) {
       ex.res.destroy()
       return

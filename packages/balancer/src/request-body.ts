@@ -11,6 +11,10 @@ export function hasBody (req: IncomingMessage): boolean {
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }
 
+function abandoned (): Error {
+  return Object.assign(new Error('the request body was abandoned'), { code: 'LB_ERR_BODY_ABANDONED' })
+}
+
 export class RequestBody {
   /** the whole body when it fit the replay buffer (null: none, or streaming) */
   data: Buffer | null = null
@@ -21,6 +25,9 @@ export class RequestBody {
   #prefix: Buffer[] = []
   #iterator: AsyncIterator<Buffer> | null = null
   #started = false
+  #abandoned = false
+  /** fails the read in progress (one at a time: the prefix reader, then the worker's stream) */
+  #failRead: ((err: Error) => void) | null = null
 
   /** can this body be sent (again) to a worker? */
   replayable (): boolean {
@@ -34,15 +41,33 @@ export class RequestBody {
     return this.#stream()
   }
 
+  /**
+   * Stop reading: the request's framing broke or its time ran out, and the client was answered.
+   * A read waiting for body bytes fails at once instead of waiting for bytes that never come.
+   */
+  abort (): void {
+    this.#abandoned = true
+    this.#failRead?.(abandoned())
+  }
+
+  async #read (): Promise<IteratorResult<Buffer>> {
+    if (this.#abandoned) throw abandoned()
+    return await new Promise((resolve, reject) => {
+      const fail = (err: Error): void => { reject(err) }
+      const settled = (): void => { if (this.#failRead === fail) this.#failRead = null }
+      this.#failRead = fail
+      this.#iterator!.next().then((r) => { settled(); resolve(r) }, (err: unknown) => { settled(); reject(err) })
+    })
+  }
+
   async * #stream (): AsyncGenerator<Buffer> {
     this.#started = true
     for (const chunk of this.#prefix) yield chunk
     this.#prefix = []
-    const it = this.#iterator!
     for (;;) {
       let r: IteratorResult<Buffer>
       try {
-        r = await it.next()
+        r = await this.#read()
       } catch (err) {
         this.clientFailed = true
         throw err
@@ -66,7 +91,7 @@ export class RequestBody {
     let size = 0
     try {
       while (size <= cap) {
-        const r = await this.#iterator.next()
+        const r = await this.#read()
         if (r.done === true) {
           this.data = this.#prefix.length === 1 ? this.#prefix[0]! : Buffer.concat(this.#prefix, size)
           this.#prefix = []

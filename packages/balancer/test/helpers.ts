@@ -115,3 +115,28 @@ export async function raw (port: number, text: string | Buffer, { host = '127.0.
     socket.write(text)
   })
 }
+
+export interface RawSession { text: string, closed: boolean }
+
+/**
+ * Raw HTTP over a socket, read until the balancer closes the connection (or `timeoutMs`, then
+ * `closed` is false): for checking how many answers came and that the connection was closed.
+ */
+export async function rawUntilClose (port: number, text: string | Buffer, { timeoutMs = 20_000 } = {}): Promise<RawSession> {
+  const net = await import('node:net')
+  return await new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1')
+    let got = ''
+    const timer = setTimeout(() => { socket.destroy(); resolve({ text: got, closed: false }) }, timeoutMs)
+    socket.setEncoding('latin1')
+    socket.on('data', (c: string) => { got += c })
+    socket.on('error', () => {})
+    socket.on('close', () => { clearTimeout(timer); resolve({ text: got, closed: true }) })
+    socket.write(text)
+  })
+}
+
+/** How many final (non-1xx) response heads a raw answer holds. */
+export function finalAnswers (text: string): number {
+  return (text.match(/(?:^|\r\n|\n)HTTP\/1\.[01] [2-5]\d\d /g) ?? []).length
+}
