@@ -8,7 +8,8 @@
  * For every request: a well-formed HTTP answer (the server never crashes); the live session is
  * used only when some value names it exactly (its base, with a valid route); a new session never
  * takes an id the client sent (no fixation); and the live session's data changes only by the
- * requests that named it.
+ * requests that named it. And any number of malformed session cookies ahead of the live one never
+ * hide it (they do not count against the candidate limit).
  *
  * NODECAT_FUZZ_RUNS=<n> runs every property n times; NODECAT_FUZZ_SEED / NODECAT_FUZZ_PATH replay.
  */
@@ -142,6 +143,29 @@ for (const [name, build] of [['fastify', buildFastify], ['express', buildExpress
       if (n1!.manager.inspect(live)?.attributes.count !== count) throw new Error('the live session changed without being named')
     }), fuzzParams(200))
     t.equal(n1!.manager.inspect(live)?.attributes.count, count, `the live session holds exactly the counts of the ${selected} requests that named it`)
+
+    // junk session cookies ahead of the live one: any number of malformed values never hide it
+    const wellFormed = (v: string): boolean => {
+      let u = v.trim()
+      if (u.length >= 2 && u.startsWith('"') && u.endsWith('"')) u = u.slice(1, -1)
+      return /^[A-Za-z0-9_-]{22,64}\.[A-Za-z0-9_-]{1,64}$/.test(u)
+    }
+    const junk = fc.oneof(nearMiss, other)
+      .map((v) => v.replace(/[^\x20-\x7e]|[;,]/g, '').slice(0, 300))
+      .filter((v) => !wellFormed(v))
+    let hidden = 0
+    await fc.assert(fc.asyncProperty(fc.array(junk, { minLength: 8, maxLength: 24 }), fc.boolean(), async (values, splitHeaders) => {
+      const pieces = [...values.map((v) => `JSESSIONID=${v}`), `JSESSIONID=${live}`]
+      const cookieLines = splitHeaders ? pieces.map((p) => `Cookie: ${p}\r\n`) : [`Cookie: ${pieces.join('; ')}\r\n`]
+      const a = await rawRequest(port, `GET /count HTTP/1.1\r\nHost: a\r\n${cookieLines.join('')}Connection: close\r\n\r\n`)
+      if (a.status !== 200) throw new Error(`status ${a.status} for ${values.length} junk cookies`)
+      const { id, count: got } = JSON.parse(a.body) as { id: string, count: number }
+      if (id.slice(0, id.indexOf('.')) !== base) { hidden++; throw new Error(`${values.length} junk cookies hid the live session: ${JSON.stringify(values)}`) }
+      count++
+      if (got !== count) throw new Error(`count ${got}, expected ${count}`)
+    }), fuzzParams(100))
+    t.equal(hidden, 0, 'no run of junk cookies hid the live session')
+    t.equal(n1!.manager.inspect(live)?.attributes.count, count, 'and each of those requests counted on it')
     // each naming form, alone, does select it (so the property above was not vacuous)
     for (const v of [live, `${base}.n2`, `"${live}"`]) {
       const again = await rawRequest(port, `GET /count HTTP/1.1\r\nHost: a\r\nCookie: x=1; JSESSIONID=${v}\r\nConnection: close\r\n\r\n`)

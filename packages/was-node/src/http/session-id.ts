@@ -3,21 +3,23 @@
  * get_sessionid): the `;jsessionid=` path parameter first, then EVERY cookie with the session
  * cookie's name, in header order. Hostile input never throws: malformed pieces are skipped, and
  * both the length of one id and the number of candidates are bounded.
+ *
+ * Only values of a session id's shape (`<base>.<route>`, session/id.ts) are candidates, so junk
+ * cookies of the same name cannot use up the candidate limit ahead of the real one: a value of
+ * another shape can never name a session, and is skipped without being counted.
  */
+import { parseSessionId } from '../session/id.js'
 
 /** Bounds on what we accept from a client. */
 export const SESSION_ID_LIMITS: Readonly<{ maxIdLength: number, maxCandidates: number }> = Object.freeze({
-  /** ids longer than this are ignored (ours are ~33 chars plus the route) */
-  maxIdLength: 256,
-  /** at most this many candidates are offered to the store */
+  /** ids longer than this are ignored: the longest well-formed id (64-character base, '.', 64-character route) */
+  maxIdLength: 129,
+  /** at most this many well-formed candidates are offered to the store */
   maxCandidates: 8
 })
 
-// RFC 6265 cookie-octet without the comma we split on: printable ASCII except space " ; \ ,
-const ID_CHARS = /^[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]+$/
-
 function acceptable (value: string, maxIdLength: number): boolean {
-  return value.length > 0 && value.length <= maxIdLength && ID_CHARS.test(value)
+  return value.length > 0 && value.length <= maxIdLength && parseSessionId(value) !== null
 }
 
 /** Where the path ends in a request target (query excluded). */
@@ -28,7 +30,7 @@ function pathEnd (url: string): number {
 
 /**
  * The value of the `;<param>=` path parameter (case-sensitive), cut at the first `?`, `;` or `/`;
- * null when absent, empty or malformed.
+ * null when absent, empty or not of a session id's shape.
  */
 export function pathSessionId (url: string, param = 'jsessionid', maxIdLength = SESSION_ID_LIMITS.maxIdLength): string | null {
   const end = pathEnd(url)
@@ -57,8 +59,9 @@ export function stripSessionPathParam (url: string, param = 'jsessionid'): strin
 }
 
 /**
- * Every value of the cookie `name` in `header`, in order, duplicates kept, one pair of surrounding
- * double quotes removed. Pairs are separated by `;` or `,` (old folded headers).
+ * Every well-formed value of the cookie `name` in `header`, in order, duplicates kept, one pair of
+ * surrounding double quotes removed, at most `maxCandidates` of them (malformed values are not
+ * counted). Pairs are separated by `;` or `,` (old folded headers).
  */
 export function cookieSessionIds (header: string | readonly string[] | undefined, name: string, maxIdLength = SESSION_ID_LIMITS.maxIdLength, maxCandidates = SESSION_ID_LIMITS.maxCandidates): string[] {
   if (header === undefined) return []
