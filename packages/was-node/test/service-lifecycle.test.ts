@@ -3,8 +3,11 @@ import express from 'express'
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import net from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { startNode, type RunningNode } from '../src/service/node.js'
+import { checkChannelOptions } from '../src/service/channel-options.js'
+import { resolveNodeOptions } from '../src/service/options.js'
 import type { LoadedApp } from '../src/service/app-loader.js'
 import { classifyApp, loadApp } from '../src/service/app-loader.js'
 import { freePorts } from '../../../test/lib/ports.js'
@@ -132,6 +135,28 @@ t.test('startNode fails cleanly on a bad app module (coded error, nothing left l
     { code: 'WAS_ERR_APP_LOAD' })
   await t.rejects(request(`http://127.0.0.1:${http}`, '/'), 'HTTP port not bound')
   await t.rejects(startNode({ http: { port: 99999 } }), { code: 'WAS_ERR_INVALID_OPTION', message: /http\.port/ })
+})
+
+t.test('a node that refuses its channel options (insecure receiver address) fails before it listens on HTTP', async (t) => {
+  // 192.0.2.10 (TEST-NET-1) is never contacted: the options are refused before any socket opens
+  const refused = (port: number) => ({ jvmRoute: 'early', http: { address: '127.0.0.1', port }, receiver: { address: '192.0.2.10', port: 4000, autoBind: 1 }, membership: { type: 'static' as const, members: ['192.0.2.11:4000'] } })
+
+  // the HTTP port is held by this test: a node that listened first would fail with EADDRINUSE instead
+  const held = net.createServer()
+  await new Promise<void>((resolve, reject) => { held.once('error', reject); held.listen(0, '127.0.0.1', resolve) })
+  t.teardown(() => new Promise<void>((resolve) => held.close(() => resolve())))
+  const heldPort = (held.address() as net.AddressInfo).port
+  await t.rejects(startNode(refused(heldPort), { logger: captureLogger().logger }), { code: 'TRIBES_ERR_INSECURE', message: /192\.0\.2\.10/ },
+    'the channel options are refused before the node tries to listen')
+
+  // on a free port: nothing listened, not even briefly
+  const [free] = await freePorts(1)
+  const { logger, lines } = captureLogger()
+  await t.rejects(startNode(refused(free!), { logger }), { code: 'TRIBES_ERR_INSECURE' })
+  t.same(lines.filter((l) => typeof l.msg === 'string' && /listening/i.test(l.msg)).map((l) => l.msg), [], 'no "listening" line was logged')
+  await t.rejects(request(`http://127.0.0.1:${free}`, '/_nodecat/status'), 'the HTTP port is not bound')
+  // the same options with a key (or --insecure) are fine: only the insecure address was refused
+  await t.resolves(Promise.resolve().then(() => checkChannelOptions(resolveNodeOptions({ ...refused(free!), insecure: true }), captureLogger().logger)))
 })
 
 t.test('the example shop: page, JSON state, login regenerates the id, cart in place, logout, escaping', async (t) => {

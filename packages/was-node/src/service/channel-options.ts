@@ -1,10 +1,12 @@
 /**
  * The service's Tomcat-named options mapped onto the tribes channel's options (whose own table and
- * validation live in @nodecat/tribes; nothing is validated twice here).
+ * validation live in @nodecat/tribes; nothing here re-implements them), and the check that runs
+ * tribes' validation before the node listens on anything.
  */
 import type { Logger } from 'pino'
-import type { MemberMeta, SendMode } from '@nodecat/tribes'
+import { resolveChannelOptions, type MemberMeta, type SendMode } from '@nodecat/tribes'
 import type { ResolvedNodeOptions } from './options.js'
+import { advertisedHttpUrl } from './advertise.js'
 
 /** The subset of tribes' ChannelOptions the service sets. */
 export interface ServiceChannelOptions {
@@ -55,4 +57,15 @@ export function channelOptionsOf (o: ResolvedNodeOptions, httpUrl: string, logge
     insecure: o.insecure,
     logger
   }
+}
+
+/**
+ * Validate the channel options this node will start with, before anything listens: an insecure
+ * receiver address, a bad key or key file, a bad route throw tribes' coded error here instead of
+ * after the HTTP server is up. The HTTP URL the node advertises is known only once it listens
+ * (port 0 picks one); a URL of the same form, from the configured address and port, stands in.
+ */
+export function checkChannelOptions (o: ResolvedNodeOptions, logger: Logger): void {
+  const provisional = advertisedHttpUrl({ address: o.http.address, family: o.http.address.includes(':') ? 'IPv6' : 'IPv4', port: o.http.port }, o)
+  resolveChannelOptions(channelOptionsOf(o, provisional, logger))
 }

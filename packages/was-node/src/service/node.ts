@@ -19,7 +19,7 @@ import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from '
 import { createServiceLogger } from './logger.js'
 import { loadApp, type ConnectHandler, type LoadedApp } from './app-loader.js'
 import { DeferredStore } from './deferred-store.js'
-import { channelOptionsOf, type ServiceChannelOptions } from './channel-options.js'
+import { channelOptionsOf, checkChannelOptions, type ServiceChannelOptions } from './channel-options.js'
 import { registerStatus, STATUS_PATH, type StatusSource } from './status.js'
 import { registerMetrics } from './metrics.js'
 import { PageGuard } from './page-guard.js'
@@ -91,6 +91,9 @@ export const stoppedDuringStart = (): WasError => new WasError('WAS_ERR_STOPPED'
 export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = {}): Promise<RunningNode> {
   const options = resolveNodeOptions(input)
   const logger = deps.logger ?? createServiceLogger(options.log)
+  // why here: a node that refuses its channel options (an insecure receiver address, a bad key)
+  // must fail before it listens on anything; an injected channel validates its own
+  if (deps.createChannel === undefined) checkChannelOptions(options, logger.child({ component: 'channel' }))
   const factories = { ...defaultFactories, ...(deps.createChannel ? { createChannel: deps.createChannel } : {}), ...(deps.createManager ? { createManager: deps.createManager } : {}) }
   const userApp = deps.app ?? (options.app === null ? null : await loadApp(options.app))
   const startedAt = Date.now()
