@@ -24,6 +24,7 @@ import { registerStatus, STATUS_PATH, type StatusSource } from './status.js'
 import { registerMetrics } from './metrics.js'
 import { PageGuard } from './page-guard.js'
 import { awaitInitialMembers } from './membership-wait.js'
+import { Readiness, registerReady } from './readiness.js'
 import { holdEarlyMessages } from './early-messages.js'
 import { advertisedHttpUrl } from './advertise.js'
 import { defaultFactories, type ManagerFactoryOptions } from './wiring.js'
@@ -117,6 +118,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     serverFactory: (handler) => {
       const server = http.createServer((req, res) => {
         if (drain.refuse(res)) return
+        if (readiness.refuse(req, res)) return
         if (connect !== null && !(req.url ?? '').startsWith('/_nodecat/')) connect(req, res)
         else handler(req, res)
       })
@@ -127,6 +129,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     }
   })
   const drain = new Drain()
+  const readiness = new Readiness()
   let channel: Channel | null = null
   let manager: NodeSessionManager | null = null
   let httpUrl = ''
@@ -135,6 +138,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   app.addHook('onRequest', pages.hook)
   const statusSource: StatusSource = { jvmRoute: options.jvmRoute, httpUrl: () => httpUrl, startedAt, channel: () => channel, sessions: () => manager?.stats() ?? null, replicas: () => manager?.replicas?.() ?? null, pagesRefused: () => pages.refused() }
   registerStatus(app, statusSource)
+  registerReady(app, readiness)
   registerMetrics(app, statusSource)
   if (userApp?.kind === 'fastify') {
     const plugin = userApp.plugin
@@ -151,6 +155,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     stopping ??= (async () => {
       logger.info({ event: 'node-stopping', reason }, `stopping (${reason})`)
       deferred.fail(new WasError('WAS_ERR_STOPPING', 'the node is stopping', { statusCode: 503 }))
+      readiness.draining()
       if (listening) {
         // why: closing kept-alive connections races a balancer that is sending a request on one;
         // while draining, new requests get a "not processed" 503 the balancer retries elsewhere
@@ -203,10 +208,13 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     const early = holdEarlyMessages(channel)
     manager = factories.createManager({ options, channel: early.channel, logger: logger.child({ component: 'sessions' }) })
     await channel.start()
-    const seen = await awaitInitialMembers(channel, options, `${channel.local.host}:${channel.local.port}`)
-    logger.info({ event: 'members-known', members: seen }, `${seen} member(s) known at start`)
+    const known = await awaitInitialMembers(channel, options.membership, () => stopping !== null)
+    logger.info({ event: 'members-known', members: known.members, down: known.down, unheard: known.unheard },
+      `${known.members} member(s) known at start` + (known.down.length > 0 ? `; listed but down: ${known.down.join(', ')}` : '') +
+      (known.unheard.length > 0 ? `; listed, answering, but not heard: ${known.unheard.join(', ')}` : ''))
     deferred.attach(manager)
     await manager.start()
+    readiness.sessionsReady()
   } catch (err) {
     deferred.fail(err)
     if (stopping === null) {
