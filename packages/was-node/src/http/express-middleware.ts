@@ -40,8 +40,13 @@ export function sessionMiddleware (options: SessionMiddlewareOptions): SessionMi
 
   function attach (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     const rawUrl = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/'
-    let rc: RequestCycle
-    try { rc = cycle.open(req, rawUrl) } catch (err) { next(err); return }
+    let opened: RequestCycle | Promise<RequestCycle>
+    try { opened = cycle.open(req, rawUrl) } catch (err) { next(err); return }
+    if (opened instanceof Promise) opened.then((rc) => { bind(rc, req, res, next) }, next)
+    else bind(opened, req, res, next)
+  }
+
+  function bind (rc: RequestCycle, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     req.url = rc.url
     ;(req as SessionRequest).session = rc.session
 

@@ -36,7 +36,7 @@ async function nodecatSession (fastify: FastifyInstance, options: SessionMiddlew
   fastify.addHook('onRequest', async (request, reply) => {
     if (!cycle.isReady) await cycle.whenReady()
     const raw = request.raw as typeof request.raw & { originalUrl?: string }
-    const rc = cycle.open(raw, raw.originalUrl ?? raw.url ?? '/')
+    const rc = await cycle.open(raw, raw.originalUrl ?? raw.url ?? '/')
     cycles.set(request, rc)
     request.session = rc.session
     // why: hijacked or aborted requests never reach onSend, but their changes must still be recorded

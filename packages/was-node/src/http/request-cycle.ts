@@ -9,6 +9,22 @@ import { requestIsHttps, setCookieValue } from './cookie-options.js'
 import { resolveHttpOptions, type ResolvedHttpOptions, type SessionMiddlewareOptions } from './options.js'
 import { cookieSessionIds, pathSessionId, SESSION_ID_LIMITS, stripSessionPathParam } from './session-id.js'
 
+/** The session ids a request carries, in the order the balancer reads them. */
+interface RequestIds {
+  /** the URL with `;jsessionid=` removed */
+  url: string
+  cookieIds: string[]
+  /** the path parameter's id first, then every cookie's */
+  candidates: string[]
+}
+
+function requestIds (options: ResolvedHttpOptions, req: IncomingMessage, rawUrl: string): RequestIds {
+  const fromPath = pathSessionId(rawUrl, options.pathParam)
+  const cookieIds = cookieSessionIds(req.headers.cookie, options.cookie.name, SESSION_ID_LIMITS.maxIdLength,
+    SESSION_ID_LIMITS.maxCandidates - (fromPath === null ? 0 : 1))
+  return { url: stripSessionPathParam(rawUrl, options.pathParam), cookieIds, candidates: fromPath === null ? cookieIds : [fromPath, ...cookieIds] }
+}
+
 /** One request's session, from open to end. */
 export class RequestCycle {
   /** what the app sees */
@@ -24,15 +40,13 @@ export class RequestCycle {
   readonly #cookieIds: string[]
   #ending: Promise<CookieAction> | null = null
 
-  constructor (options: ResolvedHttpOptions, req: IncomingMessage, rawUrl: string) {
+  constructor (options: ResolvedHttpOptions, req: IncomingMessage, ids: RequestIds) {
     this.#options = options
-    this.url = stripSessionPathParam(rawUrl, options.pathParam)
+    this.url = ids.url
     this.path = decodePath(this.url)
     this.https = requestIsHttps(req, options.trusted)
-    const fromPath = pathSessionId(rawUrl, options.pathParam)
-    this.#cookieIds = cookieSessionIds(req.headers.cookie, options.cookie.name, SESSION_ID_LIMITS.maxIdLength,
-      SESSION_ID_LIMITS.maxCandidates - (fromPath === null ? 0 : 1))
-    this.#request = options.store.open(fromPath === null ? this.#cookieIds : [fromPath, ...this.#cookieIds])
+    this.#cookieIds = ids.cookieIds
+    this.#request = options.store.open(ids.candidates)
     this.session = this.#request.session
   }
 
@@ -94,7 +108,14 @@ export class SessionCycle {
   /** resolves when requests may open sessions */
   whenReady (): Promise<void> { return this.#whenReady }
 
-  open (req: IncomingMessage, rawUrl: string): RequestCycle {
-    return new RequestCycle(this.options, req, rawUrl)
+  /**
+   * Open a request's session. A promise when the store first fetches a session it lacks from the
+   * cluster (see SessionStore.prepare); otherwise the cycle itself, at once.
+   */
+  open (req: IncomingMessage, rawUrl: string): RequestCycle | Promise<RequestCycle> {
+    const ids = requestIds(this.options, req, rawUrl)
+    const wait = this.options.store.prepare?.(ids.candidates) ?? null
+    if (wait === null) return new RequestCycle(this.options, req, ids)
+    return wait.then(() => new RequestCycle(this.options, req, ids))
   }
 }

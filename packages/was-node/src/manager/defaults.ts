@@ -43,6 +43,11 @@ export interface SessionManagerOptions {
   gapWait?: number
   /** ms to wait for a session-full before asking the next member */
   sessionRequestTimeout?: number
+  /**
+   * ms a request for a session this node lacks waits for the peers' copies before the app runs
+   * (fetch on miss; tens of ms on a LAN). 0 turns fetching off.
+   */
+  sessionFetchTimeout?: number
   /** ms a removed session's id is remembered, so late messages cannot resurrect it */
   tombstoneTime?: number
   logger?: Logger
@@ -65,6 +70,7 @@ export const DEFAULTS = Object.freeze({
   accessReplicateFraction: 0.5,
   gapWait: 100,
   sessionRequestTimeout: 5000,
+  sessionFetchTimeout: 100,
   tombstoneTime: 120_000
 })
 
@@ -96,6 +102,7 @@ export function resolveOptions (opts: SessionManagerOptions): ResolvedOptions {
     accessReplicateFraction: v.number(o.accessReplicateFraction, 'accessReplicateFraction', 0, 1),
     gapWait: v.integer(o.gapWait, 'gapWait', 0, 60_000),
     sessionRequestTimeout: v.integer(o.sessionRequestTimeout, 'sessionRequestTimeout', 10, 600_000),
+    sessionFetchTimeout: v.integer(o.sessionFetchTimeout, 'sessionFetchTimeout', 0, 60_000),
     tombstoneTime: v.integer(o.tombstoneTime, 'tombstoneTime', 0, 86_400_000)
   }
 }

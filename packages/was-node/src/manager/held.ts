@@ -22,6 +22,8 @@ export const MAX_FULL_ATTEMPTS = 3
 export interface HeldHost {
   peers (): Member[]
   running (): boolean
+  /** a fresh request number, never 0 (0 marks an unsolicited session-full: a pushed winner) */
+  nextReq (): number
   /** send session-request { id, req } to one member */
   ask (member: Member, id: string, req: number): void
   /** a held delta refused because the bounds are reached */
@@ -37,7 +39,6 @@ export class HeldDeltas {
   readonly #entries = new Map<string, Entry>()
   readonly #requests = new Map<number, Request>()
   #count = 0
-  #nextReq = 1 // why: 0 marks an unsolicited session-full (a pushed winner)
 
   constructor (host: HeldHost, opts: { gapWait: number, requestTimeout: number }) {
     this.#host = host
@@ -125,7 +126,7 @@ export class HeldDeltas {
       this.clear(base)
       return
     }
-    const req = this.#nextReq++
+    const req = this.#host.nextReq()
     const timer = setTimeout(() => { this.#requests.delete(req); this.#askNext(base, id, candidates) }, this.#requestTimeout)
     this.#requests.set(req, { base, id, candidates, timer })
     this.#host.ask(member, id, req)

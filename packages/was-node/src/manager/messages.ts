@@ -38,9 +38,11 @@ export type SessionMessage =
   | Head & { t: 'transfer-complete', xfer: number, count: number }
   | Head & { t: 'session-request', id: string, req: number }
   | Head & { t: 'session-full', id: string, req: number, s: FullSession | null }
+  /** what a member holds (id and stamp per session; null: removed a moment ago), in chunks (reconcile.ts) */
+  | Head & { t: 'digest', xfer: number, seq: number, last: boolean, answer: boolean, s: Array<[string, StampTuple | null]> }
 
 export type MessageType = SessionMessage['t']
-export const MESSAGE_TYPES: readonly MessageType[] = ['created', 'delta', 'expired', 'accessed', 'id-changed', 'get-all', 'all-data', 'transfer-complete', 'session-request', 'session-full']
+export const MESSAGE_TYPES: readonly MessageType[] = ['created', 'delta', 'expired', 'accessed', 'id-changed', 'get-all', 'all-data', 'transfer-complete', 'session-request', 'session-full', 'digest']
 
 type Body<M> = M extends SessionMessage ? Omit<M, 'k' | 'v'> : never
 /** build a message (adds the kind marker and protocol version) */

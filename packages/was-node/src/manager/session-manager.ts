@@ -30,12 +30,14 @@ import { actionFromTuple, actionToTuple, fromFull, fromTuple, message, toFull, t
 import { checkMessage } from './validate.js'
 import { StateTransfer, answerGetAll, type TransferHost } from './transfer.js'
 import { HeldDeltas, type Held } from './held.js'
+import { SessionFetch } from './fetch.js'
+import { Reconciler } from './reconcile.js'
 import { emptyStats } from './stats.js'
 import { systemClock } from './clock.js'
 
 
 /** message types queued while the initial state transfer runs (Tomcat's receiverQueue) */
-const QUEUED = new Set<MessageType>(['created', 'delta', 'expired', 'accessed', 'id-changed'])
+const QUEUED = new Set<MessageType>(['created', 'delta', 'expired', 'accessed', 'id-changed', 'digest'])
 
 /**
  * Replicated sessions for one node. Implements the SessionStore the HTTP layer uses.
@@ -65,6 +67,9 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   /** losing changes already counted as conflicts ("base|stamp"), bounded */
   readonly #losses = new Set<string>()
   readonly #held: HeldDeltas
+  readonly #fetch: SessionFetch
+  readonly #reconciler: Reconciler
+  #nextReq = 1 // why: 0 marks an unsolicited session-full (a pushed winner)
   readonly #stats: SessionManagerStats
   #resolveReady!: () => void
   #isReady = false
@@ -90,10 +95,28 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     if (system?.offset) this.#log.warn({ offsetMs: system.offset.offset, afterMs: system.offset.after }, 'test hook NODECAT_TEST_CLOCK_OFFSET_MS: this node\'s wall clock is deliberately wrong')
     this.#limits = { maxSessionBytes: this.#opts.maxSessionBytes, maxEntries: 10_000, maxChunkSessions: 5000 }
     this.ready = new Promise((resolve) => { this.#resolveReady = resolve })
+    const nextReq = (): number => this.#nextReq++
+    const ask = (member: Member, id: string, req: number): void => { void this.#send(message({ t: 'session-request', id, req }), [member], 'async') }
+    this.#fetch = new SessionFetch({
+      peers: () => this.#peers(),
+      running: () => this.#running,
+      nextReq,
+      ask,
+      install: (f, from) => this.#installFull(f, 'session-full', from)
+    }, { timeout: this.#opts.sessionFetchTimeout, maxInFlight: 1000, missMemory: 5000 })
+    this.#reconciler = new Reconciler({
+      log: this.#log,
+      sessions: () => this.#sessions,
+      removed: () => [...this.#tombstones.keys()].map((base) => `${base}.${this.route}`),
+      send: async (msg, to) => await this.#send(msg, [to], 'sync'),
+      push: (rec, to) => { void this.#pushWinner(rec, to) },
+      removedThere: (rec) => this.#remove(rec, 'invalidated', true)
+    })
     this.#held = new HeldDeltas({
       peers: () => this.#peers(),
       running: () => this.#running,
-      ask: (member, id, req) => { void this.#send(message({ t: 'session-request', id, req }), [member], 'async') },
+      nextReq,
+      ask,
       overflow: (d) => this.#drop('hold-full', d.sender, { session: sessionRef(d.id) }),
       giveUp: (id, held, why) => {
         this.#stats.gapsUnrecoverable++
@@ -161,6 +184,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#transfer?.cancel()
     this.#transfer = null
     this.#held.clearAll()
+    this.#fetch.clear()
     for (const rec of [...this.#sessions.values()]) this.#remove(rec, 'shutdown', false)
     if (!this.#isReady) this.#markReady()
   }
@@ -194,6 +218,26 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     return new RequestSessionImpl(this.#host, null)
   }
 
+  /**
+   * Before open(): when a candidate id that comes before any session held here names a session
+   * this node lacks, ask the live peers for it (fetch.ts). Resolves when the copies are in (or
+   * nobody has it, or the wait is over); null when there is nothing to wait for.
+   */
+  prepare (candidateIds: readonly string[]): Promise<void> | null {
+    if (!this.#running || !this.#isReady || this.#opts.sessionFetchTimeout === 0 || this.#peers().length === 0) return null
+    let waits: Array<Promise<void>> | null = null
+    for (const candidate of Array.isArray(candidateIds) ? candidateIds : []) {
+      const parsed = parseSessionId(candidate)
+      if (!parsed) continue
+      if (this.#sessions.has(parsed.base)) break // why: the first id naming a held session wins; later ones do not matter
+      const until = this.#tombstones.get(parsed.base)
+      if (until !== undefined && until > this.#mono()) continue
+      ;(waits ??= []).push(this.#fetch.fetch(candidate, parsed.base))
+    }
+    if (waits === null) return null
+    return waits.length === 1 ? waits[0]! : Promise.all(waits).then(() => {})
+  }
+
   /** Expire idle sessions now: a primary at maxInactiveInterval (and tells the cluster), a backup at twice that, silently. */
   processExpires (): number {
     const now = this.#mono()
@@ -214,6 +258,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     s.primary = primary
     s.backup = this.#sessions.size - primary
     s.held = this.#held.count
+    s.fetch = { ...this.#fetch.stats }
+    s.reconcile = { ...this.#reconciler.stats }
     return s
   }
 
@@ -446,6 +492,10 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
         return
       }
       case 'session-full': return this.#onSessionFull(msg, sender)
+      case 'digest': {
+        const outcome = this.#reconciler.onDigest(msg, sender)
+        if (outcome !== 'ok') this.#drop(`digest-${outcome}`, sender)
+      }
     }
   }
 
@@ -595,7 +645,9 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       return
     }
     const base = parseSessionId(msg.id)!.base
-    const answer = this.#held.answered(msg.req, base, msg.s !== null && parseSessionId(msg.s.id)?.base === base)
+    const copyBase = msg.s === null ? null : parseSessionId(msg.s.id)?.base ?? null
+    if (this.#fetch.answered(msg.req, base, msg.s, copyBase, sender)) return
+    const answer = this.#held.answered(msg.req, base, copyBase === base)
     if (answer === 'unsolicited') return this.#drop('unsolicited-session-full', sender)
     if (answer === null || msg.s === null) return
     this.#installFull(msg.s, 'session-full', sender)
@@ -687,6 +739,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
 
   #onMemberGone = (member: Member, reason?: string): void => {
     this.#transfer?.onMemberGone(member)
+    this.#reconciler.forget(member)
     // why: a member dropped without a goodbye (hung, cut off) may come back as itself and would
     // then serve the copies it held when it went silent; remember when we stopped replicating to it
     if (reason !== 'shutdown' && member.meta?.role === 'node') {
@@ -703,11 +756,25 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
    */
   #onMemberBack = (member: Member): void => {
     const lostAt = this.#lostMembers.get(member.id)
-    if (lostAt === undefined) return
+    if (lostAt === undefined) return this.#onMemberNew(member)
     this.#lostMembers.delete(member.id)
     if (member.meta?.role !== 'node') return
     // why the margin: changes sent while it was already silent, before we gave it up, may be lost too
     void this.#resync(member, lostAt - LOST_MEMBER_MARGIN, 1)
+  }
+
+  /**
+   * A member appears. One that was running before this node started was missed at start (its
+   * heartbeats came late, or the two were apart): reconcile with it (reconcile.ts). One that
+   * started after this node gets a state transfer instead, and one that appears while this node's
+   * own transfer runs is left to it.
+   */
+  #onMemberNew (member: Member): void {
+    if (member.meta?.role !== 'node' || !this.#isReady || this.#transfer !== null || !this.#running) return
+    let ownAge: number
+    try { ownAge = this.#channel!.local.aliveTime } catch { return }
+    if (member.aliveTime < ownAge) return
+    void this.#reconciler.offer(member)
   }
 
   /**
@@ -752,7 +819,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       send: async (msg, to, mode) => await this.#send(msg, [to], mode),
       install: (f) => this.#installFull(f, 'transfer'),
       drop: (reason, sender) => this.#drop(reason, sender),
-      finished: (_state, queue) => {
+      finished: (state, queue) => {
         this.#transfer = null
         // why: replayed through the version rules, so nothing older overwrites newer
         for (const { message: m, sender } of queue) {
@@ -763,6 +830,9 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
           }
         }
         this.#markReady()
+        // why: a transfer that did not complete (timed out, its member gone, nobody answered)
+        // left this node with part of the sessions at most: reconcile with every peer
+        if (state !== 'done') for (const m of this.#peers()) void this.#reconciler.offer(m)
       }
     }
   }

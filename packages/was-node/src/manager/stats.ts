@@ -1,5 +1,7 @@
 /** Counters of one session manager, as stats() reports them. */
 import type { MessageType } from './messages.js'
+import { emptyFetchStats, type FetchStats } from './fetch.js'
+import { emptyReconcileStats, type ReconcileStats } from './reconcile.js'
 
 export interface SessionManagerStats {
   route: string
@@ -31,7 +33,11 @@ export interface SessionManagerStats {
   sendFailures: number
   expired: number
   rejected: { tooLarge: number, tooMany: number, notSerializable: number }
-  transfer: { state: 'idle' | 'running' | 'done' | 'timed-out', sessionsReceived: number, chunksReceived: number, sessionsSent: number, queuedDuringTransfer: number }
+  transfer: { state: 'idle' | 'running' | 'done' | 'incomplete' | 'timed-out', sessionsReceived: number, chunksReceived: number, sessionsSent: number, queuedDuringTransfer: number }
+  /** sessions a request named that this node lacked, asked of the peers before the app ran (fetch.ts) */
+  fetch: FetchStats
+  /** digest exchanges with members not known at start (reconcile.ts) */
+  reconcile: ReconcileStats
   /** ms between a delta's stamp time on its writer and its apply here (includes clock skew between nodes) */
   lag: { lastMs: number, maxMs: number }
   /** ms the last sync-mode send waited for its peers */
@@ -60,6 +66,8 @@ export function emptyStats (route: string): SessionManagerStats {
     expired: 0,
     rejected: { tooLarge: 0, tooMany: 0, notSerializable: 0 },
     transfer: { state: 'idle', sessionsReceived: 0, chunksReceived: 0, sessionsSent: 0, queuedDuringTransfer: 0 },
+    fetch: emptyFetchStats(),
+    reconcile: emptyReconcileStats(),
     lag: { lastMs: 0, maxMs: 0 },
     lastSyncWaitMs: 0
   }

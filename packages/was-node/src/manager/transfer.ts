@@ -18,7 +18,8 @@ import type { FullSession, SessionMessage } from './messages.js'
 import type { SessionManagerStats } from './stats.js'
 import { message } from './messages.js'
 
-export type TransferEnd = 'done' | 'timed-out'
+/** done: a member sent every session; incomplete: no member was left to ask; timed-out: stateTransferTimeout passed */
+export type TransferEnd = 'done' | 'incomplete' | 'timed-out'
 
 /** What the asking side needs from the manager. */
 export interface TransferHost {
@@ -119,8 +120,8 @@ export class StateTransfer {
     let next = this.#candidates.shift()
     while (next && !live.has(next.id)) next = this.#candidates.shift()
     if (!next) {
-      this.#host.log.warn('no member answered the state transfer; continuing with what arrived')
-      this.#finish('done')
+      this.#host.log.warn({ received: this.#host.stats.sessionsReceived }, 'no member answered the state transfer; continuing with what arrived, reconciling with every member that appears')
+      this.#finish('incomplete')
       return
     }
     const xfer = this.#xfer = randomInt(1, 2 ** 47)

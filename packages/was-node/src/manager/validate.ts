@@ -12,7 +12,7 @@ export interface MessageLimits {
   maxSessionBytes: number
   /** attributes in one session, actions in one delta */
   maxEntries: number
-  /** sessions in one all-data message */
+  /** sessions in one all-data message, entries in one digest message */
   maxChunkSessions: number
 }
 
@@ -106,6 +106,15 @@ export function checkMessage (raw: unknown, lim: MessageLimits): Checked | null 
       case 'session-full':
         id(raw.id, 'id'); if (!isInt(raw.req)) drop('bad-req')
         if (raw.s !== null) full(raw.s, lim)
+        break
+      case 'digest':
+        if (!isInt(raw.xfer) || !isInt(raw.seq) || typeof raw.last !== 'boolean' || typeof raw.answer !== 'boolean') drop('bad-xfer')
+        if (!Array.isArray(raw.s) || raw.s.length > lim.maxChunkSessions) drop('bad-chunk')
+        for (const e of raw.s as unknown[]) {
+          if (!Array.isArray(e) || e.length !== 2) drop('bad-digest-entry')
+          id((e as unknown[])[0], 'digest-id')
+          if ((e as unknown[])[1] !== null) stamp((e as unknown[])[1], 'digest-stamp')
+        }
         break
     }
     return { ok: true, message: raw as unknown as SessionMessage }

@@ -30,6 +30,10 @@ export class DeferredStore implements SessionStore {
   /** startup failed: waiting requests get an error instead of hanging */
   fail (err: unknown): void { this.#reject(err) }
 
+  prepare (candidateIds: readonly string[]): Promise<void> | null {
+    return this.#target?.prepare?.(candidateIds) ?? null
+  }
+
   open (candidateIds: readonly string[]): RequestSession {
     if (this.#target === null) throw new WasError('WAS_ERR_NOT_READY', 'the session store is not attached yet', { statusCode: 503 })
     return this.#target.open(candidateIds)

@@ -63,6 +63,19 @@ export function metricsText (source: StatusSource): string {
     Object.entries(c?.dropped ?? {}).map(([reason, n]) => [{ reason }, n] as Sample), route)
   family(out, 'nodecat_pages_refused_total', 'counter', 'Requests to /_nodecat/* refused because their Host does not name this node, by code.',
     Object.entries(source.pagesRefused?.() ?? {}).map(([code, n]) => [{ code }, n ?? 0] as Sample), route)
+  const f = s?.fetch
+  family(out, 'nodecat_session_fetches_total', 'counter', 'Sessions a request named that this node lacked, asked of the peers before the app ran, by outcome.', [
+    [{ outcome: 'found' }, f?.found ?? 0],
+    [{ outcome: 'not_found' }, f?.notFound ?? 0],
+    [{ outcome: 'timed_out' }, f?.timedOut ?? 0],
+    [{ outcome: 'remembered_miss' }, f?.remembered ?? 0],
+    [{ outcome: 'busy' }, f?.busy ?? 0]
+  ], route)
+  family(out, 'nodecat_reconcile_digests_total', 'counter', 'Session digests exchanged with members not known at start, by direction.', [
+    [{ direction: 'sent' }, s?.reconcile.digestsSent ?? 0],
+    [{ direction: 'received' }, s?.reconcile.digestsReceived ?? 0]
+  ], route)
+  family(out, 'nodecat_reconcile_sessions_pushed_total', 'counter', 'Sessions sent to a member whose digest lacked them or held an older copy.', [[{}, s?.reconcile.sessionsPushed ?? 0]], route)
   family(out, 'nodecat_ready', 'gauge', '1 once the initial session transfer is over.', [[{}, s?.ready === true ? 1 : 0]], route)
   return out.join('\n') + '\n'
 }

@@ -46,6 +46,8 @@ export interface ResolvedNodeOptions {
   replicationFilter: string | null
   /** s to wait for the initial session transfer */
   stateTransferTimeout: number
+  /** ms a request for a session this node lacks waits for its peers' copies (0: never fetch) */
+  sessionFetchTimeout: number
   /** s of inactivity before a session expires (<= 0: never) */
   maxInactiveInterval: number
   /** most sessions this node holds; -1 = no limit */
@@ -99,6 +101,7 @@ export const NODE_DEFAULTS = Object.freeze({
   notifyListenersOnReplication: true,
   replicationFilter: DEFAULT_REPLICATION_FILTER.source as string | null,
   stateTransferTimeout: 60,
+  sessionFetchTimeout: 100,
   maxInactiveInterval: 1800,
   maxActiveSessions: -1,
   maxSessionBytes: 256 * 1024,
@@ -229,6 +232,7 @@ export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOption
     notifyListenersOnReplication: v.boolean(orDefault(top.notifyListenersOnReplication, D.notifyListenersOnReplication), 'notifyListenersOnReplication'),
     replicationFilter: filter === '' ? null : filter as string | null,
     stateTransferTimeout: v.integer(orDefault(top.stateTransferTimeout, D.stateTransferTimeout), 'stateTransferTimeout', 1, 3600),
+    sessionFetchTimeout: v.integer(orDefault(top.sessionFetchTimeout, D.sessionFetchTimeout), 'sessionFetchTimeout', 0, 60_000),
     maxInactiveInterval: v.integer(orDefault(top.maxInactiveInterval, D.maxInactiveInterval), 'maxInactiveInterval', -1, 10 * 365 * 86400),
     maxActiveSessions: v.integer(orDefault(top.maxActiveSessions, D.maxActiveSessions), 'maxActiveSessions', -1),
     maxSessionBytes: v.integer(orDefault(top.maxSessionBytes, D.maxSessionBytes), 'maxSessionBytes', 1024, 64 * 1024 * 1024),

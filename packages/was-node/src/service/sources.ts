@@ -41,6 +41,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'notify-listeners-on-replication', path: 'notifyListenersOnReplication', kind: 'boolean', help: 'fire listeners for replicated changes (default true)' },
   { flag: 'replication-filter', path: 'replicationFilter', kind: 'string', arg: 'regex', help: 'paths not replicated (default: static files)' },
   { flag: 'state-transfer-timeout', path: 'stateTransferTimeout', kind: 'string', arg: 's', help: 'wait for the initial session transfer (default 60)' },
+  { flag: 'session-fetch-timeout', path: 'sessionFetchTimeout', kind: 'string', arg: 'ms', help: 'a request for a session this node lacks waits this long for the peers\' copies (default 100; 0: off)' },
   { flag: 'max-inactive-interval', path: 'maxInactiveInterval', kind: 'string', arg: 's', help: 'session idle timeout (default 1800)' },
   { flag: 'max-active-sessions', path: 'maxActiveSessions', kind: 'string', arg: 'n', help: 'most sessions held (default -1: no limit)' },
   { flag: 'max-session-bytes', path: 'maxSessionBytes', kind: 'string', arg: 'n', help: 'most bytes of one session (default 262144)' },

@@ -62,6 +62,8 @@ export function statusDocument (source: StatusSource): Record<string, unknown> {
       gaps: { recovered: s?.gapsRecovered ?? 0, unrecoverable: s?.gapsUnrecoverable ?? 0 },
       lag: s?.lag ?? { lastMs: 0, maxMs: 0 },
       lastSyncWaitMs: s?.lastSyncWaitMs ?? 0,
+      fetch: s?.fetch ?? null,
+      reconcile: s?.reconcile ?? null,
       dropped: { channel: c?.dropped ?? {}, sessions: s?.dropped ?? {} }
     },
     pages: { refused: source.pagesRefused?.() ?? {} },

@@ -22,6 +22,7 @@ export const defaultFactories = {
       channel,
       sendMode: options.channelSendOptions,
       stateTransferTimeout: options.stateTransferTimeout * 1000,
+      sessionFetchTimeout: options.sessionFetchTimeout,
       maxActiveSessions: options.maxActiveSessions,
       maxSessionBytes: options.maxSessionBytes,
       maxInactiveInterval: options.maxInactiveInterval,

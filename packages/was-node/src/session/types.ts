@@ -67,4 +67,10 @@ export interface SessionStore {
    * session wins; an unknown or expired id never becomes a session id (no fixation).
    */
   open(candidateIds: readonly string[]): RequestSession
+  /**
+   * Called before open() with the same ids: a store that may lack a session its cluster holds
+   * fetches it here (the session manager asks its peers). Returns a promise to wait for before
+   * open(), or null when there is nothing to wait for (the common case: no await, no allocation).
+   */
+  prepare?(candidateIds: readonly string[]): Promise<void> | null
 }
