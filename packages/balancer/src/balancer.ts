@@ -51,7 +51,7 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
   const chooser = new Chooser(registry, o)
   const ctx: ProxyContext = { options: o, chooser, stats, logger, accessLog: o.accessLog ? logger.child({ component: 'access' }) : null, tunnels: new Set() }
   const health = o.healthCheck === false ? null : new HealthChecker(registry, o.healthCheck)
-  const discovery: Discovery | null = o.channel === undefined ? null : createDiscovery(o.channel, registry, { connectionLimit: o.connectionLimit, logger })
+  const discovery: Discovery | null = o.channel === undefined ? null : createDiscovery(o.channel, registry, { connectionLimit: o.connectionLimit, logger, healthChecked: health !== null })
 
   const c = o.client
   const server = http.createServer({

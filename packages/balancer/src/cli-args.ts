@@ -27,7 +27,7 @@ export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
   --no-sticky                 ignore session routes
   --session-cookie NAME       default JSESSIONID
   --recover-time MS           ERROR -> RECOVERING after this (default 10000)
-  --health-path PATH          active check path (default /_nodecat/status)
+  --health-path PATH          active check path (default /_nodecat/ready: 200 once the node serves with its sessions)
   --health-interval MS        0 turns active checks off (default 2000)
   --connect-timeout MS  --headers-timeout MS  --body-timeout MS
   --replay-buffer BYTES       bodies up to this size can be retried elsewhere (default 65536)

@@ -2,7 +2,9 @@
  * Workers from tribes: every nodecat member with role "node", a route and an HTTP address is a
  * worker. Static and discovered workers mix: a member whose route is configured statically keeps
  * its configuration and only lends its liveness. A member tribes reports gone is marked ERROR at
- * once, and removed if it was discovered only.
+ * once, and removed if it was discovered only. With active health checks, a member that appears (a
+ * new node, or a restarted one under a known route) takes no traffic until its checks pass: it
+ * may still be receiving its sessions.
  */
 import type { Logger } from 'pino'
 import pino from 'pino'
@@ -13,6 +15,11 @@ import type { WorkerRegistry } from './worker-registry.js'
 export interface DiscoveryOptions {
   /** in-flight limit for discovered workers */
   connectionLimit?: number
+  /**
+   * Active health checks run (on the nodes' readiness page): a member that appears is not used
+   * until they pass, since a node that just started may still be receiving its sessions.
+   */
+  healthChecked?: boolean
   logger?: Logger
 }
 
@@ -28,6 +35,7 @@ export interface Discovery {
 export function createDiscovery (channel: Channel, workers: WorkerRegistry, options: DiscoveryOptions = {}): Discovery {
   const logger = options.logger ?? pino({ level: 'silent' })
   const connectionLimit = options.connectionLimit ?? DEFAULTS.connectionLimit
+  const healthChecked = options.healthChecked ?? false
   let ignored = 0
 
   const added = (member: Member): void => {
@@ -43,13 +51,15 @@ export function createDiscovery (channel: Channel, workers: WorkerRegistry, opti
     }
     const existing = workers.get(config.route)
     if (existing === undefined) {
-      workers.add(config, false, member.id)
+      const worker = workers.add(config, false, member.id)
+      if (healthChecked) worker.health.awaitCheck('discovered: waiting for its health check')
       return
     }
     // a known route: a restarted node (new uniqueId), a moved one, or a static worker's member
     existing.memberId = member.id
     if (!existing.isStatic) existing.setUrl(config.url)
-    existing.health.announced()
+    if (healthChecked) existing.health.awaitCheck('member announced: waiting for its health check')
+    else existing.health.announced()
     logger.info({ route: config.route, address: existing.url }, 'discovery: member announced for known worker')
   }
 

@@ -163,7 +163,7 @@ export const DEFAULTS = {
   connectionLimit: 128,
   lbfactor: 1,
   activation: 'active' as Activation,
-  healthCheck: { path: '/_nodecat/status', interval: 2000, timeout: 1000, rise: 2, fall: 2 },
+  healthCheck: { path: '/_nodecat/ready', interval: 2000, timeout: 1000, rise: 2, fall: 2 },
   client: {
     maxHeaderSize: 16 * 1024,
     maxUrlLength: 8 * 1024,

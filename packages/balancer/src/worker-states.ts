@@ -86,6 +86,15 @@ export class WorkerHealth {
     else this.#errorAt = Date.now()
   }
 
+  /**
+   * A worker whose readiness is unknown (just discovered, or a restarted member): it takes no
+   * traffic until `rise` health checks pass (a live request may still probe it after
+   * recoverTime, as for any ERROR worker).
+   */
+  awaitCheck (reason: string): void {
+    this.#toError(reason)
+  }
+
   /** tribes says the member is (back) in the group: let a probe decide */
   announced (): void {
     if (this.#state === 'ERROR') {

@@ -18,11 +18,11 @@ export interface Backend {
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, backend: Backend) => void
 
-/** A plain node:http worker that answers its route (or runs `handler`); /_nodecat/status is 200. */
+/** A plain node:http worker that answers its route (or runs `handler`); /_nodecat/status and /_nodecat/ready are 200. */
 export async function startBackend (t: { teardown: (fn: () => Promise<void> | void) => void }, route: string, handler?: Handler): Promise<Backend> {
   const backend: Backend = { route, url: '', port: 0, server: undefined as unknown as http.Server, seen: 0, lastHeaders: null, close: async () => {} }
   const server = http.createServer((req, res) => {
-    if (req.url === '/_nodecat/status') { res.end('{"ok":true}'); return }
+    if (req.url === '/_nodecat/status' || req.url === '/_nodecat/ready') { res.end('{"ok":true}'); return }
     backend.seen++
     backend.lastHeaders = req.headers
     if (handler !== undefined) { handler(req, res, backend); return }
