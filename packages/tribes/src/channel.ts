@@ -17,6 +17,7 @@ import { Receiver } from './transport/receiver.js'
 import { Sender, addressOf, type MemberConnection, type Target } from './transport/sender.js'
 import { DispatchQueue, type DispatchItem } from './transport/dispatch-queue.js'
 import { TcpHeartbeat } from './transport/tcp-heartbeat.js'
+import { StaticAllowList } from './membership/static-allow-list.js'
 import { TransportCounters, worthLogging } from './transport/counters.js'
 import { createInboundHandler, identityKeyOfMember } from './inbound.js'
 import { MembershipService } from './membership/membership-service.js'
@@ -124,7 +125,8 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
           domain: o.domain,
           handlers: this.#handlers,
           known: this.#known,
-          onHeartbeat: (blob, from) => this.#tcpHeartbeat?.deliver(blob, from)
+          onHeartbeat: (blob, from) => this.#tcpHeartbeat?.deliver(blob, from),
+          admits: this.#staticAllowList()
         })
       })
       this.#receiver = receiver
@@ -356,6 +358,14 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
       c.sendFailures += messages
       if (worthLogging(c.sendFailures)) this.#log.warn({ member: conn.address, err, sendFailures: c.sendFailures }, 'async message not sent')
     }
+  }
+
+  /** static membership: the list is an allow-list, for heartbeats and messages alike */
+  #staticAllowList (): ((sender: Buffer, from: string) => boolean) | undefined {
+    const m = this.#o.membership
+    if (m.type !== 'static') return undefined
+    const list = new StaticAllowList(m.members)
+    return (sender, from) => list.admits(sender, from)
   }
 
   #heartbeatTransport (port: number): HeartbeatTransport {

@@ -52,6 +52,8 @@ export const errors = {
     new TribesError('TRIBES_ERR_DECRYPT', `message failed authentication: ${why}`),
   replay: (why: string) =>
     new TribesError('TRIBES_ERR_REPLAY', `message rejected as a replay: ${why}`),
+  notListed: (from: string) =>
+    new TribesError('TRIBES_ERR_NOT_LISTED', `sender at ${from} is not in the static member list`),
   insecure: (address: string) =>
     new TribesError('TRIBES_ERR_INSECURE', `receiver address ${address} is not loopback and no cluster key is set; set key/keyFile, or insecure: true to accept plaintext cluster traffic`),
   keyInvalid: (why: string) =>

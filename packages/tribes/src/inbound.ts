@@ -5,9 +5,11 @@
  *
  * Drops are counted by reason and never crash: `foreign-message` (no BYTE_MESSAGE or no "NC"
  * magic, e.g. a Tomcat's Java-serialized SessionMessage), `decrypt`, `replay`, `malformed`,
- * `domain`. Tomcat's TcpFailureDetector probe is swallowed silently. In sync mode a dropped
- * message is answered with FAIL_ACK (the sender learns it was not processed), except a replay,
- * which is acked: it is a duplicate of a message already processed.
+ * `domain`, `not-listed` (static membership: the sender is not in the list; its connection is
+ * closed, `first-frame-not-listed`, unless a listed member's message proved it before). Tomcat's
+ * TcpFailureDetector probe is swallowed silently. In sync mode a dropped message is answered with
+ * FAIL_ACK (the sender learns it was not processed), except a replay, which is acked: it is a
+ * duplicate of a message already processed.
  *
  * Connections (the receiver runs with `proof: 'handler'`): an envelope that opens (with a cluster
  * key: authentic and fresh) proves its connection, so it is never evicted for a stranger's. With
@@ -17,7 +19,7 @@
  */
 import type { Logger } from 'pino'
 import type { Member, MessageHandler } from './types.js'
-import type { TribesError } from './errors.js'
+import { errors, type TribesError } from './errors.js'
 import type { Keyring } from './crypto/keyring.js'
 import type { ChannelData } from './codec/channel-data.js'
 import type { InboundHandler, InboundPeer } from './transport/receiver.js'
@@ -38,6 +40,11 @@ export interface InboundOptions {
   known: ReadonlyMap<string, Member>
   /** a heartbeat or goodbye frame (static membership): its sender blob */
   onHeartbeat: (blob: Buffer, from: string) => void
+  /**
+   * static membership: may a message with this sender blob, on a connection from `from`, speak
+   * for a member (membership/static-allow-list.ts)? Asked once the envelope opened.
+   */
+  admits?: (sender: Buffer, from: string) => boolean
 }
 
 const isPromise = (v: unknown): v is Promise<void> => typeof (v as Promise<void> | undefined)?.then === 'function'
@@ -130,6 +137,12 @@ export function createInboundHandler (o: InboundOptions): InboundHandler {
       drop(code === 'TRIBES_ERR_DECRYPT' ? 'decrypt' : 'malformed', from, err)
       unauthenticated(conn)
       throw err
+    }
+    if (o.admits !== undefined && !o.admits(cd.sender, from)) {
+      drop('not-listed', from, undefined)
+      // why: a connection that carried no listed member's message is a stranger's
+      if (!conn.proven) conn.refuse('first-frame-not-listed')
+      throw errors.notListed(from)
     }
     conn.prove()
     if (opened.kind === 'heartbeat' || opened.kind === 'stop') {

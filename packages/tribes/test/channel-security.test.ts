@@ -17,7 +17,8 @@ const k2 = generateKey()
 const blob = encodeMember({ aliveTime: 10, port: 1, securePort: -1, udpPort: -1, host: Buffer.from([127, 0, 0, 1]), command: Buffer.alloc(0), domain: Buffer.alloc(0), uniqueId: crypto.randomBytes(16), payload: Buffer.alloc(0) })
 
 async function channel (t: Test, o: ChannelOptions): Promise<{ ch: Channel, got: unknown[] }> {
-  const ch = createChannel({ port: 0, membership: { type: 'static', members: [] }, ...o })
+  // why listed: static membership admits only listed senders, and the frames here are sent as 127.0.0.1:1
+  const ch = createChannel({ port: 0, membership: { type: 'static', members: ['127.0.0.1:1'] }, ...o })
   const got: unknown[] = []
   ch.onMessage((v) => { got.push(v) })
   await ch.start()

@@ -294,7 +294,8 @@ const memberBlob = encodeMember({ aliveTime: 10, port: 1, securePort: -1, udpPor
 const envelopeHeader = (options = 7) => ({ options, timestamp: Date.now(), uniqueId: crypto.randomBytes(16), sender: memberBlob })
 
 async function startChannel (t: Test, o: ChannelOptions): Promise<Channel> {
-  const ch = createChannel({ port: 0, autoBind: 1, membership: { type: 'static', members: [] }, ...o })
+  // why listed: static membership admits only listed senders, and the frames here are sent as 127.0.0.1:1
+  const ch = createChannel({ port: 0, autoBind: 1, membership: { type: 'static', members: ['127.0.0.1:1'] }, ...o })
   await ch.start()
   t.teardown(() => ch.stop())
   return ch

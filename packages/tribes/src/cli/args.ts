@@ -154,7 +154,8 @@ flags (members, doctor):
   --domain <name>           cluster domain; other domains are ignored ("")
   --frequency <ms>          heartbeat interval (500)
   --drop-time <ms>          silence before a member is dropped (3000)
-  --static <ip:port,...>    static membership: member receivers, instead of multicast
+  --static <ip:port,...>    static membership: member receivers, instead of multicast; the members
+                            hear this one only if their own lists name its receiver (--receiver-*)
   --receiver-address <ip>   address this member advertises and listens on
   --receiver-port <port>    first receiver port tried (4000; 100 ports are tried)
   --key-file <path>         cluster key file (base64 keys, one per line: current first, then still accepted; or 32 raw bytes)
