@@ -59,13 +59,25 @@ async function hostPorts (args: DemoArgs): Promise<{ balancer: number, admin: nu
 const routeOf = (i: number): string => `tomcat${i + 1}`
 const replication = (args: DemoArgs): string[] => ['--channel-send-options', args.sync ? 'sync' : 'async', '--frequency', '500', '--drop-time', '3000']
 
+/** a fresh cluster key in `dir`, made by the same command a person uses on real machines */
+function makeKey (dir: string, bin: Programs): string {
+  const keyFile = path.join(dir, 'cluster.key')
+  writeFileSync(keyFile, execFileSync(process.execPath, [bin.tribes, 'keygen'], { encoding: 'utf8' }).trim() + '\n', { mode: 0o600 })
+  return keyFile
+}
+
 export async function localTopology (args: DemoArgs, bin: Programs): Promise<Topology> {
   const p = await hostPorts(args)
   const receivers = p.receivers.map((r) => `${HOST}:${r}`)
+  // why a key on loopback too: without one, any local user can write in a listed member's name,
+  // or take a listed receiver port while its node is down (SECURITY.md, "Local user")
+  const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-demo-'))
+  let keyFile: string
+  try { keyFile = makeKey(dir, bin) } catch (err) { rmSync(dir, { recursive: true, force: true }); throw err }
   const nodes = p.nodes.map((http, i) => ({
     name: routeOf(i),
     args: [bin.was, '--jvm-route', routeOf(i), '--http', `${HOST}:${http}`, '--receiver', receivers[i]!, '--auto-bind', '1',
-      '--static', receivers.filter((_, j) => j !== i).join(',') || receivers[i]!, '--app', bin.app, ...replication(args)],
+      '--static', receivers.filter((_, j) => j !== i).join(',') || receivers[i]!, '--key-file', keyFile, '--app', bin.app, ...replication(args)],
     statusUrl: `http://${HOST}:${http}/_nodecat/status`
   }))
   return {
@@ -74,9 +86,9 @@ export async function localTopology (args: DemoArgs, bin: Programs): Promise<Top
     helpers: [],
     url: `http://${HOST}:${p.balancer}/`,
     adminUrl: `http://${HOST}:${p.admin}/`,
-    notes: [`static membership on ${HOST} (no multicast leaves this machine; --multicast shows real discovery, as root)`],
+    notes: [`static membership on ${HOST} (no multicast leaves this machine; --multicast shows real discovery, as root); cluster key ${keyFile}`],
     connect: async () => {},
-    close: async () => {}
+    close: async () => { rmSync(dir, { recursive: true, force: true }) }
   }
 }
 
@@ -91,9 +103,7 @@ export async function multicastTopology (args: DemoArgs, bin: Programs): Promise
     rmSync(dir, { recursive: true, force: true })
   }
   try {
-    // a fresh key, made by the same command a person uses on real machines
-    const keyFile = path.join(dir, 'cluster.key')
-    writeFileSync(keyFile, execFileSync(process.execPath, [bin.tribes, 'keygen'], { encoding: 'utf8' }).trim() + '\n', { mode: 0o600 })
+    const keyFile = makeKey(dir, bin)
     lab = createLabNet({ hosts: args.nodes + 1, prefix: 'ncdemo' })
     const hosts = lab.hosts
     const lb = hosts[args.nodes]!

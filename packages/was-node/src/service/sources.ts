@@ -197,9 +197,9 @@ export function helpText (): string {
     ...rows.map(([flag, help, env]) => `  ${flag!.padEnd(width)}${help}  [${env}]`),
     `  ${'--help'.padEnd(width)}this text`,
     '',
-    'Example (two nodes on one machine, static membership):',
-    '  nodecat-was --jvm-route n1 --http 127.0.0.1:8081 --receiver 127.0.0.1:4001 --static 127.0.0.1:4002 --app ./app.js',
-    '  nodecat-was --jvm-route n2 --http 127.0.0.1:8082 --receiver 127.0.0.1:4002 --static 127.0.0.1:4001 --app ./app.js',
+    'Example (two nodes on one machine, static membership, a key made once with nodecat-tribes keygen):',
+    '  nodecat-was --jvm-route n1 --http 127.0.0.1:8081 --receiver 127.0.0.1:4001 --static 127.0.0.1:4002 --key-file cluster.key --app ./app.js',
+    '  nodecat-was --jvm-route n2 --http 127.0.0.1:8082 --receiver 127.0.0.1:4002 --static 127.0.0.1:4001 --key-file cluster.key --app ./app.js',
     ''
   ].join('\n')
 }
