@@ -7,15 +7,20 @@
  * restarted at once, 8 s apart or as soon as the previous one ended; the load ends 4 s after the
  * last, 75 s at most). Every answer is checked against what was acknowledged before.
  *
- * Asserted (behaviour, never time): no session lost and no acknowledged write lost across the
- * faults (sync mode); the accounting is consistent; every fault ended with the node back and ready;
- * and the balancer, the one process that lives through the whole run, is back within a few file
+ * Asserted (behaviour, never time): at least one fault happened (how many fit in the time is
+ * printed), in the planned rotation of kinds and nodes; each fault ended with its node exited,
+ * restarted, ready and OK in the balancer before the next one began; writes were acknowledged and
+ * no session and no acknowledged write was lost across the faults (sync mode); the accounting is
+ * consistent; and the balancer, the one process that lives through the whole run, is back within a few file
  * descriptors of where it started once the load has stopped and its idle connections have closed
  * (a leak check: it has no time bound of its own, only a bounded wait).
  */
 import t from 'tap'
 import { runSoak } from '../bench/lib/soak-run.js'
+import { faultAt, type FaultKind } from '../bench/lib/soak-faults.js'
 import { startProcess } from './lib/proc.js'
+
+const KINDS: FaultKind[] = ['kill', 'term', 'quick']
 
 t.test('short soak: mixed load with rotating kills in sync mode', async (t) => {
   const r = await runSoak({
@@ -26,7 +31,7 @@ t.test('short soak: mixed load with rotating kills in sync mode', async (t) => {
     thinkMs: 50,
     faultPeriodMs: 8000,
     downMs: 2000,
-    kinds: ['kill', 'term', 'quick'],
+    kinds: KINDS,
     maxFaults: 3,
     quietEndMs: 4000,
     sampleMs: 1000,
@@ -44,11 +49,22 @@ t.test('short soak: mixed load with rotating kills in sync mode', async (t) => {
   t.comment(`balancer fds: ${r.balancerFds.baseline} before the load, ${r.balancerFds.afterIdle} after it (waited ${r.balancerFds.idleWaitedMs} ms idle)`)
 
   // the run did what it says, so the assertions below are not empty
-  t.equal(r.faults.length, 3, 'three faults happened')
-  t.same(new Set(r.faults.map((f) => f.kind)), new Set(['kill', 'term', 'quick']), 'every kind of fault happened')
+  t.ok(r.faults.length >= 1, `faults happened (${r.faults.length} of at most 3 fit in the run)`)
+  t.same(r.faults.map((f) => f.kind), r.faults.map((_, k) => faultAt(k, 3, KINDS).kind), `the faults rotated over the kinds as planned (${r.faults.map((f) => f.kind).join(', ')})`)
+  t.equal(new Set(r.faults.map((f) => f.node)).size, r.faults.length, 'each fault hit another node')
   t.same(r.faults.filter((f) => f.error !== null).map((f) => `${f.kind} ${f.node}: ${f.error}`), [], 'every node came back, took the sessions and was OK in the balancer again')
+  const outOfOrder = r.faults.flatMap((f, k) => {
+    const next = r.faults[k + 1]
+    return [
+      f.exit === null ? `${f.kind} ${f.node}: the process did not exit` : null,
+      f.restartedAt === null || f.restartedAt < f.at ? `${f.kind} ${f.node}: not restarted after its signal` : null,
+      f.okAt === null || f.restartedAt === null || f.okAt < f.restartedAt ? `${f.kind} ${f.node}: not OK in the balancer after its restart` : null,
+      next !== undefined && (f.okAt === null || next.at < f.okAt) ? `${next.kind} ${next.node} began before ${f.kind} ${f.node} had recovered` : null
+    ].filter((x): x is string => x !== null)
+  })
+  t.same(outOfOrder, [], 'each fault: its node exited, was restarted, then OK in the balancer, before the next fault began')
   t.ok(l.logins >= 6 && l.logouts >= 1, `users logged in (${l.logins}) and out (${l.logouts})`)
-  t.ok(l.ackedWrites > 50, `writes were acknowledged (${l.ackedWrites})`)
+  t.ok(l.ackedWrites > 0, `writes were acknowledged (${l.ackedWrites})`)
   t.ok(r.final.read > 0, `sessions were read at the end (${r.final.read})`)
 
   const of = (kind: string): string[] => l.violations.filter((v) => v.kind === kind).map((v) => `${v.user} at ${(v.t / 1000).toFixed(1)} s: ${v.detail}`)
