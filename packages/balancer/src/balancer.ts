@@ -7,7 +7,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import pino, { type Logger } from 'pino'
 import { startAdmin } from './admin.js'
 import { Chooser } from './choose.js'
-import { onClientError } from './client-errors.js'
+import { onClientError, onIdleTimeout } from './client-errors.js'
 import { createDiscovery, type Discovery } from './discovery.js'
 import { HealthChecker } from './health-check.js'
 import { resolveBalancerOptions, resolveWorker, type Activation, type BalancerOptions, type ResolvedOptions, type WorkerConfig } from './options.js'
@@ -76,6 +76,10 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
     sendRawError(socket, 'LB_ERR_METHOD_NOT_ALLOWED')
   })
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => onClientError(stats, err, socket))
+  // why: node's own timeouts leave states uncovered (a request queued for a worker's pooled
+  // connection, an answer the client does not read, keepAliveTimeout 0): no byte for this long ends any
+  server.setTimeout(c.idleTimeout)
+  server.on('timeout', (socket: Socket) => onIdleTimeout(stats, socket))
 
   let address: AddressInfo | null = null
   let admin: { server: http.Server, address: AddressInfo } | null = null

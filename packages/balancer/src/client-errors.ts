@@ -61,3 +61,21 @@ export function onClientError (stats: BalancerStats, err: Error & { code?: strin
   }
   sendRawError(socket, code)
 }
+
+/**
+ * The node:http server's 'timeout' listener: the connection moved no byte for client.idleTimeout.
+ * A request still waiting for its answer gets one (504 waiting for a worker, 408 while its body
+ * arrives) and the connection closes after it; anything else (an answer a client does not read,
+ * an idle connection, an answer that did not go out) is closed at once.
+ */
+export function onIdleTimeout (stats: BalancerStats, socket: ClientSocket): void {
+  const pending = socket._httpMessage
+  if (pending != null && !pending.headersSent && !pending.writableEnded) {
+    const code: ClientErrorCode = pending.req?.complete === false ? 'LB_ERR_REQUEST_TIMEOUT' : 'LB_ERR_WORKER_TIMEOUT'
+    if (interruptRequest(pending, code)) {
+      stats.count(code)
+      return
+    }
+  }
+  socket.destroy()
+}

@@ -37,7 +37,9 @@ export const CLIENT_ERRORS = {
   /** stickySessionForce: the session's worker is unusable and failover is forbidden */
   LB_ERR_STICKY_UNAVAILABLE: { status: 503, text: 'Service Unavailable' },
   /** the worker sent no response headers within headersTimeout */
-  LB_ERR_HEADERS_TIMEOUT: { status: 504, text: 'Gateway Timeout' }
+  LB_ERR_HEADERS_TIMEOUT: { status: 504, text: 'Gateway Timeout' },
+  /** the request waited client.idleTimeout for a worker without a byte moving (e.g. queued for a pooled connection) */
+  LB_ERR_WORKER_TIMEOUT: { status: 504, text: 'Gateway Timeout' }
 } as const
 
 export type ClientErrorCode = keyof typeof CLIENT_ERRORS

@@ -53,6 +53,14 @@ export interface ClientLimits {
   maxConnections: number
   /** how often node checks headersTimeout/requestTimeout */
   connectionsCheckingInterval: number
+  /**
+   * ms a connection may go without a byte read or written, whatever it is doing: waiting for a
+   * worker (queued for a pooled connection), a client that reads nothing of its answer, an idle
+   * kept-alive connection when keepAliveTimeout is 0. Answered where an answer can still be given
+   * (504 LB_ERR_WORKER_TIMEOUT, or 408 while the body arrives), then closed. More than
+   * headersTimeout and bodyTimeout, so a slow worker gets its own 504 first.
+   */
+  idleTimeout: number
 }
 
 export interface AdminOptions {
@@ -171,7 +179,9 @@ export const DEFAULTS = {
     requestTimeout: 120_000,
     keepAliveTimeout: 5000,
     maxConnections: 10_000,
-    connectionsCheckingInterval: 1000
+    connectionsCheckingInterval: 1000,
+    /** at least this; raised above headersTimeout and bodyTimeout when those are set higher */
+    idleTimeout: 60_000
   },
   trustForwarded: false,
   admin: { host: '127.0.0.1', port: 8090, refresh: 5, allowedHosts: [] as string[] },
@@ -268,6 +278,10 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
     if (healthCheck.interval === 0) healthCheck = false
   }
 
+  const headersTimeout = v.integer(o.headersTimeout ?? DEFAULTS.headersTimeout, 'headersTimeout', 10, 3_600_000)
+  const bodyTimeout = v.integer(o.bodyTimeout ?? DEFAULTS.bodyTimeout, 'bodyTimeout', 10, 3_600_000)
+  const workerWait = Math.max(headersTimeout, bodyTimeout)
+
   const c = o.client ?? {}
   if (typeof c !== 'object' || c === null) v.fail('client', 'an object', c)
   known(c as Record<string, unknown>, 'client', Object.keys(DEFAULTS.client))
@@ -276,11 +290,14 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
     maxHeaderSize: v.integer(c.maxHeaderSize ?? dc.maxHeaderSize, 'client.maxHeaderSize', 1024, 1024 * 1024),
     maxUrlLength: v.integer(c.maxUrlLength ?? dc.maxUrlLength, 'client.maxUrlLength', 16, 1024 * 1024),
     headersTimeout: v.integer(c.headersTimeout ?? dc.headersTimeout, 'client.headersTimeout', 100, 3_600_000),
-    requestTimeout: v.integer(c.requestTimeout ?? dc.requestTimeout, 'client.requestTimeout', 0, 86_400_000),
+    // why not 0 (node's "no limit"): a body that trickles in forever would hold its connection
+    requestTimeout: v.integer(c.requestTimeout ?? dc.requestTimeout, 'client.requestTimeout', 100, 86_400_000),
     keepAliveTimeout: v.integer(c.keepAliveTimeout ?? dc.keepAliveTimeout, 'client.keepAliveTimeout', 0, 3_600_000),
     maxConnections: v.integer(c.maxConnections ?? dc.maxConnections, 'client.maxConnections', 1, 10_000_000),
-    connectionsCheckingInterval: v.integer(c.connectionsCheckingInterval ?? dc.connectionsCheckingInterval, 'client.connectionsCheckingInterval', 10, 60_000)
+    connectionsCheckingInterval: v.integer(c.connectionsCheckingInterval ?? dc.connectionsCheckingInterval, 'client.connectionsCheckingInterval', 10, 60_000),
+    idleTimeout: c.idleTimeout === undefined ? Math.max(dc.idleTimeout, workerWait + 1000) : v.integer(c.idleTimeout, 'client.idleTimeout', 100, 86_400_000)
   }
+  if (client.idleTimeout <= workerWait) v.fail('client.idleTimeout', `more than headersTimeout and bodyTimeout (${workerWait}), so a slow worker is answered 504 by its own timeout first`, client.idleTimeout)
   // why: node rejects headersTimeout > requestTimeout when requestTimeout is set
   if (client.requestTimeout !== 0 && client.headersTimeout > client.requestTimeout) v.fail('client.headersTimeout', `at most client.requestTimeout (${client.requestTimeout})`, client.headersTimeout)
 
@@ -324,8 +341,8 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
     maxAttempts: v.integer(o.maxAttempts ?? DEFAULTS.maxAttempts, 'maxAttempts', 1, 20),
     replayBufferSize: v.integer(o.replayBufferSize ?? DEFAULTS.replayBufferSize, 'replayBufferSize', 0, 64 * 1024 * 1024),
     connectTimeout: v.integer(o.connectTimeout ?? DEFAULTS.connectTimeout, 'connectTimeout', 10, 600_000),
-    headersTimeout: v.integer(o.headersTimeout ?? DEFAULTS.headersTimeout, 'headersTimeout', 10, 3_600_000),
-    bodyTimeout: v.integer(o.bodyTimeout ?? DEFAULTS.bodyTimeout, 'bodyTimeout', 10, 3_600_000),
+    headersTimeout,
+    bodyTimeout,
     recoverTime: v.integer(o.recoverTime ?? DEFAULTS.recoverTime, 'recoverTime', 0, 86_400_000),
     failuresToError: v.integer(o.failuresToError ?? DEFAULTS.failuresToError, 'failuresToError', 1, 1000),
     maintainInterval: v.integer(o.maintainInterval ?? DEFAULTS.maintainInterval, 'maintainInterval', 100, 86_400_000),
