@@ -48,8 +48,9 @@ function isLoopback (address: string): boolean {
 
 /**
  * The names a listener on `address` answers to: the address itself; `localhost` (and the loopback
- * addresses) when it is on loopback; every interface address, `localhost` and the machine's host
- * name when it listens on every interface; plus `configured` (names only, any port).
+ * addresses) when it is on loopback, the machine's host name (a name no attacker controls) when it
+ * is not; every interface address, `localhost` and the host name when it listens on every
+ * interface; plus `configured` (names only, any port).
  */
 export function ownHostNames (address: string, configured: readonly string[] = []): Set<string> {
   const names = new Set<string>()
@@ -61,6 +62,7 @@ export function ownHostNames (address: string, configured: readonly string[] = [
   } else {
     names.add(a)
     if (isLoopback(a)) names.add('localhost')
+    else names.add(os.hostname().toLowerCase())
     if (a === 'localhost') { names.add('127.0.0.1'); names.add('::1') }
   }
   for (const c of configured) { const n = hostName(c); if (n !== null) names.add(n) }

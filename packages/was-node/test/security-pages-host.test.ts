@@ -71,9 +71,9 @@ t.test('the /_nodecat/ pages answer only to the node\'s own Host names; the app 
   t.ok(lines.some((l) => l.event === 'page-refused' && l.code === 'WAS_ERR_BAD_HOST'), 'and logged')
 })
 
-t.test('the names: listen address, advertised host, localhost on loopback, every interface on a wildcard, configured ones', async (t) => {
+t.test('the names: listen address, advertised host, localhost on loopback (the host name off it), every interface on a wildcard, configured ones', async (t) => {
   t.same([...nodeHostNames('127.0.0.1', 'http://127.0.0.1:8080', [])].sort(), ['127.0.0.1', 'localhost'])
-  t.same([...nodeHostNames('192.168.1.11', 'http://192.168.1.11:8080', ['pi1'])].sort(), ['192.168.1.11', 'pi1'], 'no localhost off loopback')
+  t.same([...nodeHostNames('192.168.1.11', 'http://192.168.1.11:8080', ['pi1'])].sort(), ['192.168.1.11', os.hostname().toLowerCase(), 'pi1'].sort(), 'off loopback: the host name, no localhost')
   const wild = nodeHostNames('0.0.0.0', 'http://192.168.1.11:8080', [])
   for (const list of Object.values(os.networkInterfaces())) for (const i of list ?? []) t.ok(wild.has(i.address.toLowerCase()), `wildcard: ${i.address}`)
   t.ok(wild.has('localhost') && wild.has(os.hostname().toLowerCase()) && wild.has('192.168.1.11'), 'wildcard: localhost, the host name, the advertised host')

@@ -3,8 +3,9 @@
  * node's own: a web page whose name an attacker made resolve to the node's address (DNS
  * rebinding) reaches it with `Host: evil.example` and must not read the status (members' LAN
  * addresses, routes, counters). Allowed: the HTTP listen address; the advertised URL's host;
- * `localhost` when listening on loopback; every interface address, `localhost` and the machine's
- * host name when listening on every interface; plus `http.allowedHosts`. The port is not compared:
+ * `localhost` when listening on loopback, the machine's host name otherwise (a name no attacker
+ * controls); every interface address, `localhost` and the host name when listening on every
+ * interface; plus `http.allowedHosts`. The port is not compared:
  * a port forward changes it, and a browser sends the name it connected to, so the name is what
  * rebinding forges. The balancer's health checks and the tests ask by the node's URL, which is
  * one of these names. No /_nodecat/ route changes state, so there is no CSRF rule here (a future
@@ -51,6 +52,7 @@ export function nodeHostNames (address: string, advertisedUrl: string | null, co
   } else {
     names.add(a)
     if (isLoopback(a)) names.add('localhost')
+    else names.add(os.hostname().toLowerCase())
     if (a === 'localhost') { names.add('127.0.0.1'); names.add('::1') }
   }
   if (advertisedUrl !== null) {
