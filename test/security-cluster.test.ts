@@ -136,7 +136,7 @@ t.test('keyed cluster: logout reaches every node, no fixation, no secret in any 
   outputs.push(['balancer status page', await text(`${c.adminUrl}/`, 'text/html')])
   outputs.push(['balancer metrics', await text(`${c.adminUrl}/metrics`)])
   // a wrong token on the activation endpoint, so the refusal is logged too
-  const refused = await fetch(`${c.adminUrl}/workers/${c.nodes[0]!.route}/activation`, { method: 'POST', body: 'stopped', headers: { authorization: `Bearer ${TOKEN}x` } })
+  const refused = await fetch(`${c.adminUrl}/workers/${c.nodes[0]!.route}/activation`, { method: 'POST', body: 'stopped', headers: { 'x-nodecat-admin': '1', authorization: `Bearer ${TOKEN}x` } })
   t.equal(refused.status, 401, 'a wrong admin token is refused (a set token is required on loopback too)')
   const logs = [
     ...c.nodes.map((n) => [`${n.route} log`, n.lines().map((l) => JSON.stringify(l)).join('\n') + n.proc!.stderr()] as [string, string]),
