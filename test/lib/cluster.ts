@@ -57,11 +57,18 @@ export class ClusterNode {
     return this.proc !== null && this.proc.child.exitCode === null && this.proc.child.signalCode === null
   }
 
-  /** start (or restart) the process and wait for its `node-started` line; with `ready`, also for `node-ready` (state transfer done) */
-  async start ({ ready = true, timeoutMs = 90_000 } = {}): Promise<void> {
+  /**
+   * start (or restart) the process and wait for its `node-started` line; with `ready`, also for
+   * `node-ready` (state transfer done); with `listening`, only until its HTTP server listens
+   */
+  async start ({ ready = true, listening = false, timeoutMs = 90_000 } = {}): Promise<void> {
     if (this.up) throw new Error(`${this.route} is already running`)
     this.starts++
     this.proc = startNode(this.#t, 'was-node', 'cli.js', this.#args())
+    if (listening) {
+      await this.proc.waitFor((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening'), timeoutMs, `HTTP listening of ${this.route}`)
+      return
+    }
     await this.proc.waitFor((l) => l.event === 'node-started', timeoutMs, `node-started of ${this.route}`)
     if (ready) await this.proc.waitFor((l) => l.event === 'node-ready', timeoutMs, `node-ready of ${this.route}`)
   }

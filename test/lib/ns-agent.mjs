@@ -1,7 +1,8 @@
 // A request agent that runs inside a test network namespace and listens on a unix socket (a
 // filesystem path, reachable from the test process outside the namespace): each POST carries
 // { url, method, cookie, form } as JSON, the agent makes that request from inside the namespace
-// and answers { status, cookie, body, error } like shop-request.mjs. Saves starting a node
+// and answers { status, cookie, body, error } like shop-request.mjs, plus `code`: the balancer's
+// x-nodecat-error header, if any. Saves starting a node
 // process per request. Usage: node ns-agent.mjs <socket path>
 import http from 'node:http'
 import { rmSync } from 'node:fs'
@@ -30,7 +31,7 @@ const server = http.createServer(async (req, res) => {
     const t = await r.text()
     let parsed = t
     try { parsed = JSON.parse(t) } catch {}
-    out = { status: r.status, cookie: next, body: parsed, error: null }
+    out = { status: r.status, cookie: next, body: parsed, error: null, code: r.headers.get('x-nodecat-error') }
   } catch (err) {
     out = { status: 0, cookie: null, body: null, error: `${err.name}: ${err.message} ${err.cause?.code ?? ''}` }
   }

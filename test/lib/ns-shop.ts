@@ -49,7 +49,7 @@ async function viaAgent (socketPath: string, payload: unknown): Promise<NsAnswer
   })
 }
 
-export interface NsAnswer { status: number, cookie: string | null, body: any, error: string | null }
+export interface NsAnswer { status: number, cookie: string | null, body: any, error: string | null, /** the balancer's x-nodecat-error header (agent requests only) */ code?: string | null }
 
 /** One request from inside `ns`; never throws (status 0 and `error` on failure). */
 export async function nsRequest (net: TestNet, ns: string, url: string, method: 'GET' | 'POST' = 'GET', cookie = '', form?: Record<string, string>): Promise<NsAnswer> {
