@@ -30,6 +30,8 @@ export const CLIENT_ERRORS = {
   LB_ERR_REQUEST_TIMEOUT: { status: 408, text: 'Request Timeout' },
   LB_ERR_URI_TOO_LONG: { status: 414, text: 'URI Too Long' },
   LB_ERR_HEADERS_TOO_LARGE: { status: 431, text: 'Request Header Fields Too Large' },
+  /** a request line of another HTTP major version than 1 (HTTP/2.0, HTTP/0.9 …): we speak HTTP/1.x only */
+  LB_ERR_VERSION_NOT_SUPPORTED: { status: 505, text: 'HTTP Version Not Supported' },
   /** a worker failed after the request reached it and the request could not be retried */
   LB_ERR_WORKER_FAILED: { status: 502, text: 'Bad Gateway' },
   /** no usable worker (all ERROR, stopped, at their limit, or every attempt failed to connect) */
