@@ -71,10 +71,38 @@ export function sessionRoutes (url: string, cookie: string | string[] | undefine
   return out === undefined || out.length === 0 ? NONE : out
 }
 
+const hex = (ch: string): string => '%' + ch.charCodeAt(0).toString(16).padStart(2, '0')
+
+/** `text` as a pattern that also takes any of its characters percent-encoded, in either case (used with the i flag) */
+function spelledAnyWay (text: string): string {
+  let out = ''
+  for (const ch of text) {
+    const forms = new Set([ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), hex(ch.toLowerCase()), hex(ch.toUpperCase())])
+    out += `(?:${[...forms].join('|')})`
+  }
+  return out
+}
+
+const redactors = new Map<string, RegExp>()
+
+/**
+ * The session path parameter in every spelling a client may use, whether or not the node reads
+ * it: ';' or '%3B', the name in any case or percent-encoded, '=' or '%3D'; its value runs to the
+ * next ';', '/' (or their %-forms) or the end.
+ */
+function redactor (pathParam: string): RegExp {
+  let re = redactors.get(pathParam)
+  if (re === undefined) {
+    re = new RegExp(`(?:;|%3b)${spelledAnyWay(pathParam)}(?:=|%3d)(?:(?!%3b|%2f)[^;/])*`, 'gi')
+    redactors.set(pathParam, re)
+  }
+  return re
+}
+
 /** The path with session path parameters removed, for logs (no session ids in logs). */
 export function loggablePath (url: string, pathParam: string): string {
   const q = url.indexOf('?')
   const path = q < 0 ? url : url.slice(0, q)
-  if (!path.includes(';')) return path
-  return path.replace(new RegExp(`;${pathParam.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}=[^;/]*`, 'g'), '')
+  if (!path.includes(';') && !path.includes('%')) return path
+  return path.replace(redactor(pathParam), '')
 }
