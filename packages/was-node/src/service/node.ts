@@ -29,6 +29,7 @@ import { holdEarlyMessages } from './early-messages.js'
 import { advertisedHttpUrl } from './advertise.js'
 import { defaultFactories, type ManagerFactoryOptions } from './wiring.js'
 import { Drain, DRAIN_TIME } from './drain.js'
+import { refuseMalformed } from './request-screen.js'
 
 /** What the service needs from the session manager beyond the SessionStore contract. */
 export interface NodeSessionManager extends SessionStore {
@@ -117,6 +118,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     // why: an express/connect app gets the raw request; only the status path goes through fastify
     serverFactory: (handler) => {
       const server = http.createServer((req, res) => {
+        if (refuseMalformed(req, res)) return
         if (drain.refuse(res)) return
         if (readiness.refuse(req, res)) return
         if (connect !== null && !(req.url ?? '').startsWith('/_nodecat/')) connect(req, res)
