@@ -140,3 +140,28 @@ t.test('reconcile removes a copy the member removed a moment ago', async (t) => 
   t.equal(b.manager.inspect(s.id!), null, 'after the digests crossed, the copy is gone')
   t.equal(a.manager.inspect(s.id!), null, 'and it was not pushed back to n1')
 })
+
+t.test('a user who fails over to a node with an older copy gets the newest one a peer holds', async (t) => {
+  const hub = new FakeHub()
+  const a = await startNode(t, hub, 'n1')
+  const b = await startNode(t, hub, 'n2')
+  const c = await startNode(t, hub, 'n3')
+  const s = await request(a, [], (x) => { x.set('count', 1) })
+  await hub.settle()
+  // n3 misses the next change (a lost message), n2 gets it
+  hub.filter = (m, _from, to) => m.t === 'delta' && to === c.channel ? 'drop' : 'deliver'
+  await request(a, [s.id!], (x) => { x.set('count', 2) })
+  await hub.settle()
+  hub.filter = null
+  t.equal(c.manager.inspect(s.id!)?.version, 1, 'n3 holds a stale copy')
+  // n1 dies; the balancer sends the user to n3, whose copy is stale
+  await a.manager.stop(); a.channel.crash()
+  let seen: unknown
+  const r = await viaPrepare(c, [s.id!], (x) => { seen = x.get('count'); x.set('count', Number(x.get('count')) + 1) })
+  t.equal(seen, 2, 'the app saw the newest copy (from n2), not its own stale one')
+  t.equal(r.id, s.id!.replace(/\.n1$/, '.n3'), 'renamed to n3 as after any failover')
+  t.equal(c.manager.stats().fetch.found, 1)
+  await hub.settle()
+  t.same(attrs(b, r.id!), { count: 3 }, 'and no write is lost on n2 either')
+  t.equal(c.manager.stats().conflicts + b.manager.stats().conflicts, 0, 'no conflict: the write built on the newest copy')
+})

@@ -220,8 +220,9 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
 
   /**
    * Before open(): when a candidate id that comes before any session held here names a session
-   * this node lacks, ask the live peers for it (fetch.ts). Resolves when the copies are in (or
-   * nobody has it, or the wait is over); null when there is nothing to wait for.
+   * this node lacks, or names a held session under another node's route (a failover), ask the
+   * live peers for it (fetch.ts). Resolves when the copies are in (or nobody has it, or the wait
+   * is over); null when there is nothing to wait for.
    */
   prepare (candidateIds: readonly string[]): Promise<void> | null {
     if (!this.#running || !this.#isReady || this.#opts.sessionFetchTimeout === 0 || this.#peers().length === 0) return null
@@ -229,7 +230,13 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     for (const candidate of Array.isArray(candidateIds) ? candidateIds : []) {
       const parsed = parseSessionId(candidate)
       if (!parsed) continue
-      if (this.#sessions.has(parsed.base)) break // why: the first id naming a held session wins; later ones do not matter
+      if (this.#sessions.has(parsed.base)) {
+        // why: the id names another node: the user failed over to us, and our copy may be older
+        // than a live peer's (a delta this node missed); check with the peers once, before the
+        // binder makes it ours and the next write builds on a stale copy
+        if (parsed.route !== this.route) (waits ??= []).push(this.#fetch.fetch(candidate, parsed.base))
+        break // why: the first id naming a held session wins; later ones do not matter
+      }
       const until = this.#tombstones.get(parsed.base)
       if (until !== undefined && until > this.#mono()) continue
       ;(waits ??= []).push(this.#fetch.fetch(candidate, parsed.base))
