@@ -1,4 +1,5 @@
 import t from 'tap'
+import net from 'node:net'
 import { startNode as startProcess } from '../../../test/lib/proc.js'
 import { freePorts } from '../../../test/lib/ports.js'
 import { shopApp, until } from './helpers/service-nodes.js'
@@ -42,10 +43,16 @@ t.test('SIGTERM stops a real nodecat-was process cleanly: exit 0, its peer logs 
 })
 
 t.test('SIGTERM while the node is still starting (waiting for its members) also ends in a clean stop, exit 0', async (t) => {
-  const [http, rcv, absent] = await freePorts(3)
+  const [http, rcv, silent] = await freePorts(3)
+  // the listed peer accepts connections but never answers (as a frozen process does): the node
+  // waits for it (up to dropTime, 60 s here) instead of starting empty
+  const sockets = new Set<net.Socket>()
+  const frozen = net.createServer((s) => { sockets.add(s); s.on('error', () => {}); s.on('close', () => sockets.delete(s)) })
+  await new Promise<void>((resolve) => frozen.listen(silent, '127.0.0.1', resolve))
+  t.teardown(() => { for (const s of sockets) s.destroy(); frozen.close() })
   const p = startProcess(t, 'was-node', 'cli.js', [
     '--jvm-route', 'early', '--http', `127.0.0.1:${http}`, '--receiver', `127.0.0.1:${rcv}`, '--auto-bind', '1',
-    '--static', `127.0.0.1:${absent}`, '--drop-time', '60000', '--app', shopApp
+    '--static', `127.0.0.1:${silent}`, '--drop-time', '60000', '--app', shopApp
   ])
   await p.waitFor((l) => l.msg === 'membership started', 30000, 'the channel to join')
   p.signal('SIGTERM')

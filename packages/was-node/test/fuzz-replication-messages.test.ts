@@ -59,10 +59,14 @@ async function twoNodes (t: Test) {
   return { nodes, ports }
 }
 
-/** a raw TCP client that sends sync envelope frames and reads back ACK / FAIL_ACK */
-async function attacker (t: Test, port: number) {
+/**
+ * a raw TCP client that sends sync envelope frames and reads back ACK / FAIL_ACK. Without a key,
+ * static membership admits a sender that claims a listed receiver from a listed host (the local
+ * user SECURITY.md describes), so that is what it claims: `claimPort`, on 127.0.0.1.
+ */
+async function attacker (t: Test, port: number, claimPort: number) {
   const uniqueId = crypto.randomBytes(16)
-  const sender = encodeMember({ aliveTime: 1, port: 4999, securePort: -1, udpPort: -1, host: hostToBytes('127.0.0.9'), command: Buffer.alloc(0), domain: Buffer.alloc(0), uniqueId, payload: encodePayload({ protocol: 1, role: 'node', route: 'evil', http: 'http://127.0.0.9:8080' }) })
+  const sender = encodeMember({ aliveTime: 1, port: claimPort, securePort: -1, udpPort: -1, host: hostToBytes('127.0.0.1'), command: Buffer.alloc(0), domain: Buffer.alloc(0), uniqueId, payload: encodePayload({ protocol: 1, role: 'node', route: 'evil', http: 'http://127.0.0.9:8080' }) })
   let socket!: net.Socket
   const parser = new FrameParser({ maxFrameSize: 64 })
   let waiting: ((body: Buffer | null) => void) | undefined
@@ -193,7 +197,7 @@ t.test('hostile replication messages over a real channel: counted drops, stored 
     { t: 'session-request', id, req: 1 }
   ]
 
-  const evil = await attacker(t, ports[1]!)
+  const evil = await attacker(t, ports[1]!, ports[0]!)
   const tribesDropped = () => Object.values(b!.channel.stats().dropped).reduce((x, y) => x + y, 0)
   const managerDropped = () => Object.values(b!.manager.stats().dropped).reduce((x, y) => x + y, 0)
   const counts = { sent: 0, tribes: 0, manager: 0, ignored: 0, valid: 0 }

@@ -66,12 +66,19 @@ function frames (stream: Buffer, from = 0): Buffer[] {
 }
 
 /** Write frames on a fresh raw connection to `port` and wait until the receiver had time to handle them. */
+/**
+ * Send each frame on a connection of its own, as an attacker would once the receiver closes a
+ * connection whose first frame does not authenticate.
+ */
 async function inject (port: number, list: Buffer[]): Promise<void> {
-  const s = net.connect(port, '127.0.0.1')
-  await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject) })
-  for (const f of list) s.write(f)
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  s.destroy()
+  await Promise.all(list.map(async (f) => {
+    const s = net.connect(port, '127.0.0.1')
+    s.on('error', () => {})
+    await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject) })
+    s.write(f)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    s.destroy()
+  }))
 }
 
 interface Node { channel: Channel, manager: SessionManager }
