@@ -98,3 +98,24 @@ t.test('discovery with real tribes channels on 127.0.0.1 (static membership)', a
   await until(() => lb.workers().length === 0, 'the node to disappear', 30_000)
   t.pass('the stopped node is gone from the workers')
 })
+
+t.test('with health checks, a discovered member takes no traffic until its readiness check passes', async (t) => {
+  const fresh = await startBackend(t, 'fresh')
+  fresh.ready = false // its readiness page answers 503: it is still receiving its sessions
+  const old = await startBackend(t, 'old')
+  const channel = new FakeChannel()
+  const mOld = member('old', { route: 'old', http: old.url })
+  channel.present.set(mOld.id, mOld)
+  const { lb, base } = await startBalancer(t, { channel: channel as unknown as Channel, healthCheck: { interval: 50, rise: 2, fall: 1 }, recoverTime: 60_000 })
+  await until(() => lb.workers().find((w) => w.route === 'old')?.state === 'OK', 'the old member to pass its checks', 10_000)
+  channel.join(member('fresh', { route: 'fresh', http: fresh.url }))
+  t.equal(lb.workers().find((w) => w.route === 'fresh')?.state, 'ERROR', 'a member that appears waits for its health check')
+  for (let i = 0; i < 10; i++) {
+    const r = await call(`${base}/x`, { headers: { cookie: 'JSESSIONID=z.fresh' } })
+    t.equal(r.text, 'old', 'its users are served elsewhere while it is not ready')
+  }
+  t.equal(fresh.seen, 0, 'no request reached it')
+  fresh.ready = true
+  await until(() => lb.workers().find((w) => w.route === 'fresh')?.state === 'OK', 'the fresh member to pass its checks', 10_000)
+  t.equal((await call(`${base}/x`, { headers: { cookie: 'JSESSIONID=z.fresh' } })).text, 'fresh', 'and takes its users once ready')
+})

@@ -13,15 +13,18 @@ export interface Backend {
   seen: number
   /** last request headers (health checks excluded) */
   lastHeaders: http.IncomingHttpHeaders | null
+  /** false: /_nodecat/ready answers 503, as a node still receiving its sessions does (default true) */
+  ready: boolean
   close (): Promise<void>
 }
 
 export type Handler = (req: http.IncomingMessage, res: http.ServerResponse, backend: Backend) => void
 
-/** A plain node:http worker that answers its route (or runs `handler`); /_nodecat/status and /_nodecat/ready are 200. */
+/** A plain node:http worker that answers its route (or runs `handler`); /_nodecat/status is 200, /_nodecat/ready 200 while `ready`. */
 export async function startBackend (t: { teardown: (fn: () => Promise<void> | void) => void }, route: string, handler?: Handler): Promise<Backend> {
-  const backend: Backend = { route, url: '', port: 0, server: undefined as unknown as http.Server, seen: 0, lastHeaders: null, close: async () => {} }
+  const backend: Backend = { route, url: '', port: 0, server: undefined as unknown as http.Server, seen: 0, lastHeaders: null, ready: true, close: async () => {} }
   const server = http.createServer((req, res) => {
+    if (req.url === '/_nodecat/ready' && !backend.ready) { res.statusCode = 503; res.end('{"ready":false}'); return }
     if (req.url === '/_nodecat/status' || req.url === '/_nodecat/ready') { res.end('{"ok":true}'); return }
     backend.seen++
     backend.lastHeaders = req.headers
