@@ -23,6 +23,8 @@ const skip = netnsSkipReason()
 const RUNS = Number(process.env.NODECAT_CHAOS_NETNS_RUNS ?? 2)
 const DURATION = Number(process.env.NODECAT_CHAOS_MS ?? 15_000)
 const SEED = Number(process.env.NODECAT_CHAOS_SEED ?? Date.now() % 100_000)
+// why: each run starts a cluster and loads it for DURATION; the file's default budget is 180 s
+t.setTimeout(RUNS * (DURATION + 90_000) + 60_000)
 
 for (let run = 1; run <= RUNS; run++) {
   t.test(`chaos run ${run}/${RUNS}: kill and restart under load, multicast in namespaces, sync mode (seed ${SEED + run})`, { skip }, async (t) => {

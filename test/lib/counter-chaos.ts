@@ -60,6 +60,9 @@ export interface ChaosClient {
   acked: number
   attempts: number
   failed: Array<{ status: number, error: string | null, at: number }>
+  /** a fresh session answered: the user's session was replaced (logged out) */
+  freshSessions: string[]
+  /** the counter went down: acknowledged increments were lost */
   regressions: string[]
   finalCount: number | null
   finalUser: string | null
@@ -73,7 +76,9 @@ export interface ChaosReport {
   lostIncrements: number
   /** clients whose session is gone at the end (logged out) */
   lostSessions: string[]
-  /** regressions seen during the run (counter went down, or a fresh session answered) */
+  /** fresh sessions that answered a logged-in client during the run */
+  freshSessions: string[]
+  /** counter regressions seen during the run */
   regressions: string[]
   /** failed requests, all clients */
   failedRequests: number
@@ -116,7 +121,7 @@ export async function runCounterChaos (o: ChaosOptions): Promise<ChaosReport> {
   const rnd = random(o.seed ?? 1)
   const t0 = Date.now()
   const clients: ChaosClient[] = Array.from({ length: o.clients ?? 8 }, (_, i) => ({
-    name: `chaos${i + 1}`, cookie: null, acked: 0, attempts: 0, failed: [], regressions: [], finalCount: null, finalUser: null
+    name: `chaos${i + 1}`, cookie: null, acked: 0, attempts: 0, failed: [], freshSessions: [], regressions: [], finalCount: null, finalUser: null
   }))
   let requests = 0
 
@@ -148,7 +153,7 @@ export async function runCounterChaos (o: ChaosOptions): Promise<ChaosReport> {
       if (a.status !== 200 || a.body === null) continue
       const count = Number(a.body.count)
       if (a.body.user !== c.name) {
-        c.regressions.push(`${c.name}: a fresh session answered at ${Date.now() - t0} ms (user ${String(a.body.user)}, count ${count}, acked ${c.acked}, node ${String(a.body.jvmRoute)})`)
+        c.freshSessions.push(`${c.name}: a fresh session answered at ${Date.now() - t0} ms (user ${String(a.body.user)}, count ${count}, acked ${c.acked}, node ${String(a.body.jvmRoute)})`)
       } else if (!(count > c.acked)) {
         c.regressions.push(`${c.name}: counter ${count} after acknowledged ${c.acked} at ${Date.now() - t0} ms (node ${String(a.body.jvmRoute)})`)
       }
@@ -194,7 +199,7 @@ export async function runCounterChaos (o: ChaosOptions): Promise<ChaosReport> {
   const notReady = await waitAllReady(o.nodes, 60_000)
   if (notReady.length > 0) throw new Error(`nodes not ready 60 s after the load: ${notReady.join(', ')}`)
 
-  const report: ChaosReport = { clients, kills, requests, lostIncrements: 0, lostSessions: [], regressions: [], failedRequests: 0, impossible: [] }
+  const report: ChaosReport = { clients, kills, requests, lostIncrements: 0, lostSessions: [], freshSessions: [], regressions: [], failedRequests: 0, impossible: [] }
   for (const c of clients) {
     const a = await send(c, 'GET', '/api/state')
     c.finalUser = a.body?.user ?? null
@@ -203,6 +208,7 @@ export async function runCounterChaos (o: ChaosOptions): Promise<ChaosReport> {
     if (c.finalCount! < c.acked) report.lostIncrements += c.acked - c.finalCount!
     if (c.finalCount! > c.attempts) report.impossible.push(`${c.name}: counter ${c.finalCount} > ${c.attempts} increments sent`)
   }
+  report.freshSessions = clients.flatMap((c) => c.freshSessions)
   report.regressions = clients.flatMap((c) => c.regressions)
   report.failedRequests = clients.reduce((n, c) => n + c.failed.length, 0)
   return report
@@ -215,7 +221,7 @@ export function summary (r: ChaosReport): string {
   const byStatus = new Map<number, number>()
   for (const s of failed) byStatus.set(s, (byStatus.get(s) ?? 0) + 1)
   return `${r.kills.length} kills (${r.kills.map((k) => `${k.route}@${k.at}`).join(' ')}), ${r.requests} requests, ${acked} acknowledged increments, ` +
-    `lost ${r.lostIncrements}, lost sessions ${r.lostSessions.length}, regressions ${r.regressions.length}, ` +
+    `lost ${r.lostIncrements}, lost sessions ${r.lostSessions.length}, fresh sessions ${r.freshSessions.length}, counter regressions ${r.regressions.length}, ` +
     `failed requests ${r.failedRequests} (${[...byStatus].map(([s, n]) => `${s}×${n}`).join(' ') || 'none'})`
 }
 
@@ -234,14 +240,23 @@ export function unexpectedFailures (r: ChaosReport): string[] {
   })
 }
 
-/** The assertions every chaos run makes (tap's Test). */
-export function assertChaos (t: { ok: (v: unknown, m: string) => void, equal: (a: unknown, b: unknown, m: string) => void, same: (a: unknown, b: unknown, m: string) => void, comment: (m: string) => void }, report: ChaosReport): void {
+/**
+ * The assertions every chaos run makes (tap's Test). In sync mode nothing acknowledged may be
+ * lost; in async mode the changes not yet sent when a node was killed may be (a few deltas per
+ * kill, reported), but never a whole session.
+ */
+export function assertChaos (t: { ok: (v: unknown, m: string) => void, equal: (a: unknown, b: unknown, m: string) => void, same: (a: unknown, b: unknown, m: string) => void, comment: (m: string) => void }, report: ChaosReport, mode: 'sync' | 'async' = 'sync'): void {
   t.comment(summary(report))
   for (const cl of report.clients) for (const f of cl.failed.slice(0, 3)) t.comment(`${cl.name} failed at ${f.at} ms: ${f.status} ${f.error ?? ''}`)
   t.ok(report.kills.length >= 2, `nodes were killed during the load (${report.kills.length})`)
-  t.equal(report.lostIncrements, 0, 'no acknowledged increment is lost')
   t.same(report.lostSessions, [], 'every client is still logged in')
-  t.same(report.regressions, [], 'no client saw its counter go down or a fresh session')
+  t.same(report.freshSessions, [], 'no client was ever answered with a fresh session')
+  if (mode === 'sync') {
+    t.equal(report.lostIncrements, 0, 'no acknowledged increment is lost')
+    t.same(report.regressions, [], 'no client saw its counter go down')
+  } else {
+    t.comment(`async mode: ${report.lostIncrements} acknowledged increments lost over ${report.kills.length} kills (deltas not yet sent)`)
+  }
   t.same(report.impossible, [], 'no counter above what was sent')
   t.same(unexpectedFailures(report), [], `every failed request (${report.failedRequests}) is a POST in flight on a killed node or one the balancer did not send`)
 }
