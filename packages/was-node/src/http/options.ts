@@ -15,7 +15,15 @@ import { compileTrustProxy, type TrustProxy, type TrustTest } from './trust-prox
  */
 export const DEFAULT_REPLICATION_FILTER = /\.(?:js|css|png|jpe?g|gif|ico|svg|woff2?|txt|html?)$/i
 
+/** Where a request's session id is read from (Tomcat's SessionTrackingMode COOKIE and URL). */
+export type SessionTracking = 'cookie' | 'url'
+
 export const HTTP_DEFAULTS = Object.freeze({
+  /**
+   * cookies only: a `;jsessionid=` in a link is stripped for routing but never names the session,
+   * so a link cannot hand a user someone else's session (the balancer still routes on it)
+   */
+  sessionTracking: Object.freeze(['cookie']) as readonly SessionTracking[],
   trustProxy: false as TrustProxy,
   replicationFilter: DEFAULT_REPLICATION_FILTER as RegExp | string | null
 })
@@ -26,6 +34,12 @@ export interface SessionMiddlewareOptions {
   store: SessionStore
   /** the session cookie; see COOKIE_DEFAULTS */
   cookie?: Partial<CookieOptions>
+  /**
+   * where the session id is read from: ['cookie'] (default), ['url'] (the `;jsessionid=` path
+   * parameter) or both. With both, a cookie wins, and an id read from the URL never replaces a
+   * cookie that names another session.
+   */
+  sessionTracking?: readonly SessionTracking[] | string
   /** peers allowed to say X-Forwarded-Proto: https (true, false, or addresses/CIDRs); default false */
   trustProxy?: TrustProxy
   /** regex (or its source) on the request path; matching requests are not replicated; null = replicate all */
@@ -39,6 +53,8 @@ export interface ResolvedHttpOptions {
   cookie: CookieOptions
   /** path parameter name: the cookie name in lower case (jsessionid) */
   pathParam: string
+  /** read the id from cookies / from the path parameter */
+  tracking: { cookie: boolean, url: boolean }
   trusted: TrustTest
   replicationFilter: RegExp | null
   logger: Pick<Logger, 'error' | 'warn' | 'debug'> | undefined
@@ -67,5 +83,14 @@ export function resolveHttpOptions (input: SessionMiddlewareOptions): ResolvedHt
   if (replicationFilter !== null && (replicationFilter.global || replicationFilter.sticky)) {
     replicationFilter = new RegExp(replicationFilter.source, replicationFilter.flags.replace(/[gy]/g, ''))
   }
-  return { store: input.store, cookie, pathParam: cookie.name.toLowerCase(), trusted, replicationFilter, logger: input.logger }
+  return { store: input.store, cookie, pathParam: cookie.name.toLowerCase(), tracking: resolveTracking(input.sessionTracking), trusted, replicationFilter, logger: input.logger }
+}
+
+/** 'cookie', 'url', 'cookie,url' or an array of those */
+export function resolveTracking (input: readonly string[] | string | undefined): { cookie: boolean, url: boolean } {
+  const list = input === undefined ? HTTP_DEFAULTS.sessionTracking : typeof input === 'string' ? input.split(',').map((x) => x.trim().toLowerCase()) : input
+  if (!Array.isArray(list) || list.length === 0 || list.some((m) => m !== 'cookie' && m !== 'url')) {
+    v.fail('sessionTracking', '"cookie", "url" or "cookie,url"', input)
+  }
+  return { cookie: list.includes('cookie'), url: list.includes('url') }
 }

@@ -9,20 +9,23 @@ import { requestIsHttps, setCookieValue } from './cookie-options.js'
 import { resolveHttpOptions, type ResolvedHttpOptions, type SessionMiddlewareOptions } from './options.js'
 import { cookieSessionIds, pathSessionId, SESSION_ID_LIMITS, stripSessionPathParam } from './session-id.js'
 
-/** The session ids a request carries, in the order the balancer reads them. */
+/** The session ids a request carries that the session tracking setting reads. */
 interface RequestIds {
-  /** the URL with `;jsessionid=` removed */
+  /** the URL with `;jsessionid=` removed (always, so a link with one still finds its route) */
   url: string
   cookieIds: string[]
-  /** the path parameter's id first, then every cookie's */
+  /** the path parameter's id, when URL tracking is on and there is one */
+  fromPath: string | null
+  /** every cookie's id, then the path parameter's: a cookie wins (as in Tomcat) */
   candidates: string[]
 }
 
 function requestIds (options: ResolvedHttpOptions, req: IncomingMessage, rawUrl: string): RequestIds {
-  const fromPath = pathSessionId(rawUrl, options.pathParam)
-  const cookieIds = cookieSessionIds(req.headers.cookie, options.cookie.name, SESSION_ID_LIMITS.maxIdLength,
-    SESSION_ID_LIMITS.maxCandidates - (fromPath === null ? 0 : 1))
-  return { url: stripSessionPathParam(rawUrl, options.pathParam), cookieIds, candidates: fromPath === null ? cookieIds : [fromPath, ...cookieIds] }
+  const fromPath = options.tracking.url ? pathSessionId(rawUrl, options.pathParam) : null
+  const cookieIds = options.tracking.cookie
+    ? cookieSessionIds(req.headers.cookie, options.cookie.name, SESSION_ID_LIMITS.maxIdLength, SESSION_ID_LIMITS.maxCandidates - (fromPath === null ? 0 : 1))
+    : []
+  return { url: stripSessionPathParam(rawUrl, options.pathParam), cookieIds, fromPath, candidates: fromPath === null ? cookieIds : [...cookieIds, fromPath] }
 }
 
 /** One request's session, from open to end. */
@@ -38,6 +41,11 @@ export class RequestCycle {
   readonly #options: ResolvedHttpOptions
   readonly #request: RequestSession
   readonly #cookieIds: string[]
+  /**
+   * the session came from the URL while the request's cookie names another session: the cookie
+   * is left alone, or a link could replace the user's own session with someone else's
+   */
+  readonly #keepCookie: boolean
   #ending: Promise<CookieAction> | null = null
 
   constructor (options: ResolvedHttpOptions, req: IncomingMessage, ids: RequestIds) {
@@ -48,6 +56,8 @@ export class RequestCycle {
     this.#cookieIds = ids.cookieIds
     this.#request = options.store.open(ids.candidates)
     this.session = this.#request.session
+    const requested = this.#request.requestedId
+    this.#keepCookie = requested !== null && requested === ids.fromPath && ids.cookieIds.length > 0 && !ids.cookieIds.includes(requested)
   }
 
   /** does the replication filter let this request's delta go to the cluster? */
@@ -77,6 +87,7 @@ export class RequestCycle {
 
   /** Set-Cookie value for an action, or null. */
   setCookie (action: CookieAction): string | null {
+    if (this.#keepCookie) return null
     return setCookieValue(action, this.#options.cookie, this.https)
   }
 }

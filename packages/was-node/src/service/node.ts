@@ -104,6 +104,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   const sessionOptions: SessionMiddlewareOptions = {
     store: deferred,
     cookie: options.cookie,
+    sessionTracking: options.sessionTracking,
     trustProxy: options.trustProxy,
     replicationFilter: options.replicationFilter,
     logger: logger.child({ component: 'http' })
@@ -194,12 +195,12 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     await app.listen({ host: options.http.address, port: options.http.port })
     listening = true
     httpUrl = advertisedHttpUrl(app.server.address() as AddressInfo, options)
+    pages.listening((app.server.address() as AddressInfo).address, httpUrl)
     const channelLog = logger.child({ component: 'channel' })
     channel = factories.createChannel(channelOptionsOf(options, httpUrl, channelLog))
     // why debug: the channel already logs one info line per membership change; these add the
     // service's view (route, HTTP URL, reason) as structured events for tools and tests
     channel.on('memberAdded', (m) => logger.debug({ event: 'member-added', member: describe(m) }, `member added: ${m.meta?.route ?? m.id}`))
-    pages.listening((app.server.address() as AddressInfo).address, httpUrl)
     channel.on('memberAdded', (m) => {
       // why: two nodes with one route would each take the other's sessions as their own
       if (m.meta?.route === options.jvmRoute) logger.error({ event: 'duplicate-route', member: describe(m) }, `member ${m.id} uses this node's jvmRoute ${options.jvmRoute}: give every node its own --jvm-route`)

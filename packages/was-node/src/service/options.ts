@@ -9,7 +9,7 @@ import { isIP } from 'node:net'
 import { validators, type SendMode } from '@nodecat/tribes'
 import { WasOptionError } from '../errors.js'
 import { resolveCookieOptions, COOKIE_DEFAULTS, type CookieOptions } from '../http/cookie-options.js'
-import { DEFAULT_REPLICATION_FILTER } from '../http/options.js'
+import { DEFAULT_REPLICATION_FILTER, resolveTracking, type SessionTracking } from '../http/options.js'
 import { compileTrustProxy, type TrustProxy } from '../http/trust-proxy.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
@@ -55,6 +55,8 @@ export interface ResolvedNodeOptions {
   /** most bytes one encoded session may have */
   maxSessionBytes: number
   cookie: CookieOptions
+  /** where a request's session id is read from: cookies (default), the `;jsessionid=` URL parameter, or both */
+  sessionTracking: SessionTracking[]
   trustProxy: TrustProxy
   /** the cluster key (base64/hex, see tribes), or null */
   key: string | null
@@ -106,6 +108,7 @@ export const NODE_DEFAULTS = Object.freeze({
   maxActiveSessions: -1,
   maxSessionBytes: 256 * 1024,
   cookie: COOKIE_DEFAULTS,
+  sessionTracking: Object.freeze(['cookie']) as readonly SessionTracking[] | string,
   trustProxy: false as TrustProxy,
   key: null as string | null,
   keyFile: null as string | null,
@@ -119,6 +122,12 @@ const v = validators((message) => new WasOptionError(message))
 const HOST = /^[A-Za-z0-9.:_-]{1,255}$/
 const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$/
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/** 'cookie', 'url', 'cookie,url' (flags, env) or a list (config files) */
+function trackingList (value: unknown): SessionTracking[] {
+  const t = resolveTracking(value as readonly string[] | string)
+  return [...(t.cookie ? ['cookie' as const] : []), ...(t.url ? ['url' as const] : [])]
+}
 
 /** Tomcat channelSendOptions (number bit flags or names) to a tribes send mode. */
 export function sendModeOf (value: unknown, name = 'channelSendOptions'): SendMode {
@@ -153,9 +162,6 @@ function section (value: unknown, name: string, allowed: readonly string[]): Rec
   return value as Record<string, unknown>
 }
 
-function orDefault<T> (value: unknown, fallback: T): unknown {
-  return value === undefined ? fallback : value
-}
 /** Host names (no port, no wildcard): what a browser or a tool puts in Host when it reaches the node by that name. */
 function allowedHosts (value: unknown, name: string): string[] {
   return v.stringList(value, name).map((h, i) => {
@@ -166,6 +172,9 @@ function allowedHosts (value: unknown, name: string): string[] {
   })
 }
 
+function orDefault<T> (value: unknown, fallback: T): unknown {
+  return value === undefined ? fallback : value
+}
 
 function nullableString (value: unknown, name: string, pattern?: RegExp, hint?: string): string | null {
   if (value === null || value === undefined || value === '') return null
@@ -237,6 +246,7 @@ export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOption
     maxActiveSessions: v.integer(orDefault(top.maxActiveSessions, D.maxActiveSessions), 'maxActiveSessions', -1),
     maxSessionBytes: v.integer(orDefault(top.maxSessionBytes, D.maxSessionBytes), 'maxSessionBytes', 1024, 64 * 1024 * 1024),
     cookie: resolveCookieOptions(top.cookie as Partial<CookieOptions> | undefined, v),
+    sessionTracking: trackingList(orDefault(top.sessionTracking, D.sessionTracking)),
     trustProxy,
     key,
     keyFile,

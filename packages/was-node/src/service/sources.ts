@@ -50,6 +50,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'cookie-domain', path: 'cookie.domain', kind: 'string', arg: 'domain', help: 'cookie Domain (default unset)' },
   { flag: 'cookie-same-site', path: 'cookie.sameSite', kind: 'string', arg: 'lax|strict|none', help: 'cookie SameSite (default lax)' },
   { flag: 'cookie-secure', path: 'cookie.secure', kind: 'string', arg: 'auto|true|false', help: 'cookie Secure (default auto: when the request was HTTPS)' },
+  { flag: 'session-tracking', path: 'sessionTracking', kind: 'string', arg: 'cookie|url|cookie,url', help: 'where the session id is read from (default cookie; with url a cookie still wins and a link never replaces it)' },
   { flag: 'trust-proxy', path: 'trustProxy', kind: 'string', arg: 'true|cidr,...', help: 'proxies whose X-Forwarded-Proto is believed (default none)' },
   { flag: 'key', path: 'key', kind: 'string', arg: 'key', help: 'cluster key (authenticates and encrypts cluster traffic)' },
   { flag: 'key-file', path: 'keyFile', kind: 'string', arg: 'file', help: 'file holding the cluster key (further lines: older keys still accepted; re-read when it changes)' },

@@ -126,7 +126,8 @@ export function sessionScenarios (t: Test, build: BuildApp): void {
     t.equal(cookieValue(r.setCookies), r.json().id, 'a freshly minted id is set')
     t.notOk(store.sessions.has(forged))
 
-    const pathForged = await request(url, `/count;jsessionid=${forged}`)
+    const { url: urlTracking } = await serve(t, { sessionTracking: 'cookie,url' })
+    const pathForged = await request(urlTracking, `/count;jsessionid=${forged}`)
     t.not(pathForged.json().id, forged, 'not via the path parameter either')
 
     const id = r.json().id as string
@@ -136,14 +137,51 @@ export function sessionScenarios (t: Test, build: BuildApp): void {
     t.not(again.json().id, id)
   })
 
-  t.test('the ;jsessionid= path parameter names the session and is stripped before routing', async (t) => {
+  t.test('session tracking "cookie" (the default): a ;jsessionid= in a link is stripped for routing but never names the session', async (t) => {
     const { url } = await serve(t)
     const id = cookieValue((await request(url, '/count')).setCookies)!
     const r = await request(url, `/count;jsessionid=${id}?x=1`)
+    t.equal(r.status, 200, 'routed as /count')
+    t.not(r.json().id, id, 'the id in the link is not the session: a new one was made')
+    t.equal(r.json().count, 1)
+    // the donation of issue 12: a victim with their own cookie follows an attacker's link
+    const victim = cookieValue((await request(url, '/count')).setCookies)!
+    const followed = await request(url, `/count;jsessionid=${id}`, { headers: jar(victim) })
+    t.equal(followed.json().id, victim, 'the victim stays in their own session')
+    t.equal(cookieValue(followed.setCookies), undefined, 'and their cookie is not replaced')
+  })
+
+  t.test('session tracking "url": the ;jsessionid= path parameter names the session and is stripped before routing', async (t) => {
+    const { url } = await serve(t, { sessionTracking: 'url' })
+    const id = (await request(url, '/count')).json().id as string
+    const r = await request(url, `/count;jsessionid=${id}?x=1`)
     t.equal(r.status, 200)
     t.same(r.json(), { count: 2, id })
-    const both = await request(url, `/peek;jsessionid=${id}`, { headers: jar('OTHEROTHEROTHEROTHEROTHER.mem1') })
-    t.equal(both.json().id, id, 'the path parameter wins over a cookie')
+    const cookieOnly = await request(url, '/peek', { headers: jar(id) })
+    t.equal(cookieOnly.json().id, null, 'cookies are not read')
+  })
+
+  t.test('session tracking "cookie,url": a cookie wins, and an id from the URL never replaces a cookie naming another session', async (t) => {
+    const { url, store } = await serve(t, { sessionTracking: 'cookie,url' })
+    const mine = cookieValue((await request(url, '/count')).setCookies)!
+    const theirs = cookieValue((await request(url, '/count')).setCookies)!
+    const both = await request(url, `/peek;jsessionid=${theirs}`, { headers: jar(mine) })
+    t.equal(both.json().id, mine, 'the cookie wins when both name a live session')
+    t.equal(cookieValue(both.setCookies), undefined)
+    // the cookie names a session that is gone: the link's session serves this request, but the
+    // cookie is left alone (no Set-Cookie, no clearing), so the link cannot take the user over
+    store.expire(mine)
+    const followed = await request(url, `/count;jsessionid=${theirs}`, { headers: jar(mine) })
+    t.equal(followed.json().id, theirs, 'the link\'s session serves the request')
+    t.same(followed.setCookies, [], 'no Set-Cookie replaces (or clears) the cookie')
+    // rebound to another route: still no cookie for a URL-only id while a cookie names another session
+    store.sessions.set('LINKLINKLINKLINKLINKLINK.other', { attributes: new Map([['count', 1]]), maxInactiveInterval: 1800, principal: null })
+    const moved = await request(url, '/peek;jsessionid=LINKLINKLINKLINKLINKLINK.other', { headers: jar(mine) })
+    t.equal(moved.json().id, 'LINKLINKLINKLINKLINKLINK.mem1', 'rebound to this node (binder)')
+    t.same(moved.setCookies, [], 'yet no Set-Cookie: the id came only from the URL')
+    // with no cookie at all, URL tracking works as it always has
+    const bare = await request(url, `/count;jsessionid=${theirs}`)
+    t.equal(bare.json().id, theirs)
   })
 
   t.test('every JSESSIONID cookie is tried in order (duplicates, quoted values, junk skipped)', async (t) => {
