@@ -9,8 +9,6 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { Channel, Member } from '@nodecat/tribes'
-import type { SessionStore } from '../session/types.js'
-import type { SessionManagerStats } from '../manager/stats.js'
 import { nodecatSessionPlugin, rewriteSessionUrl } from '../http/fastify-plugin.js'
 import { sessionMiddleware } from '../http/express-middleware.js'
 import type { SessionMiddlewareOptions } from '../http/options.js'
@@ -27,18 +25,10 @@ import { awaitInitialMembers } from './membership-wait.js'
 import { Readiness, registerReady } from './readiness.js'
 import { holdEarlyMessages } from './early-messages.js'
 import { advertisedHttpUrl } from './advertise.js'
-import { defaultFactories, type ManagerFactoryOptions } from './wiring.js'
+import { defaultFactories } from './wiring.js'
+import type { ManagerFactoryOptions, NodeSessionManager } from './types.js'
 import { Drain, DRAIN_TIME } from './drain.js'
 import { refuseMalformed } from './request-screen.js'
-
-/** What the service needs from the session manager beyond the SessionStore contract. */
-export interface NodeSessionManager extends SessionStore {
-  start (): Promise<void>
-  stop (): Promise<void>
-  stats (): SessionManagerStats
-  /** see SessionManager.replicas() (optional for other stores) */
-  replicas? (): unknown
-}
 
 export interface StartNodeDeps {
   logger?: Logger

@@ -3,14 +3,10 @@
  * with the service's (Tomcat-named, seconds) options mapped onto theirs. Kept apart from node.ts so
  * tests can swap either.
  */
-import type { Logger } from 'pino'
 import { createChannel, type Channel } from '@nodecat/tribes'
 import { SessionManager } from '../manager/session-manager.js'
-import type { ResolvedNodeOptions } from './options.js'
 import type { ServiceChannelOptions } from './channel-options.js'
-import type { NodeSessionManager } from './node.js'
-
-export interface ManagerFactoryOptions { options: ResolvedNodeOptions, channel: Channel, logger: Logger }
+import type { ManagerFactoryOptions, NodeSessionManager } from './types.js'
 
 export const defaultFactories = {
   createChannel (options: ServiceChannelOptions): Channel {
