@@ -3,32 +3,17 @@
  * with messages that name the option).
  */
 import { isIP } from 'node:net'
+import { DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_PATH_PARAM, WORKER_ROUTE_PATTERN, WORKER_ROUTE_RULE } from '@nodecat/protocol'
 import { validators } from '@nodecat/tribes'
 import type { Channel } from '@nodecat/tribes'
 import type { Logger } from 'pino'
 import { BalancerOptionError } from './errors.js'
 import { parseWorkerSpec } from './worker-spec.js'
+import { ACTIVATIONS, type Activation, type WorkerConfig } from './worker-config.js'
 
-export type Activation = 'active' | 'disabled' | 'stopped'
-export const ACTIVATIONS: readonly Activation[] = ['active', 'disabled', 'stopped']
+export { ACTIVATIONS, type Activation, type WorkerConfig }
+
 export type LbMethod = 'requests' | 'busyness'
-
-/** One worker (a nodecat node, or any HTTP backend) as configured or discovered. */
-export interface WorkerConfig {
-  /** the jvmRoute: what follows the first '.' of the session id */
-  route: string
-  /** base URL, http://host:port (no path) */
-  url: string
-  /** weight for new sessions (1..100) */
-  lbfactor?: number
-  activation?: Activation
-  /** route of the preferred failover worker (used even if it is disabled: hot standby) */
-  redirect?: string
-  /** replication group; default: the part of the route before its first '.', if any */
-  domain?: string
-  /** in-flight requests at which the worker is skipped (0 = no limit); also the pool size */
-  connectionLimit?: number
-}
 
 export interface HealthCheckOptions {
   /** GET this path on each worker; 2xx/3xx is healthy */
@@ -153,8 +138,8 @@ export const DEFAULTS = {
   host: '127.0.0.1',
   port: 8080,
   mounts: ['/'],
-  sessionCookie: 'JSESSIONID',
-  sessionPathParam: 'jsessionid',
+  sessionCookie: DEFAULT_SESSION_COOKIE,
+  sessionPathParam: DEFAULT_SESSION_PATH_PARAM,
   stickySession: true,
   stickySessionForce: false,
   method: 'requests' as LbMethod,
@@ -190,7 +175,6 @@ export const DEFAULTS = {
 
 const v = validators((message) => new BalancerOptionError(message))
 
-export const ROUTE_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/
 const TOKEN_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$/
 
 /** Only these names count as loopback for the admin token rule; 127.0.0.2 and friends do not. */
@@ -224,18 +208,18 @@ export function resolveWorker (raw: WorkerConfig | string, name: string, connect
   const w = typeof raw === 'string' ? parseWorkerSpec(raw, name) : raw
   if (w === null || typeof w !== 'object') v.fail(name, 'a worker object or "route=http://host:port" text', raw)
   known(w as unknown as Record<string, unknown>, name, ['route', 'url', 'lbfactor', 'activation', 'redirect', 'domain', 'connectionLimit'])
-  const route = v.string(w.route, `${name}.route`, ROUTE_PATTERN, 'a route of 1-64 letters, digits, "_", "-" or "."')
+  const route = v.string(w.route, `${name}.route`, WORKER_ROUTE_PATTERN, `a route of ${WORKER_ROUTE_RULE}`)
   const url = v.string(w.url, `${name}.url`)
   let parsed: URL
   try { parsed = new URL(url) } catch { return v.fail(`${name}.url`, 'an http:// URL', url) }
   if (parsed.protocol !== 'http:' || parsed.pathname !== '/' || parsed.search !== '' || parsed.username !== '') v.fail(`${name}.url`, 'an http://host:port URL without path, query or credentials', url)
-  const domain = w.domain !== undefined ? v.string(w.domain, `${name}.domain`, ROUTE_PATTERN, 'a domain of 1-64 letters, digits, "_", "-" or "."') : route.includes('.') ? route.slice(0, route.indexOf('.')) : undefined
+  const domain = w.domain !== undefined ? v.string(w.domain, `${name}.domain`, WORKER_ROUTE_PATTERN, `a domain of ${WORKER_ROUTE_RULE}`) : route.includes('.') ? route.slice(0, route.indexOf('.')) : undefined
   return {
     route,
     url: parsed.origin,
     lbfactor: v.integer(w.lbfactor ?? DEFAULTS.lbfactor, `${name}.lbfactor`, 1, 100),
     activation: v.oneOf(w.activation ?? DEFAULTS.activation, `${name}.activation`, ACTIVATIONS),
-    redirect: w.redirect !== undefined ? v.string(w.redirect, `${name}.redirect`, ROUTE_PATTERN, 'a route') : undefined,
+    redirect: w.redirect !== undefined ? v.string(w.redirect, `${name}.redirect`, WORKER_ROUTE_PATTERN, 'a route') : undefined,
     domain,
     connectionLimit: v.integer(w.connectionLimit ?? connectionLimit, `${name}.connectionLimit`, 0, 100_000)
   }

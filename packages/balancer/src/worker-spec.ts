@@ -1,6 +1,6 @@
 /** The text form of a worker used by the CLI and JSON config: "tomcat2=http://127.0.0.1:8082,lbfactor=2". */
 import { BalancerOptionError } from './errors.js'
-import type { WorkerConfig } from './options.js'
+import type { WorkerConfig } from './worker-config.js'
 
 const KEYS: Record<string, keyof WorkerConfig> = {
   lbfactor: 'lbfactor',

@@ -5,7 +5,8 @@ import { WorkerHealth, type HealthRules, type StateChange, type WorkerState } fr
 
 export type WorkerConfigResolved = ResolvedOptions['workers'][number]
 
-export interface WorkerError { code: string, at: number }
+/** the last failure a worker had (WorkerError, in errors.ts, is the class of registry errors) */
+export interface LastError { code: string, at: number }
 
 /** What /status shows per worker (no session ids, no secrets). */
 export interface WorkerStatus {
@@ -54,7 +55,7 @@ export class Worker {
   requests = 0
   errors = 0
   sessionsRouted = 0
-  lastError: WorkerError | null = null
+  lastError: LastError | null = null
   readonly #pool: PoolSettings
 
   constructor (config: WorkerConfigResolved, isStatic: boolean, pool: PoolSettings, rules: HealthRules, onChange: (w: Worker, ...a: Parameters<StateChange>) => void) {
