@@ -1,8 +1,10 @@
 /**
  * Header rewriting both ways: hop-by-hop headers (RFC 9110 §7.6.1, everything named in
  * Connection, Proxy-*) never cross the balancer, and requests gain X-Forwarded-* and Forwarded.
- * why strip before undici: undici rejects keep-alive/transfer-encoding/upgrade/expect request
- * headers, and each such rejection leaks a Pool slot until the pool wedges (toolchain.md §3).
+ * why strip before undici: undici rejects keep-alive/transfer-encoding/upgrade request headers
+ * (UND_ERR_INVALID_ARG) and expect (UND_ERR_NOT_SUPPORTED), and with undici 7.30.2 each request a
+ * Pool rejects that way leaks a connection slot: after `connections` of them every later request
+ * on that Pool hangs, even past headersTimeout (a plain Client does not; found by running it).
  */
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'

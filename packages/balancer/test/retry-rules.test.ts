@@ -1,4 +1,6 @@
-// When a request is retried, and when it never is (nginx semantics; balancer.md §0.5).
+// When a request is retried, and when it never is (nginx semantics: a failed connect is always retried,
+// nothing was sent; nothing is retried once a response byte went to the client; a non-idempotent
+// request is retried only when nothing of it reached the worker).
 import t from 'tap'
 import http from 'node:http'
 import { randomBytes } from 'node:crypto'

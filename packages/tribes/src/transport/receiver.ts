@@ -1,7 +1,8 @@
 /**
  * The TCP receiver (NioReceiver): listens on one specific address, binding the first free port of
  * port .. port+autoBind-1, parses frames per connection and answers ACK / FAIL_ACK on the same
- * connection (reference/tomcat-cluster.md §2.3):
+ * connection, as Tomcat's NioReceiver does (ACK and FAIL_ACK are ordinary frames with the bodies
+ * 6,2,3 and 11,0,5; only the synchronously acked mode ever sends FAIL_ACK):
  *
  * - USE_ACK without SYNCHRONIZED_ACK: ACK is written before the message is handled.
  * - USE_ACK + SYNCHRONIZED_ACK: the handler is awaited; ACK when it settles fine, FAIL_ACK when it

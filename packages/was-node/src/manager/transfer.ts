@@ -1,5 +1,6 @@
 /**
- * State transfer (Tomcat's GET_ALL_SESSIONS, reference §5.3), both sides.
+ * State transfer (Tomcat DeltaManager's EVT_GET_ALL_SESSIONS, answered by ALL_SESSION_DATA and
+ * ALL_SESSION_TRANSFERCOMPLETE), both sides.
  *
  * Asking: a starting node asks the longest-running peer (members()[0]) for every session, queues
  * the session messages that arrive meanwhile, and when transfer-complete comes (or the timeout
