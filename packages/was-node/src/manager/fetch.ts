@@ -15,8 +15,8 @@ import type { Member } from '@nodecat/tribes'
 import type { FullSession } from './messages.js'
 
 export interface FetchHost {
-  /** live node peers */
-  peers (): Member[]
+  /** the live members that may hold this session (the replication strategy's fetchFrom) */
+  peers (id: string): Member[]
   running (): boolean
   /** a fresh request number (shared with the held-delta fetches) */
   nextReq (): number
@@ -88,7 +88,7 @@ export class SessionFetch {
       if (missUntil > performance.now()) { this.stats.remembered++; return Promise.resolve() }
       this.#misses.delete(base)
     }
-    const peers = this.#host.running() ? this.#host.peers() : []
+    const peers = this.#host.running() ? this.#host.peers(id) : []
     if (peers.length === 0) return Promise.resolve()
     if (this.#byBase.size >= this.#opts.maxInFlight) { this.stats.busy++; return Promise.resolve() }
     this.stats.requests++

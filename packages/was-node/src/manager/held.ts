@@ -20,7 +20,8 @@ export const MAX_HELD = 10_000
 export const MAX_FULL_ATTEMPTS = 3
 
 export interface HeldHost {
-  peers (): Member[]
+  /** the members that may hold this session (the replication strategy's fetchFrom) */
+  peers (id: string): Member[]
   running (): boolean
   /** a fresh request number, never 0 (0 marks an unsolicited session-full: a pushed winner) */
   nextReq (): number
@@ -113,7 +114,7 @@ export class HeldDeltas {
     if (e.asking || !this.#host.running()) return
     e.asking = true
     e.attempts++
-    this.#askNext(base, id, [first, ...this.#host.peers().filter((m) => m.id !== first.id)])
+    this.#askNext(base, id, [first, ...this.#host.peers(id).filter((m) => m.id !== first.id)])
   }
 
   #askNext (base: string, id: string, candidates: Member[]): void {
