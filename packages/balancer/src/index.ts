@@ -2,7 +2,7 @@
 export { createBalancer, type Balancer } from './balancer.js'
 export { createDiscovery, type Discovery, type DiscoveryOptions } from './discovery.js'
 export { createAdminHandler, startAdmin, tokenMatches, type AdminHandlerOptions } from './admin.js'
-export { sessionRoutes, loggablePath } from './route.js'
+export { sessionRoutes, loggablePath } from '@nodecat/protocol'
 export { requestHeaders, responseHeaders } from './headers.js'
 export { renderMetrics } from './metrics.js'
 export { parseWorkerSpec } from './worker-spec.js'

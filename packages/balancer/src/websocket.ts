@@ -6,12 +6,12 @@
 import http, { type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
+import { sessionRoutes } from '@nodecat/protocol'
 import type { ProxyContext } from './proxy.js'
 import { screen } from './proxy.js'
 import { requestHeaders, responseHeaders } from './headers.js'
 import type { ClientErrorCode } from './errors.js'
 import { sendRawError } from './respond.js'
-import { sessionRoutes } from './route.js'
 import type { Worker } from './worker.js'
 
 function isWebSocket (req: IncomingMessage): boolean {

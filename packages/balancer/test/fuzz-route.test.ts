@@ -11,7 +11,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import net from 'node:net'
-import { sessionRoutes } from '../src/route.js'
+import { sessionRoutes } from '@nodecat/protocol'
 import { startBackend, startBalancer } from './helpers.js'
 import { fuzzParams } from '../../../test/lib/fuzz.js'
 

@@ -6,6 +6,7 @@
 import os from 'node:os'
 import net from 'node:net'
 import pino, { type Logger } from 'pino'
+import { JVM_ROUTE_PATTERN } from '@nodecat/protocol'
 import { TribesOptionError, errors } from './errors.js'
 import { validators } from './validate.js'
 import { parseKey, readKeyFile } from './crypto/keyring.js'
@@ -222,7 +223,7 @@ export function resolveChannelOptions (input: ChannelOptions = {}): ResolvedChan
 
   const metaIn = o.meta ?? {}
   const meta: MemberMeta = { protocol: PROTOCOL_VERSION, role: v.oneOf(metaIn.role ?? 'node', 'meta.role', ROLES) }
-  if (metaIn.route !== undefined) meta.route = v.string(metaIn.route, 'meta.route', /^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (1-64)')
+  if (metaIn.route !== undefined) meta.route = v.string(metaIn.route, 'meta.route', JVM_ROUTE_PATTERN, 'letters, digits, "_" or "-" (1-64)')
   if (metaIn.http !== undefined) meta.http = v.string(metaIn.http, 'meta.http', /^https?:\/\/\S+$/, 'an http(s) URL')
 
   if (o.key !== undefined && o.keyFile !== undefined) v.fail('keyFile', 'unset when key is set (give one of them)', o.keyFile)

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util'
 import net from 'node:net'
+import { JVM_ROUTE_PATTERN } from '@nodecat/protocol'
 import { validators } from '../validate.js'
 import type { ChannelOptions } from '../options.js'
 import type { MemberRole } from '../types.js'
@@ -97,7 +98,7 @@ export function channelOptionsFromFlags (f: Flags, defaultRole: MemberRole): Cha
   if (f['key-file'] !== undefined) o.keyFile = f['key-file']
   if (f.insecure === true) o.insecure = true
   o.meta = { role: v.oneOf(f.role ?? defaultRole, '--role', ['node', 'balancer', 'tool'] as const) }
-  if (f.route !== undefined) o.meta.route = v.string(f.route, '--route', /^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-" (1-64)')
+  if (f.route !== undefined) o.meta.route = v.string(f.route, '--route', JVM_ROUTE_PATTERN, 'letters, digits, "_" or "-" (1-64)')
   if (f.http !== undefined) o.meta.http = v.string(f.http, '--http', /^https?:\/\/\S+$/, 'an http(s) URL')
   return o
 }

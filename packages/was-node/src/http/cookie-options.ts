@@ -4,6 +4,7 @@
  */
 import { serialize } from 'cookie'
 import type { TLSSocket } from 'node:tls'
+import { DEFAULT_SESSION_COOKIE } from '@nodecat/protocol'
 import type { IncomingMessage } from 'node:http'
 import type { Validators } from '@nodecat/tribes'
 import type { CookieAction } from '../session/types.js'
@@ -25,7 +26,7 @@ export interface CookieOptions {
 }
 
 export const COOKIE_DEFAULTS: Readonly<CookieOptions> = Object.freeze({
-  name: 'JSESSIONID',
+  name: DEFAULT_SESSION_COOKIE,
   path: '/',
   domain: undefined,
   sameSite: 'lax',

@@ -7,12 +7,12 @@
  * server is built with `fastify({ rewriteUrl: rewriteSessionUrl })` (startNode does this).
  */
 import fp from 'fastify-plugin'
+import { DEFAULT_SESSION_PATH_PARAM, stripSessionPathParam } from '@nodecat/protocol'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RawRequestDefaultExpression } from 'fastify'
 import type { SessionApi } from '../session/types.js'
 import { asWasError } from './errors.js'
 import type { SessionMiddlewareOptions } from './options.js'
 import { SessionCycle, type RequestCycle } from './request-cycle.js'
-import { stripSessionPathParam } from './session-id.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,7 +22,7 @@ declare module 'fastify' {
 }
 
 /** For `fastify({ rewriteUrl })`: route `/a;jsessionid=X?q` as `/a?q`. */
-export function rewriteSessionUrl (req: RawRequestDefaultExpression, param = 'jsessionid'): string {
+export function rewriteSessionUrl (req: RawRequestDefaultExpression, param = DEFAULT_SESSION_PATH_PARAM): string {
   return stripSessionPathParam(req.url ?? '/', param)
 }
 

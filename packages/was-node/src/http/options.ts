@@ -3,6 +3,7 @@
  * table, resolved and validated once when the middleware is created.
  */
 import type { Logger } from 'pino'
+import { pathParamFor } from '@nodecat/protocol'
 import { validators } from '@nodecat/tribes'
 import { WasOptionError } from '../errors.js'
 import type { SessionStore } from '../session/types.js'
@@ -83,7 +84,7 @@ export function resolveHttpOptions (input: SessionMiddlewareOptions): ResolvedHt
   if (replicationFilter !== null && (replicationFilter.global || replicationFilter.sticky)) {
     replicationFilter = new RegExp(replicationFilter.source, replicationFilter.flags.replace(/[gy]/g, ''))
   }
-  return { store: input.store, cookie, pathParam: cookie.name.toLowerCase(), tracking: resolveTracking(input.sessionTracking), trusted, replicationFilter, logger: input.logger }
+  return { store: input.store, cookie, pathParam: pathParamFor(cookie.name), tracking: resolveTracking(input.sessionTracking), trusted, replicationFilter, logger: input.logger }
 }
 
 /** 'cookie', 'url', 'cookie,url' or an array of those */

@@ -4,10 +4,10 @@
  * store's CookieAction into a Set-Cookie value.
  */
 import type { IncomingMessage } from 'node:http'
+import { cookieSessionIds, pathSessionId, SESSION_ID_LIMITS, stripSessionPathParam } from '@nodecat/protocol'
 import type { CookieAction, RequestSession, SessionApi } from '../session/types.js'
 import { requestIsHttps, setCookieValue } from './cookie-options.js'
 import { resolveHttpOptions, type ResolvedHttpOptions, type SessionMiddlewareOptions } from './options.js'
-import { cookieSessionIds, pathSessionId, SESSION_ID_LIMITS, stripSessionPathParam } from './session-id.js'
 
 /** The session ids a request carries that the session tracking setting reads. */
 interface RequestIds {

@@ -4,9 +4,9 @@
  */
 import type { Logger } from 'pino'
 import type { Channel } from '@nodecat/tribes'
+import { JVM_ROUTE_PATTERN, isValidRoute } from '@nodecat/protocol'
 import { validators } from '@nodecat/tribes'
 import { WasOptionError } from '../errors.js'
-import { isValidRoute } from '../session/id.js'
 import type { Clock } from './clock.js'
 export type { Clock } from './clock.js'
 
@@ -83,7 +83,7 @@ const v = validators((message) => new WasOptionError(message))
 export function resolveOptions (opts: SessionManagerOptions): ResolvedOptions {
   if (opts === null || typeof opts !== 'object') v.fail('session manager options', 'an object', opts)
   const o: Record<string, unknown> = { ...DEFAULTS, ...Object.fromEntries(Object.entries(opts).filter(([, x]) => x !== undefined)) }
-  const route = v.string(o.route, 'route', /^[A-Za-z0-9_-]{1,64}$/, '1-64 characters of A-Z a-z 0-9 _ -')
+  const route = v.string(o.route, 'route', JVM_ROUTE_PATTERN, '1-64 characters of A-Z a-z 0-9 _ -')
   if (!isValidRoute(route)) v.fail('route', 'a valid jvmRoute', route)
   return {
     route,

@@ -5,7 +5,7 @@ export type { SessionManagerOptions, Clock } from './defaults.js'
 export type { SessionManagerStats } from './stats.js'
 export type { SessionManagerEvents, SessionEvent, SessionDestroyedEvent, SessionIdChangedEvent, AttributeEvent, DestroyReason } from './events.js'
 export type { SessionMessage, FullSession, MessageType } from './messages.js'
-export { newSessionId, parseSessionId } from '../session/id.js'
+export { newSessionId, parseSessionId } from '@nodecat/protocol'
 export {
   AttributeNotSerializableError, SessionTooLargeError, TooManySessionsError, InvalidAttributeNameError,
   RequestEndedError, ManagerNotRunningError, InvalidSessionArgumentError

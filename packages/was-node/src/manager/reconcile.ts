@@ -14,11 +14,11 @@
  */
 import type { Member } from '@nodecat/tribes'
 import type { Logger } from 'pino'
+import { parseSessionId } from '@nodecat/protocol'
 import type { SessionRecord } from '../session/record.js'
 import type { Stamp } from '../session/stamp.js'
 import type { SessionMessage, StampTuple } from './messages.js'
 import { compareStamps } from '../session/stamp.js'
-import { parseSessionId } from '../session/id.js'
 import { fromTuple, message, toTuple } from './messages.js'
 
 type Digest = Extract<SessionMessage, { t: 'digest' }>

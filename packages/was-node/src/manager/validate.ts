@@ -3,9 +3,9 @@
  * under a reason (never applied, never thrown): forged types, wrong field types, truncated
  * tuples, oversized arrays or values, ids that are not ours.
  */
+import { parseSessionId } from '@nodecat/protocol'
 import type { ActionTuple, FullSession, SessionMessage, StampTuple } from './messages.js'
 import { KIND, MESSAGE_TYPES, PROTOCOL } from './messages.js'
-import { parseSessionId } from '../session/id.js'
 import { decodeValue } from '../session/codec.js'
 
 export interface MessageLimits {

@@ -6,6 +6,7 @@
  */
 import os from 'node:os'
 import { isIP } from 'node:net'
+import { JVM_ROUTE_PATTERN, JVM_ROUTE_RULE } from '@nodecat/protocol'
 import { validators, type SendMode } from '@nodecat/tribes'
 import { WasOptionError } from '../errors.js'
 import { resolveCookieOptions, COOKIE_DEFAULTS, type CookieOptions } from '../http/cookie-options.js'
@@ -213,7 +214,7 @@ export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOption
 
   const pretty = orDefault(log.pretty, D.log.pretty)
   return {
-    jvmRoute: v.string(orDefault(top.jvmRoute, null) ?? defaultRoute(), 'jvmRoute', /^[A-Za-z0-9_-]{1,64}$/, '1 to 64 letters, digits, "-" or "_" (no dots: the route follows the first dot of a session id)'),
+    jvmRoute: v.string(orDefault(top.jvmRoute, null) ?? defaultRoute(), 'jvmRoute', JVM_ROUTE_PATTERN, JVM_ROUTE_RULE),
     http: {
       address: v.string(orDefault(http.address, D.http.address), 'http.address', HOST, 'an IP address or host name'),
       port: v.integer(orDefault(http.port, D.http.port), 'http.port', 0, 65535),

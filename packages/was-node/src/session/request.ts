@@ -13,11 +13,11 @@
  * after end() changes nothing stored).
  * Writes are kept in the request too and only the last change per name becomes the delta.
  */
+import { newSessionId, parseSessionId } from '@nodecat/protocol'
 import type { CookieAction, RequestSession, SessionApi } from './types.js'
 import type { DeltaAction, SessionRecord } from './record.js'
 import { decodeValue, encodeValue, sameBytes } from './codec.js'
 import { InvalidAttributeNameError, InvalidSessionArgumentError, RequestEndedError, TooManyAttributesError } from './errors.js'
-import { newSessionId, parseSessionId } from './id.js'
 
 /**
  * Bounds on one session that every node enforces alike. why maxAttributes: a peer refuses a

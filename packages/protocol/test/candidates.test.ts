@@ -1,8 +1,8 @@
 import t from 'tap'
 import fc from 'fast-check'
-import { cookieSessionIds, pathSessionId, readSessionIds, stripSessionPathParam, SESSION_ID_LIMITS } from '../src/http/session-id.js'
+import { cookieSessionIds, pathSessionId, readSessionIds, stripSessionPathParam, SESSION_ID_LIMITS } from '../src/index.js'
 
-/** a well-formed id (session/id.ts): a base of 22..64 of [A-Za-z0-9_-], '.', a route */
+/** a well-formed id (session-id.ts): a base of 22..64 of [A-Za-z0-9_-], '.', a route */
 const id = (tag: string, route = 'n1'): string => `${tag}${'0'.repeat(Math.max(0, 22 - tag.length))}.${route}`
 const P = id('P'); const C1 = id('C1'); const C2 = id('C2', 'n2'); const A = id('A'); const B = id('B', 'n2'); const X = id('X')
 

@@ -1,0 +1,13 @@
+/**
+ * @nodecat/protocol: what the balancer and the nodes must agree on, and nothing else (no sockets,
+ * no sessions' contents): the session-id grammar (routes, `;jsessionid=`, cookies, the bounds) and
+ * the checks both make of a request.
+ */
+export { JVM_ROUTE_PATTERN, JVM_ROUTE_RULE, WORKER_ROUTE_PATTERN, WORKER_ROUTE_RULE, isValidRoute, isWorkerRoute } from './route.js'
+export { SESSION_ID_LIMITS, DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_PATH_PARAM, pathParamFor } from './limits.js'
+export { parseSessionId, isValidBase, routeOf } from './session-id.js'
+export { newSessionId } from './new-session-id.js'
+export { pathParamValue, stripSessionPathParam } from './path-param.js'
+export { eachCookieValue, cookieHeaderText } from './cookies.js'
+export { pathSessionId, cookieSessionIds, readSessionIds, sessionRoutes, isSessionId, namesRoute, type IdShape, type SessionIdSource } from './candidates.js'
+export { loggablePath } from './redact.js'
