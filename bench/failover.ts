@@ -33,6 +33,7 @@ import { watchGone, isOk, type GoneTimes } from './lib/membership-watch.js'
 import { getJson } from './lib/http-json.js'
 import { onCleanup } from './lib/cleanup.js'
 import { parseTargets, describeTargets, waitForTargets, victimAction, REMOTE_NOTE, type Target } from './lib/remote.js'
+import { sleep } from '@nodecat/testkit'
 
 type Signal = 'kill' | 'stop' | 'term'
 const SIGNALS: Record<Signal, { name: NodeJS.Signals, what: string }> = {
@@ -138,7 +139,7 @@ async function runRep (setup: RepSetup, signal: Signal, o: { users: number, warm
   const routes = [...setup.urls.keys()]
   let victim = ''
   const clients = startSessionClients({ url: setup.front.url, users: o.users, thinkMs: 50, durationMs: o.warmMs + o.afterMs, maxRequests: 200_000 }, (t) => progress(`${(t / 1000).toFixed(0)} s${victim ? `, ${victim} got ${SIGNALS[signal].name}` : ''}`))
-  await new Promise((resolve) => setTimeout(resolve, o.warmMs))
+  await sleep(o.warmMs)
   victim = busiestRoute(clients.logs, routes)
   const survivor = routes.find((r) => r !== victim)!
   // why: under load a health check may already have flagged the victim; then "balancer ms" would mean nothing

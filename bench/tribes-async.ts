@@ -14,9 +14,9 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { createChannel, generateKey, type SendMode } from '@nodecat/tribes'
 import { freePorts } from './lib/ports.js'
+import { sleep } from '@nodecat/testkit'
 
 const say = (o: Record<string, unknown>): void => { process.stdout.write(JSON.stringify(o) + '\n') }
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const cpuMs = (): number => { const u = process.cpuUsage(); return (u.user + u.system) / 1000 }
 
 interface PeerConfig { port: number, members: string[], key?: string, expect: number }

@@ -18,6 +18,7 @@ import { dist, type TestProcess } from './lib/proc.js'
 import { SHOP_APP } from './lib/cluster.js'
 import { nsRequest, startAgents } from './lib/ns-shop.js'
 import { runCounterChaos, assertChaos, type ChaosNode } from './lib/counter-chaos.js'
+import { sleep } from '@nodecat/testkit'
 
 const skip = netnsSkipReason()
 const RUNS = Number(process.env.NODECAT_CHAOS_NETNS_RUNS ?? 2)
@@ -63,7 +64,7 @@ for (let run = 1; run <= RUNS; run++) {
     await balancer.waitFor((l) => l.msg === 'balancer started', 30_000, 'balancer started')
     for (const n of nodes) await balancer.waitFor((l) => l.msg === 'worker added' && l.route === n.route, 30_000, `balancer discovers ${n.route}`)
     for (const n of nodes) {
-      for (let i = 0; i < 300 && !(await n.ready()); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+      for (let i = 0; i < 300 && !(await n.ready()); i++) await sleep(100)
     }
 
     const report = await runCounterChaos({

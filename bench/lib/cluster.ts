@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { startWorker, type Child } from './children.js'
 import { freePorts } from './ports.js'
 import type { NodeSlot } from './placement.js'
+import { sleep } from '@nodecat/testkit'
 
 export interface Cluster {
   size: number
@@ -90,7 +91,7 @@ export async function runReplication (cluster: Cluster, run: ReplicationRun): Pr
     for (const r of receivers) r.send({ cmd: 'report', id: rid })
     reports = await Promise.all(receivers.map((r) => r.waitFor((l) => l.event === 'report' && l.id === rid)))
     if (reports.every((x) => x.received >= sent.sent) || Date.now() > until) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await sleep(100)
   }
   return {
     sent: Number(sent.sent),

@@ -1,6 +1,7 @@
 /** One plain HTTP GET (no keep-alive) with custom headers, for readiness and stickiness checks. */
 import http from 'node:http'
 import net from 'node:net'
+import { sleep } from '@nodecat/testkit'
 
 export interface SimpleResponse { status: number, headers: http.IncomingHttpHeaders, body: string }
 
@@ -31,7 +32,7 @@ export async function waitForPort (host: string, port: number, timeoutMs = 10_00
     })
     if (ok) return
     if (Date.now() > until) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 100))
+    await sleep(100)
   }
 }
 

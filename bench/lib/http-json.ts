@@ -3,6 +3,7 @@
  * routes. No keep-alive (these are control calls, not load), a timeout on every call.
  */
 import http from 'node:http'
+import { sleep } from '@nodecat/testkit'
 
 export async function requestJson (method: 'GET' | 'POST', url: string, timeoutMs = 5000): Promise<Record<string, any>> {
   return await new Promise((resolve, reject) => {
@@ -37,7 +38,7 @@ export async function pollUntil<T> (what: string, probe: () => Promise<T | undef
       if (v !== undefined) return v
     } catch (err) { last = `; last error: ${(err as Error).message}` }
     if (Date.now() > until) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last}`)
-    await new Promise((resolve) => setTimeout(resolve, everyMs))
+    await sleep(everyMs)
   }
 }
 

@@ -5,6 +5,7 @@
  * Bounded by `untilMs`; the poll interval is the resolution of both figures.
  */
 import { getJson } from './http-json.js'
+import { sleep } from '@nodecat/testkit'
 
 export interface GoneTimes {
   /** ms from the kill until the survivor's membership no longer lists the victim; null = not within the run */
@@ -49,7 +50,7 @@ export function watchGone (o: WatchOptions): { stop (): Promise<GoneTimes> } {
           }, () => {})
           : undefined
       ])
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, every - (performance.now() - t0))))
+      await sleep(Math.max(0, every - (performance.now() - t0)))
     }
   })()
   return { stop: async () => { stopped = true; await done; return times } }

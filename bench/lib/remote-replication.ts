@@ -9,6 +9,7 @@
 import { getJson, postJson, pollUntil } from './http-json.js'
 import { quantileSorted } from './stats.js'
 import type { Target } from './remote.js'
+import { sleep } from '@nodecat/testkit'
 
 export interface RemoteWriteSample {
   written: number
@@ -38,7 +39,7 @@ export async function remoteWrite (targets: Target[], size: number, seconds: num
       got[i] = (await applied(p).catch(() => before[i]!)) - before[i]!
       reached[i] = performance.now()
       if (got[i]! >= written || Date.now() > until) break
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      await sleep(50)
     }
   }))
   const slowest = Math.min(...got.map((g, i) => g / ((reached[i]! - t0) / 1000)))

@@ -4,6 +4,7 @@
  * Every request is logged with its time, outcome, route and counter. Bounded by time and count.
  */
 import http from 'node:http'
+import { sleep } from '@nodecat/testkit'
 
 export interface RequestLog {
   user: number
@@ -68,7 +69,7 @@ export function startSessionClients (o: ClientsOptions, onTick?: (elapsedMs: num
       const r = await one(u, cookie)
       cookie = r.cookie
       logs.push(r.log)
-      await new Promise((resolve) => setTimeout(resolve, o.thinkMs))
+      await sleep(o.thinkMs)
     }
   }
   const ticker = onTick ? setInterval(() => onTick(performance.now() - startedAt), 1000) : undefined

@@ -9,7 +9,7 @@ import path from 'node:path'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
-import { freePorts, probeNodeArgs, probeEnv, probeStdio, readProbe, type JsonLines, type WatchedOptions, type WatchedProcess } from '@nodecat/testkit'
+import { freePorts, probeNodeArgs, probeEnv, probeStdio, readProbe, type JsonLines, type WatchedOptions, type WatchedProcess, sleep } from '@nodecat/testkit'
 
 const HOST = '127.0.0.1'
 // why: this file runs from bench/lib (sources, as the test runs them) and from bench/dist/lib (built)
@@ -146,7 +146,7 @@ export async function startSoakCluster (o: SoakClusterOptions): Promise<SoakClus
       while (Date.now() < until) {
         try { last = await workerState(route) } catch (err) { last = (err as Error).message }
         if (last === 'OK') return
-        await new Promise((resolve) => setTimeout(resolve, 200))
+        await sleep(200)
       }
       throw new Error(`the balancer did not see ${route} OK within ${timeoutMs} ms (last: ${last})`)
     },

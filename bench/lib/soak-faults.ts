@@ -5,6 +5,7 @@
  * only when the node is back, has its sessions (state transfer done) and the balancer sees it OK.
  */
 import type { SoakCluster } from './soak-cluster.js'
+import { sleep } from '@nodecat/testkit'
 
 export type FaultKind = 'kill' | 'term' | 'quick'
 export const FAULT_KINDS: FaultKind[] = ['kill', 'term', 'quick']
@@ -46,7 +47,7 @@ export function faultAt (k: number, nodes: number, kinds: readonly FaultKind[]):
 }
 
 const sleepUntil = async (when: number, stopped: () => boolean): Promise<void> => {
-  while (Date.now() < when && !stopped()) await new Promise((resolve) => setTimeout(resolve, Math.min(250, when - Date.now())))
+  while (Date.now() < when && !stopped()) await sleep(Math.min(250, when - Date.now()))
 }
 
 export async function runFaults (cluster: SoakCluster, plan: FaultPlan): Promise<FaultEvent[]> {

@@ -11,6 +11,7 @@ import { SoakLoad, type LoadStats } from './soak-users.js'
 import { runFaults, type FaultEvent, type FaultKind } from './soak-faults.js'
 import { startSampler, type ProcessSample } from './soak-sampler.js'
 import { trends, type Trend } from './soak-trend.js'
+import { sleep } from '@nodecat/testkit'
 
 export interface SoakOptions {
   nodes: number
@@ -81,8 +82,6 @@ export interface SoakHooks {
   /** what the run is doing now, for a progress line */
   onStatus?: (text: string) => void
 }
-
-const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 /** median of a few quick counts: one count can catch a connection being opened or closed */
 function fdsNow (pid: number): number {

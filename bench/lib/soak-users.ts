@@ -6,6 +6,7 @@
  * acknowledged write is seen when it happens, not only at the end. Bounded by time and count.
  */
 import http from 'node:http'
+import { sleep } from '@nodecat/testkit'
 
 export type Action = 'login' | 'count' | 'cart' | 'read' | 'logout'
 
@@ -169,7 +170,7 @@ export class SoakLoad {
   }
 
   async #pause (): Promise<void> {
-    if (this.#o.thinkMs > 0) await new Promise((resolve) => setTimeout(resolve, this.#o.thinkMs))
+    if (this.#o.thinkMs > 0) await sleep(this.#o.thinkMs)
   }
 
   /** one request for a user; a 2xx answer of a logged-in user is checked against what it acknowledged */

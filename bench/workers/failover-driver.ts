@@ -14,6 +14,7 @@ import { createInterface } from 'node:readline'
 import { startSessionClients, busiestRoute } from '../lib/session-clients.js'
 import { watchGone, isOk } from '../lib/membership-watch.js'
 import { getJson } from '../lib/http-json.js'
+import { sleep } from '@nodecat/testkit'
 
 interface Config { frontUrl: string, adminUrl: string, urls: Array<[string, string]>, users: number, warmMs: number, afterMs: number, logFile: string }
 const c = JSON.parse(process.argv[2] ?? '{}') as Config
@@ -29,7 +30,7 @@ const signalled = new Promise<number>((resolve) => {
 
 const routes = c.urls.map(([r]) => r)
 const clients = startSessionClients({ url: c.frontUrl, users: c.users, thinkMs: 50, durationMs: c.warmMs + c.afterMs, maxRequests: 200_000 })
-await new Promise((resolve) => setTimeout(resolve, c.warmMs))
+await sleep(c.warmMs)
 const victim = busiestRoute(clients.logs, routes)
 const before = await getJson(`${c.adminUrl}/status`, 2000).catch(() => null)
 const flagged = (before?.workers as Array<{ route: string, state: string }> | undefined)?.find((w) => w.route === victim)?.state

@@ -14,12 +14,12 @@
 import { createInterface } from 'node:readline'
 import hdr from 'hdr-histogram-js'
 import { makeDeltas, type Delta } from '../lib/deltas.js'
+import { sleep } from '@nodecat/testkit'
 
 interface Config { index: number, address: string, port: number, members: string[], key?: string }
 const config = JSON.parse(process.argv[2] ?? '{}') as Config
 const say = (o: Record<string, unknown>): void => { process.stdout.write(JSON.stringify(o) + '\n') }
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n)
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 const tribes = await import('@nodecat/tribes') as Record<string, unknown>
 if (typeof tribes.createChannel !== 'function') {

@@ -12,6 +12,7 @@
 import path from 'node:path'
 import { startNode, repoRoot, type TestProcess } from './proc.js'
 import { freePorts } from './ports.js'
+import { sleep } from '@nodecat/testkit'
 
 type Teardown = { teardown: (fn: () => Promise<void> | void) => void }
 
@@ -193,7 +194,8 @@ export async function startCluster (t: Teardown, options: ClusterOptions = {}): 
   return cluster
 }
 
-export const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
+/** testkit's sleep, re-exported for the cluster tests that import it from here */
+export { sleep }
 
 export interface ShopState {
   jvmRoute: string

@@ -17,6 +17,7 @@
  * The harness never kills the last ready node other than the victim: with every copy gone, a loss
  * is the test's doing, not the cluster's. It reads readiness from the nodes themselves.
  */
+import { sleep } from '@nodecat/testkit'
 
 export interface ChaosNode {
   readonly route: string
@@ -85,8 +86,6 @@ export interface ChaosReport {
   /** final counters above the increments attempted (impossible) */
   impossible: string[]
 }
-
-const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 /** small deterministic PRNG (mulberry32) so a failing run can be replayed with its seed */
 function random (seed: number): () => number {

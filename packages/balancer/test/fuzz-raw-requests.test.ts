@@ -23,6 +23,7 @@ import net from 'node:net'
 import type http from 'node:http'
 import { call, finalAnswers, startBackend, startBalancer, until } from './helpers.js'
 import { byteMutation, fuzzParams, mutate } from '../../../test/lib/fuzz.js'
+import { sleep } from '@nodecat/testkit'
 
 interface Seen { route: string, url: string, headers: http.IncomingHttpHeaders, body: string, complete: boolean }
 
@@ -321,7 +322,7 @@ t.test('Expect: 100-continue: no 100 Continue for a request the balancer refuses
   s.on('data', (c: string) => { got += c })
   s.write('POST /ok HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n')
   const end = Date.now() + 10_000
-  while (!got.includes('100 Continue') && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10))
+  while (!got.includes('100 Continue') && Date.now() < end) await sleep(10)
   t.match(got, /^HTTP\/1\.1 100 Continue\r\n\r\n$/, 'a request that will be proxied is told to continue')
   s.write('hello')
   await new Promise((resolve) => s.once('close', resolve))

@@ -3,6 +3,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { request } from 'undici'
 import { createBalancer, type Balancer, type BalancerOptions } from '../src/index.js'
+import { waitUntil } from '@nodecat/testkit'
 
 export interface Backend {
   route: string
@@ -64,13 +65,9 @@ export async function call (url: string, options: { method?: string, headers?: R
   return { status: res.statusCode, headers: res.headers, text }
 }
 
-/** Poll until cond() is true, or fail after timeoutMs (generous: the machine is shared). */
+/** Poll until cond() is true, or fail after timeoutMs (generous: the machine is shared); testkit's waitUntil with the condition first. */
 export async function until (cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
+  await waitUntil(what, cond, { timeoutMs, everyMs: 25 })
 }
 
 /** Send `count` requests from `concurrency` clients; returns the replies in completion order. */

@@ -1,10 +1,11 @@
 /**
  * @nodecat/testkit: what nodecat's tests (test/lib), benchmarks (bench/lib) and demo launcher need,
- * in one place: free TCP ports, child processes whose stdout is read as JSON lines that can be
- * waited for, stopped by their PID, and private networks of namespaces. Private to the repository,
- * never published.
+ * in one place: free TCP ports, sleeping and bounded waits for a condition, child processes whose
+ * stdout is read as JSON lines that can be waited for, stopped by their PID, and private networks of
+ * namespaces. Private to the repository, never published.
  */
 export { freePort, freePorts } from './ports.js'
+export { sleep, waitUntil, becomes, type WaitOptions } from './wait.js'
 export { JsonLines, type LogLine, type LineMatch } from './json-lines.js'
 export { spawnWatched, livePids, type WatchedProcess, type WatchedOptions, type Exit } from './watched-process.js'
 export { probeNodeArgs, probeEnv, probeStdio, readProbe, lastSample, PROBE_FD } from './probe-args.js'

@@ -8,16 +8,9 @@ import crypto from 'node:crypto'
 import type { Channel, ChannelOptions, Member, DisappearReason } from '../src/index.js'
 import { createChannel, generateKey } from '../src/index.js'
 import { freePorts, freePort } from '../../../test/lib/ports.js'
+import { waitUntil, sleep } from '@nodecat/testkit'
 
 const KEY = generateKey()
-
-async function waitFor (what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now()
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
 
 interface Node { ch: Channel, got: Array<{ value: unknown, from: Member }>, added: Member[], gone: Array<[Member, DisappearReason]>, port: number }
 
@@ -48,7 +41,7 @@ async function cluster (t: Test, n: number, each: (i: number) => ChannelOptions 
 
 t.test('two channels see each other with their meta', async (t) => {
   const [a, b] = await cluster(t, 2)
-  await waitFor('both members added', () => a!.ch.members().length === 1 && b!.ch.members().length === 1)
+  await waitUntil('both members added', () => a!.ch.members().length === 1 && b!.ch.members().length === 1)
   t.equal(a!.ch.members()[0]!.meta?.route, 'n1')
   t.equal(b!.ch.members()[0]!.meta?.route, 'n0')
   t.equal(a!.added[0]!.id, b!.ch.local.id, 'memberAdded carried the peer')
@@ -59,7 +52,7 @@ t.test('two channels see each other with their meta', async (t) => {
 
 t.test('three channels exchange messages in all three modes', async (t) => {
   const nodes = await cluster(t, 3)
-  await waitFor('full mesh', () => nodes.every((x) => x.ch.members().length === 2))
+  await waitUntil('full mesh', () => nodes.every((x) => x.ch.members().length === 2))
   for (const [i, x] of nodes.entries()) {
     for (const mode of ['async', 'ack', 'sync'] as const) {
       const r = await x.ch.send({ from: i, mode, list: [1, 'two', { three: 3 }], bytes: Buffer.from([1, 2]) }, { mode })
@@ -67,7 +60,7 @@ t.test('three channels exchange messages in all three modes', async (t) => {
       t.same(r.failed, [])
     }
   }
-  await waitFor('every message', () => nodes.every((x) => x.got.length === 6))
+  await waitUntil('every message', () => nodes.every((x) => x.got.length === 6))
   for (const [i, x] of nodes.entries()) {
     const seen = x.got.map((g) => `${(g.value as { from: number }).from}:${(g.value as { mode: string }).mode}`).sort()
     const expected = [0, 1, 2].filter((j) => j !== i).flatMap((j) => ['async', 'ack', 'sync'].map((m) => `${j}:${m}`)).sort()
@@ -82,9 +75,9 @@ t.test('three channels exchange messages in all three modes', async (t) => {
 
 t.test('sync waits for the handler; a throwing handler fails for that member only', async (t) => {
   const [a, b, c] = await cluster(t, 3)
-  await waitFor('full mesh', () => [a, b, c].every((x) => x!.ch.members().length === 2))
+  await waitUntil('full mesh', () => [a, b, c].every((x) => x!.ch.members().length === 2))
   let applied = false
-  b!.ch.onMessage(async (v) => { if (v === 'apply') { await new Promise((resolve) => setTimeout(resolve, 30)); applied = true } })
+  b!.ch.onMessage(async (v) => { if (v === 'apply') { await sleep(30); applied = true } })
   c!.ch.onMessage((v) => { if (v === 'boom') throw new Error('app refused') })
   const r1 = await a!.ch.send('apply', { mode: 'sync', to: a!.ch.members().find((m) => m.id === b!.ch.local.id)! })
   t.equal(r1.delivered.length, 1)
@@ -98,10 +91,10 @@ t.test('sync waits for the handler; a throwing handler fails for that member onl
 
 t.test('a clean stop is seen as memberDisappeared reason shutdown', async (t) => {
   const [a, b] = await cluster(t, 2)
-  await waitFor('pair', () => a!.ch.members().length === 1)
+  await waitUntil('pair', () => a!.ch.members().length === 1)
   const bId = b!.ch.local.id
   await b!.ch.stop()
-  await waitFor('b gone', () => a!.gone.length > 0)
+  await waitUntil('b gone', () => a!.gone.length > 0)
   t.equal(a!.gone[0]![0].id, bId)
   t.equal(a!.gone[0]![1], 'shutdown')
   t.same(a!.ch.members(), [])
@@ -114,8 +107,8 @@ t.test('members of a different domain are ignored', async (t) => {
   const other = createChannel({ port: ports[0]!, autoBind: 1, domain: 'green', membership: { type: 'static', members: [...nodes.map((x) => `127.0.0.1:${x.port}`), `127.0.0.1:${ports[0]}`], frequency: 100, dropTime: 600 } })
   await other.start()
   t.teardown(() => other.stop())
-  await waitFor('blue pair', () => nodes.every((x) => x.ch.members().length === 1))
-  await waitFor('green heartbeats refused', () => (nodes[0]!.ch.stats().dropped['membership-domain'] ?? 0) >= 2 && (other.stats().dropped['membership-domain'] ?? 0) >= 2)
+  await waitUntil('blue pair', () => nodes.every((x) => x.ch.members().length === 1))
+  await waitUntil('green heartbeats refused', () => (nodes[0]!.ch.stats().dropped['membership-domain'] ?? 0) >= 2 && (other.stats().dropped['membership-domain'] ?? 0) >= 2)
   t.same(nodes[0]!.ch.members().map((m) => m.domain), ['blue'], 'only the blue peer')
   t.same(other.members(), [], 'green sees nobody')
   t.equal(nodes[0]!.added.length, 1, 'one memberAdded only')
@@ -125,8 +118,8 @@ t.test('a channel with a different key never admits the other', async (t) => {
   const k1 = generateKey()
   const k2 = generateKey()
   const [a, b, c] = await cluster(t, 3, (i) => ({ key: i < 2 ? k1 : k2 }))
-  await waitFor('a and b pair', () => a!.ch.members().length === 1 && b!.ch.members().length === 1)
-  await waitFor('c refused on both sides', () => (a!.ch.stats().dropped.decrypt ?? 0) >= 2 && (c!.ch.stats().dropped.decrypt ?? 0) >= 2)
+  await waitUntil('a and b pair', () => a!.ch.members().length === 1 && b!.ch.members().length === 1)
+  await waitUntil('c refused on both sides', () => (a!.ch.stats().dropped.decrypt ?? 0) >= 2 && (c!.ch.stats().dropped.decrypt ?? 0) >= 2)
   t.same(a!.ch.members().map((m) => m.id), [b!.ch.local.id], 'a admits only b')
   t.same(c!.ch.members(), [], 'c admits nobody')
   const r = await c!.ch.send('let me in', { mode: 'sync', to: a!.ch.local })
@@ -139,14 +132,14 @@ t.test('a channel with a different key never admits the other', async (t) => {
 
 t.test('async queue full: dropped, counted, reported per member', async (t) => {
   const [a, b] = await cluster(t, 2, (i) => (i === 0 ? { queueMaxMessages: 5 } : {}))
-  await waitFor('pair', () => a!.ch.members().length === 1)
+  await waitUntil('pair', () => a!.ch.members().length === 1)
   const results = await Promise.all(Array.from({ length: 50 }, (_, i) => a!.ch.send(i, { mode: 'async' })))
   t.equal(results.filter((r) => r.delivered.length === 1).length, 5, 'five queued')
   const dropped = results.filter((r) => r.failed.length === 1)
   t.equal(dropped.length, 45, 'forty-five dropped')
   t.equal(dropped[0]!.failed[0]!.error.code, 'TRIBES_ERR_QUEUE_FULL')
   t.equal(a!.ch.stats().queueDropped, 45)
-  await waitFor('the five arrive', () => b!.got.length === 5)
+  await waitUntil('the five arrive', () => b!.got.length === 5)
   t.same(b!.got.map((g) => g.value), [0, 1, 2, 3, 4], 'in order')
 })
 
@@ -178,7 +171,7 @@ t.test('options: insecure address, bad values named, start twice', async (t) => 
 
 t.test('async batches and ack/sync messages to one member keep the order they were sent in', async (t) => {
   const [a, b] = await cluster(t, 2, () => ({ key: KEY }))
-  await waitFor('pair', () => a!.ch.members().length === 1 && b!.ch.members().length === 1)
+  await waitUntil('pair', () => a!.ch.members().length === 1 && b!.ch.members().length === 1)
   const sends: Array<Promise<unknown>> = []
   for (let i = 0; i < 300; i++) {
     const mode = i % 25 === 0 ? 'sync' : i % 10 === 0 ? 'ack' : 'async'
@@ -186,18 +179,18 @@ t.test('async batches and ack/sync messages to one member keep the order they we
   }
   const results = await Promise.all(sends) as Array<{ delivered: Member[] }>
   t.ok(results.every((r) => r.delivered.length === 1), 'every send delivered or queued')
-  await waitFor('all 300', () => b!.got.length === 300)
+  await waitUntil('all 300', () => b!.got.length === 300)
   t.same(b!.got.map((g) => (g.value as { i: number }).i), Array.from({ length: 300 }, (_, i) => i), 'received in send order')
   t.equal(b!.got[299]!.from.id, a!.ch.local.id, 'sender of batched messages resolved')
 })
 
 t.test('a value larger than maxMessageSize is refused at send with a coded error', async (t) => {
   const [a, b] = await cluster(t, 2, () => ({ maxMessageSize: 4096 }))
-  await waitFor('pair', () => a!.ch.members().length === 1)
+  await waitUntil('pair', () => a!.ch.members().length === 1)
   await t.rejects(a!.ch.send(Buffer.alloc(8192)), { code: 'TRIBES_ERR_FRAME_TOO_LARGE' })
   const r = await a!.ch.send(Buffer.alloc(1024), { mode: 'sync' })
   t.equal(r.delivered.length, 1, 'smaller values still go')
   for (let i = 0; i < 40; i++) await a!.ch.send(Buffer.alloc(1000, i), { mode: 'async' })
-  await waitFor('40 async values', () => b!.got.length === 41)
+  await waitUntil('40 async values', () => b!.got.length === 41)
   t.equal(b!.ch.stats().dropped['frame-too-large'], undefined, 'async batches were split to fit the receiver\'s maxMessageSize')
 })

@@ -21,6 +21,7 @@ import { decodeChannelData, encodeChannelDataFrame, CHANNEL_DATA_FIXED, type Cha
 import { Receiver } from '../src/transport/receiver.js'
 import { TransportCounters } from '../src/transport/counters.js'
 import { fuzzParams, mutate, byteMutation } from '../../../test/lib/fuzz.js'
+import { sleep } from '@nodecat/testkit'
 
 const MAX = 512
 const FRAME_CODES = new Set(['TRIBES_ERR_FRAME_MALFORMED', 'TRIBES_ERR_FRAME_TOO_LARGE'])
@@ -198,7 +199,7 @@ t.test('a real receiver fed hostile streams does what a local parser predicts, c
     await send(stream, cuts)
     // the server side closes a moment after the client saw it; wait until its counters settle
     const end = Date.now() + 5000
-    while (r.connections > 0 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 2))
+    while (r.connections > 0 && Date.now() < end) await sleep(2)
     const delivered = got.slice(gotBefore)
     if (JSON.stringify(delivered) !== JSON.stringify(wantDelivered)) throw new Error(`delivered ${delivered.length}, expected ${wantDelivered.length}`)
     if (delta(before, 'malformed') !== wantMalformed) throw new Error('malformed bodies not counted as predicted')
@@ -217,7 +218,7 @@ t.test('a real receiver fed hostile streams does what a local parser predicts, c
   await new Promise<void>((resolve) => s.once('connect', resolve))
   s.write(encodeChannelDataFrame({ options: 2, timestamp: Date.now(), uniqueId: Buffer.alloc(16, 1), sender: Buffer.from('honest'), message: Buffer.from('still here') }))
   const end = Date.now() + 10_000
-  while (answer.length < ACK_FRAME.length && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10))
+  while (answer.length < ACK_FRAME.length && Date.now() < end) await sleep(10)
   t.ok(answer.equals(ACK_FRAME), 'acked')
   t.equal(got.at(-1), Buffer.from('still here').toString('hex'), 'delivered after all the hostile streams')
 })

@@ -24,6 +24,7 @@ import type { HeartbeatTransport } from '../src/membership/heartbeat-transport.j
 import type { Member } from '../src/types.js'
 import { hmacAuth } from './membership-helpers.js'
 import { fuzzParams, mutate, byteMutation } from '../../../test/lib/fuzz.js'
+import { becomes } from '@nodecat/testkit'
 
 const auth = hmacAuth('fuzz-cluster-key')
 const REASONS = new Set(['malformed', 'version', 'domain', 'auth'])
@@ -143,11 +144,7 @@ async function service (t: Test, port: number, route: string, keyed: boolean) {
 
 const snapshot = (members: Member[]): string => JSON.stringify(members.map((m) => ({ ...m, aliveTime: undefined })))
 
-async function waitFor (cond: () => boolean, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms
-  while (!cond() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 5))
-  return cond()
-}
+const QUICK = { timeoutMs: 10_000, everyMs: 5 }
 
 for (const keyed of [true, false]) {
   t.test(`a real MembershipService on 127.0.0.1 (${keyed ? 'keyed' : 'keyless'}): garbage datagrams change nothing and are counted`, async (t) => {
@@ -155,7 +152,7 @@ for (const keyed of [true, false]) {
     const b = await service(t, 4102, 'b', keyed)
     b.transport.peers = [a.transport.port]
     await b.s.heartbeat()
-    t.ok(await waitFor(() => a.s.members().length === 1), 'a sees b')
+    t.ok(await becomes(() => a.s.members().length === 1, QUICK), 'a sees b')
     const table = snapshot(a.s.members())
     const eventsBefore = a.events.length
 
@@ -190,7 +187,7 @@ for (const keyed of [true, false]) {
       else if (oracle.member.meta !== null) throw new Error('the oracle accepted a hostile datagram as a nodecat member')
       await sendRaw(blob)
       sent++
-      if (!await waitFor(() => a.s.stats().heartbeatsReceived >= receivedBefore + sent)) throw new Error('datagram not received')
+      if (!await becomes(() => a.s.stats().heartbeatsReceived >= receivedBefore + sent, QUICK)) throw new Error('datagram not received')
       if (snapshot(a.s.members()) !== table) throw new Error(`member table changed: ${snapshot(a.s.members())}`)
       if (a.events.length !== eventsBefore) throw new Error(`events: ${a.events.slice(eventsBefore).join(', ')}`)
     }), fuzzParams(150))
@@ -207,7 +204,7 @@ for (const keyed of [true, false]) {
     t.same(a.events.slice(eventsBefore), [], 'no member added or removed')
     // b is still a member and still heard
     await b.s.heartbeat()
-    t.ok(await waitFor(() => a.s.stats().heartbeatsReceived >= receivedBefore + sent + 1))
+    t.ok(await becomes(() => a.s.stats().heartbeatsReceived >= receivedBefore + sent + 1, QUICK))
     t.equal(a.s.members()[0]?.id, b.s.localMember.id, 'b is still the member')
   })
 }

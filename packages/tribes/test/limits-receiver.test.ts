@@ -17,6 +17,7 @@ import { ACK_FRAME, FRAME_START } from '../src/codec/frame.js'
 import { DEFAULTS, resolveChannelOptions } from '../src/options.js'
 import { Sender } from '../src/transport/sender.js'
 import { createChannel, generateKey, Keyring, encodeEnvelopeFrame, encodeMember, packValue, TCP_FAIL_DETECT, type Channel, type ChannelOptions, type Member } from '../src/index.js'
+import { sleep, waitUntil } from '@nodecat/testkit'
 
 const log = pino({ level: 'silent' })
 const blob = Buffer.from('sender-blob')
@@ -62,7 +63,7 @@ async function acked (c: Client, text: string): Promise<boolean> {
   while (Date.now() < end) {
     if (c.data().length >= before + ACK_FRAME.length) return c.data().subarray(before, before + ACK_FRAME.length).equals(ACK_FRAME)
     if (c.socket.destroyed) return false
-    await new Promise((resolve) => setTimeout(resolve, 10))
+    await sleep(10)
   }
   return false
 }
@@ -100,7 +101,7 @@ t.test('connections beyond maxConnectionsPerPeer from one address are refused an
   t.ok(await acked(honest, 'honest'), 'another address is served while 127.0.0.2 is at its limit')
   kept[1]!.socket.destroy()
   await kept[1]!.closed
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await sleep(50)
   const again = await connect(t, r.port, '127.0.0.2')
   t.ok(await acked(again, 'again'), 'a slot freed by a close can be used again')
 })
@@ -148,7 +149,7 @@ t.test('bytes buffered for unfinished frames never exceed one max frame per conn
   c.socket.write(header)
   for (let i = 0; i < 8; i++) c.socket.write(Buffer.alloc(500))
   const end = Date.now() + 5000
-  while (r.buffered < 11 + 4000 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10))
+  while (r.buffered < 11 + 4000 && Date.now() < end) await sleep(10)
   t.equal(r.buffered, 11 + 4000, 'the frame in progress is held')
   t.ok(r.buffered <= max + 18, 'within one frame')
   // a header over the limit fails at once, before any body is buffered
@@ -161,7 +162,7 @@ t.test('bytes buffered for unfinished frames never exceed one max frame per conn
   c.socket.destroy()
   await c.closed
   const end2 = Date.now() + 5000
-  while (r.buffered > 0 && Date.now() < end2) await new Promise((resolve) => setTimeout(resolve, 10))
+  while (r.buffered > 0 && Date.now() < end2) await sleep(10)
   t.equal(r.buffered, 0, 'a closed connection releases what it buffered')
 })
 
@@ -174,7 +175,7 @@ t.test('bytes buffered over every connection are bounded by maxBufferedBytes: th
   const a = await connect(t, r.port)
   a.socket.write(frame.subarray(0, 4000))
   const end = Date.now() + 5000
-  while (r.buffered < 4000 && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 10))
+  while (r.buffered < 4000 && Date.now() < end) await sleep(10)
   t.equal(r.buffered, 4000)
   // b: an attacker adding partial frames from several connections
   const b = await connect(t, r.port, '127.0.0.2')
@@ -188,21 +189,11 @@ t.test('bytes buffered over every connection are bounded by maxBufferedBytes: th
   // and a finishes its big frame
   a.socket.write(frame.subarray(4000))
   const end2 = Date.now() + 5000
-  while (got.length < 2 && Date.now() < end2) await new Promise((resolve) => setTimeout(resolve, 10))
+  while (got.length < 2 && Date.now() < end2) await sleep(10)
   t.same(got.map((m) => m.length), [5, 4000], 'both honest messages delivered')
   t.throws(() => resolveChannelOptions({ maxMessageSize: 1 << 20, maxBufferedBytes: 1 << 19 }), /maxBufferedBytes must be/, 'maxBufferedBytes below maxMessageSize is refused by name')
   t.equal(resolveChannelOptions({ membership: { type: 'static', members: ['127.0.0.1:4001'] } }).maxBufferedBytes, DEFAULTS.maxBufferedBytes)
 })
-
-const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
-
-async function until (what: string, ok: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
 
 function newSender (t: Test, counters = new TransportCounters()): Sender {
   const s = new Sender({ connectTimeout: 5000, logger: log, counters })
@@ -233,7 +224,7 @@ t.test('a connection that delivers no valid frame within firstFrameTimeout is cl
   t.equal(counters.dropped['frame-truncated'], undefined, 'and not also as truncated')
   t.notOk(slow.socket.destroyed, 'a first frame under way is not cut at the first-frame deadline')
   slow.socket.write(big.subarray(2000))
-  await until('the big first frame', () => got.length === 2)
+  await waitUntil('the big first frame', () => got.length === 2, 10_000)
   await sleep(400)
   t.notOk(slow.socket.destroyed, 'and once it is handled, its connection is proven and kept')
 
@@ -252,7 +243,7 @@ t.test('idle strangers holding every slot of an address are evicted for a member
   await member.sendAcked(ackedFrame('m1'), 10_000)
   const strangers: Client[] = []
   for (let i = 0; i < 8; i++) strangers.push(await connect(t, r.port))
-  await until('the strangers beyond the limit to be evicted', () => (counters.dropped['connection-evicted'] ?? 0) === 5)
+  await waitUntil('the strangers beyond the limit to be evicted', () => (counters.dropped['connection-evicted'] ?? 0) === 5, 10_000)
   t.equal(r.connections, 4, 'the address holds its limit: the member and three strangers')
   const open = await Promise.all(strangers.map(async (c) => !(await closedWithin(c, 200))))
   t.same(open, [false, false, false, false, false, true, true, true], 'the oldest strangers made room for the newest')
@@ -268,7 +259,7 @@ t.test('idle strangers holding every slot of an address are evicted for a member
 
   // strangers keep coming: they evict each other, never a member
   for (let i = 0; i < 6; i++) await connect(t, r.port)
-  await until('the new strangers to evict the old ones', () => (counters.dropped['connection-evicted'] ?? 0) === 12)
+  await waitUntil('the new strangers to evict the old ones', () => (counters.dropped['connection-evicted'] ?? 0) === 12, 10_000)
   await member.sendAcked(ackedFrame('m4'), 10_000)
   await restarted.sendAcked(ackedFrame('m5'), 10_000)
   t.equal(r.provenConnections, 2, 'both members are still connected')
@@ -279,7 +270,7 @@ t.test('idle strangers holding every connection of the receiver are evicted for 
   const { r, counters, got } = await startReceiver(t, { maxConnections: 4, maxConnectionsPerPeer: 4, firstFrameTimeout: 60_000 })
   const strangers: Client[] = []
   for (const host of ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5']) strangers.push(await connect(t, r.port, host))
-  await until('four strangers', () => r.connections === 4)
+  await waitUntil('four strangers', () => r.connections === 4, 10_000)
   const member = newSender(t).connection({ host: '127.0.0.1', port: r.port })
   await member.sendAcked(ackedFrame('member'), 10_000)
   t.same(got, ['member'], 'the member connected and delivered')
@@ -373,7 +364,7 @@ t.test('a real channel pair: a member restarting while idle strangers hold every
   const seen = new Promise<Member>((resolve) => a.once('memberAdded', resolve))
   const bOnA = await Promise.race([seen, sleep(10_000).then(() => null)])
   t.ok(bOnA, 'a hears b\'s heartbeats: b joined')
-  await until('b to see a', () => b.members().length === 1)
+  await waitUntil('b to see a', () => b.members().length === 1, 10_000)
   const sent = await b.send('from b', { mode: 'sync' })
   t.equal(sent.failed.length, 0, 'a sync message from b to a is delivered')
   t.same(got, ['from b'])

@@ -17,6 +17,7 @@ import path from 'node:path'
 import { createTestNet, netnsSkipReason, type TestNet } from '../../../test/lib/netns.js'
 import type { TestProcess } from '../../../test/lib/proc.js'
 import { generateKey } from '../src/crypto/keyring.js'
+import { sleep } from '@nodecat/testkit'
 
 const skip = netnsSkipReason()
 const WAIT = 60000 // generous: two shared cores, other suites running
@@ -77,7 +78,7 @@ t.test('a SIGSTOPped member is dropped once silent past dropTime and its receive
   t.equal(back.member.id, idb, 're-added under the same id')
   t.ok(back.member.aliveTime > gone.member.aliveTime, 'with a higher aliveTime')
   // b kept a: let it run a few heartbeats after resuming, then ask it to leave and look at its events
-  await new Promise((resolve) => setTimeout(resolve, 1000))
+  await sleep(1000)
   b.signal('SIGTERM')
   t.equal((await b.exited).code, 0)
   t.notOk(b.lines.some((l) => l.event === 'memberDisappeared'), 'the resumed member never dropped a live peer')
@@ -97,7 +98,7 @@ t.test('domain and cluster key keep clusters apart on the same group', { skip },
   const [idp, idq] = await Promise.all([joined(p), joined(q), joined(r), joined(s)])
   await sees(p, idq!, 'p sees q'); await sees(q, idp!, 'q sees p')
   // let several heartbeats of everyone arrive, so the drops below are evidence, not luck
-  await new Promise((resolve) => setTimeout(resolve, 2000))
+  await sleep(2000)
   for (const x of [p, q, r, s]) x.signal('SIGTERM')
   const left = async (x: TestProcess): Promise<Record<string, any>> => {
     await x.exited

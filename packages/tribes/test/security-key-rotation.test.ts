@@ -16,19 +16,10 @@ import path from 'node:path'
 import { pino } from 'pino'
 import { createChannel, generateKey, Keyring, parseKeyFileContent, type Channel, type KeyReload } from '../src/index.js'
 import { freePorts } from '../../../test/lib/ports.js'
+import { sleep, waitUntil } from '@nodecat/testkit'
 
 const A = generateKey()
 const B = generateKey()
-const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitFor (what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now()
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
-
 function tempDir (t: Test): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-rotation-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -105,7 +96,7 @@ t.test('three members move from key A to key B while messages flow; afterwards A
   }
   await Promise.all(nodes.map((x) => x.ch.start()))
   t.teardown(() => Promise.all(nodes.map((x) => x.ch.stop())))
-  await waitFor('full mesh', () => nodes.every((x) => x.ch.members().length === 2))
+  await waitUntil('full mesh', () => nodes.every((x) => x.ch.members().length === 2))
 
   // every member sends a numbered message to both others, in sync mode, until the rollout is over
   let rolling = true
@@ -128,10 +119,10 @@ t.test('three members move from key A to key B while messages flow; afterwards A
     for (const [i, x] of nodes.entries()) {
       // one machine after the other, as an operator would; the others still run the previous step
       writeFileSync(x.file, content)
-      await waitFor(`step ${step} picked up`, () => reloads(x) === step, 10_000)
+      await waitUntil(`step ${step} picked up`, () => reloads(x) === step, 10_000)
       // why +2: sends are sequential, so once #mark+1 has started, #mark (begun after the change) is done
       const mark = [...sent]
-      await waitFor(`a message from every member once n${i} took step ${step}`, () => sent.every((n, k) => n >= mark[k]! + 2), 20_000)
+      await waitUntil(`a message from every member once n${i} took step ${step}`, () => sent.every((n, k) => n >= mark[k]! + 2), 20_000)
         .catch(() => { quiet.push(`n${i} at step ${step}: sent ${sent.map((n, k) => n - mark[k]!).join(', ')} since`) })
     }
   }
@@ -162,7 +153,7 @@ t.test('three members move from key A to key B while messages flow; afterwards A
   })
   await stale.start()
   t.teardown(() => stale.stop())
-  await waitFor('the stale member\'s heartbeats refused by everyone', () => nodes.every((x) => (x.ch.stats().dropped.decrypt ?? 0) >= 2))
+  await waitUntil('the stale member\'s heartbeats refused by everyone', () => nodes.every((x) => (x.ch.stats().dropped.decrypt ?? 0) >= 2))
   for (const x of nodes) t.same(x.ch.members().map((m) => m.meta?.route).sort(), ['n0', 'n1', 'n2'].filter((r) => r !== x.ch.local.meta?.route), 'the A-only member is never listed')
   t.same(stale.members(), [], 'and it lists nobody')
 })

@@ -19,6 +19,7 @@ import { encodePayload, encodeSignedMember, decodePayload, payloadOffsetOf, type
 import { MembershipService } from '../src/membership/membership-service.js'
 import type { HeartbeatTransport } from '../src/membership/heartbeat-transport.js'
 import { ManualClock } from './membership-helpers.js'
+import { waitUntil } from '@nodecat/testkit'
 
 const KEY = generateKey()
 
@@ -54,13 +55,8 @@ async function service (t: Test, clock: ManualClock, route: string, port: number
   return { s, u, sent }
 }
 
-async function until (what: string, cond: () => boolean): Promise<void> {
-  const end = Date.now() + 5000
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
+/** datagrams on loopback arrive within milliseconds: check often, give up after 5 s */
+const QUICK = { timeoutMs: 5000, everyMs: 5 }
 
 /** an attacker socket on 127.0.0.1; `to` sends one datagram and waits until the service took it in */
 async function attacker (t: Test) {
@@ -70,7 +66,7 @@ async function attacker (t: Test) {
   return async (victim: Svc, blob: Buffer): Promise<void> => {
     const before = victim.s.stats().heartbeatsReceived
     sock.send(blob, victim.u.port, '127.0.0.1')
-    await until('datagram received', () => victim.s.stats().heartbeatsReceived > before)
+    await waitUntil('datagram received', () => victim.s.stats().heartbeatsReceived > before, QUICK)
   }
 }
 
@@ -82,7 +78,7 @@ async function pair (t: Test, auth: MemberAuth | undefined) {
   await a.s.start(); await b.s.start()
   a.u.peers = [b.u.port]; b.u.peers = [a.u.port]
   await a.s.heartbeat(); clock.advance(100); await b.s.heartbeat()
-  await until('A lists B', () => a.s.members().length === 1)
+  await waitUntil('A lists B', () => a.s.members().length === 1, QUICK)
   return { clock, a, b, send: await attacker(t) }
 }
 
@@ -128,7 +124,7 @@ t.test('with the key: replayed genuine datagrams keep no one alive, bring no one
   const bId = b.s.localMember.id
   const old = b.sent.at(-1)!
   clock.advance(100); await b.s.heartbeat()
-  await until('A heard the newer heartbeat', () => a.s.members()[0]!.aliveTime > decodeMember(old).aliveTime)
+  await waitUntil('A heard the newer heartbeat', () => a.s.members()[0]!.aliveTime > decodeMember(old).aliveTime, QUICK)
   await send(a, old)
   t.equal(a.s.stats().dropped.replay, 1, 'an older heartbeat of B is a counted replay')
 
@@ -150,7 +146,7 @@ t.test('with the key: replayed genuine datagrams keep no one alive, bring no one
   t.ok(decodeMember(shutdown).command.equals(SHUTDOWN_COMMAND), 'captured B\'s genuine shutdown')
   const b2 = await service(t, clock, 'b', 4200, new Keyring({ key: KEY }))
   await b2.s.start(); b2.u.peers = [a.u.port]; await b2.s.heartbeat()
-  await until('A lists the new B', () => a.s.members().length === 1)
+  await waitUntil('A lists the new B', () => a.s.members().length === 1, QUICK)
   t.not(a.s.members()[0]!.id, bId, 'the new B is a new member (new uniqueId)')
   await send(a, shutdown)
   t.equal(a.s.members().length, 1, 'the old shutdown replayed does not evict the new B')

@@ -12,14 +12,7 @@ import type { Channel, ChannelOptions, Member } from '../src/index.js'
 import { createChannel, encodeEnvelopeFrame, encodeMember, FrameParser, generateKey, hostToBytes, isAck, isFailAck, packValue } from '../src/index.js'
 import { StaticAllowList } from '../src/membership/static-allow-list.js'
 import { freePorts } from '../../../test/lib/ports.js'
-
-async function waitFor (what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const start = Date.now()
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+import { waitUntil, sleep } from '@nodecat/testkit'
 
 interface Node { ch: Channel, got: unknown[] }
 
@@ -44,8 +37,8 @@ t.test('a process that lists the members but is not listed by them never joins a
   const a = await node(t, pa!, [pa!, pb!], 'a')
   const b = await node(t, pb!, [pa!, pb!], 'b')
   const c = await node(t, pc!, [pa!, pb!, pc!], 'intruder')
-  await waitFor('a and b to see each other', () => a.ch.members().length === 1 && b.ch.members().length === 1)
-  await waitFor('the intruder\'s heartbeats refused by both', () => [a, b].every((x) => (x.ch.stats().dropped['not-listed'] ?? 0) >= 5))
+  await waitUntil('a and b to see each other', () => a.ch.members().length === 1 && b.ch.members().length === 1)
+  await waitUntil('the intruder\'s heartbeats refused by both', () => [a, b].every((x) => (x.ch.stats().dropped['not-listed'] ?? 0) >= 5))
   for (const [x, name] of [[a, 'a'], [b, 'b']] as const) {
     t.same(x.ch.members().map((m) => m.meta?.route), [name === 'a' ? 'b' : 'a'], `${name} lists only its listed peer`)
     t.ok((x.ch.stats().dropped['first-frame-not-listed'] ?? 0) >= 1, `${name} closed the intruder's connection`)
@@ -62,8 +55,8 @@ t.test('a process that lists the members but is not listed by them never joins a
   t.equal(forged.failed[0]?.error.code, 'TRIBES_ERR_REMOTE_PROCESSING', 'a sync message from it is answered FAIL_ACK')
   await c.ch.send({ forged: 'async' }, { to: a.ch.local, mode: 'async' })
   await c.ch.send({ forged: 'ack' }, { to: a.ch.local, mode: 'ack' })
-  await waitFor('the forged async and ack messages counted', () => (a.ch.stats().dropped['not-listed'] ?? 0) >= 8)
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  await waitUntil('the forged async and ack messages counted', () => (a.ch.stats().dropped['not-listed'] ?? 0) >= 8)
+  await sleep(300)
   t.same(a.got, [], 'nothing of it reached a\'s handlers')
 })
 
@@ -73,8 +66,8 @@ t.test('with a key too: a member that holds the key but is not listed is refused
   const a = await node(t, pa!, [pa!, pb!], 'a', { key })
   const b = await node(t, pb!, [pa!, pb!], 'b', { key })
   await node(t, pc!, [pa!, pb!, pc!], 'unlisted', { key })
-  await waitFor('a and b to see each other', () => a.ch.members().length === 1 && b.ch.members().length === 1)
-  await waitFor('the unlisted member refused by both', () => [a, b].every((x) => (x.ch.stats().dropped['not-listed'] ?? 0) >= 3))
+  await waitUntil('a and b to see each other', () => a.ch.members().length === 1 && b.ch.members().length === 1)
+  await waitUntil('the unlisted member refused by both', () => [a, b].every((x) => (x.ch.stats().dropped['not-listed'] ?? 0) >= 3))
   t.same(a.ch.members().map((m: Member) => m.meta?.route), ['b'])
   t.same(b.ch.members().map((m: Member) => m.meta?.route), ['a'])
   t.notOk(a.ch.stats().dropped.decrypt, 'its frames were authentic: the list, not the key, refused them')

@@ -14,6 +14,7 @@ import { TransportCounters } from '../src/transport/counters.js'
 import { encodeChannelDataFrame } from '../src/codec/channel-data.js'
 import { ACK_FRAME, FrameParser, encodeFrame } from '../src/codec/frame.js'
 import { freePort } from '../../../test/lib/ports.js'
+import { sleep } from '@nodecat/testkit'
 
 const log = pino({ level: 'silent' })
 const blob = Buffer.from('sender-blob')
@@ -92,7 +93,7 @@ t.test('sync waits for the handler; a throwing handler gives FAIL_ACK; ack mode 
   let applied = 0
   const { target } = await startReceiver(t, async (_b, cd) => {
     const text = cd.message.toString()
-    if (text === 'slow') { await new Promise((resolve) => setTimeout(resolve, 50)); applied++ }
+    if (text === 'slow') { await sleep(50); applied++ }
     if (text === 'throw') throw new Error('app failed')
     if (text === 'reject') await Promise.reject(new Error('app failed later'))
   })
@@ -110,7 +111,7 @@ t.test('messages of one connection are handled strictly in order even when sync 
   const order: string[] = []
   const { target } = await startReceiver(t, async (_b, cd) => {
     const text = cd.message.toString()
-    if (text.startsWith('sync')) await new Promise((resolve) => setTimeout(resolve, 5 + crypto.randomInt(20)))
+    if (text.startsWith('sync')) await sleep(5 + crypto.randomInt(20))
     order.push(text)
   })
   const conn = newSender(t).connection(target)
@@ -245,7 +246,7 @@ t.test('inbound connections beyond maxConnections are refused and counted; idle 
   await t.rejects(third.sendAcked(frameOf(3, Buffer.from('c')), 30_000), 'the third connection is closed by the receiver')
   t.equal(counters.dropped['connection-limit'], 2, 'counted: the connection and the sender\'s one reconnect-and-resend')
   t.equal(r.connections, 2, 'two connections open')
-  await new Promise((resolve) => setTimeout(resolve, 300))
+  await sleep(300)
   await a.sendAcked(frameOf(3, Buffer.from('a2')), 30_000)
   t.equal(got, 3, 'the two kept connections still deliver after idling')
 })

@@ -26,19 +26,14 @@ import { checkMessage } from '../src/manager/validate.js'
 import { freePorts } from '../../../test/lib/ports.js'
 import { memoryLogger } from './helpers/session-cluster.js'
 import { fuzzParams } from '../../../test/lib/fuzz.js'
+import { waitUntil, sleep } from '@nodecat/testkit'
 
 const MAX_SESSION_BYTES = 64 * 1024
 const LIMITS = { maxSessionBytes: MAX_SESSION_BYTES, maxEntries: 10_000, maxChunkSessions: 5000 }
 const packr = new Packr({ useRecords: false })
 const valuePackr = new Packr({ mapsAsObjects: false, moreTypes: true, useRecords: true })
 
-async function waitFor (what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
+const WAIT = { timeoutMs: 30_000, everyMs: 10 }
 
 async function twoNodes (t: Test) {
   const ports = await freePorts(2)
@@ -48,7 +43,7 @@ async function twoNodes (t: Test) {
     return ch
   })
   await Promise.all(chs.map((c) => c.start()))
-  await waitFor('mesh', () => chs.every((c) => c.members().length === 1))
+  await waitUntil('mesh', () => chs.every((c) => c.members().length === 1), WAIT)
   const nodes = await Promise.all(chs.map(async (channel, i) => {
     const { logger } = memoryLogger()
     const manager = new SessionManager({ route: `n${i + 1}`, channel, logger, processExpiresFrequency: 0, maxSessionBytes: MAX_SESSION_BYTES, stateTransferTimeout: 30_000, transferRetry: 500, sessionRequestTimeout: 100 })
@@ -169,7 +164,7 @@ t.test('hostile replication messages over a real channel: counted drops, stored 
   rs.session.set('cart', ['apple', { n: 2 }])
   const id = rs.session.id!
   await rs.end({ replicate: true })
-  await waitFor('replicated', () => b!.manager.inspect(id) !== null)
+  await waitUntil('replicated', () => b!.manager.inspect(id) !== null, WAIT)
   // why: inspect() converts the monotonic clock to wall time on each call, so lastAccessedTime
   // jitters by a fraction of a ms; it is compared apart, within 5 ms (a touch would move it by seconds)
   const accessed = () => [a!.manager.inspect(id)?.lastAccessedTime ?? 0, b!.manager.inspect(id)?.lastAccessedTime ?? 0]
@@ -177,7 +172,7 @@ t.test('hostile replication messages over a real channel: counted drops, stored 
   // why: the backup copy is complete only once every message of that first request is applied
   let before = snap()
   for (let stable = 0, k = 0; stable < 5 && k < 200; k++) {
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await sleep(50)
     const now = snap()
     stable = now === before ? stable + 1 : 0
     before = now
@@ -254,6 +249,6 @@ t.test('hostile replication messages over a real channel: counted drops, stored 
   const again = a!.manager.open([id])
   again.session.get<unknown[]>('cart')!.push('pear')
   await again.end({ replicate: true })
-  await waitFor('replicated again', () => JSON.stringify(b!.manager.inspect(id)?.attributes.cart) === JSON.stringify(['apple', { n: 2 }, 'pear']))
+  await waitUntil('replicated again', () => JSON.stringify(b!.manager.inspect(id)?.attributes.cart) === JSON.stringify(['apple', { n: 2 }, 'pear']), WAIT)
   t.pass('replication goes on after the attack')
 })

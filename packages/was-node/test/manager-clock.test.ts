@@ -9,6 +9,7 @@ import t from 'tap'
 import { FakeHub } from './helpers/fake-channel.js'
 import { startNode, request, attrs } from './helpers/session-cluster.js'
 import { parseClockOffset, systemClock } from '../src/manager/clock.js'
+import { sleep } from '@nodecat/testkit'
 
 const MIN = 60_000
 
@@ -37,7 +38,7 @@ t.test('the test hook steps the clock on SIGUSR2', async (t) => {
   const c = systemClock('n2', { NODECAT_TEST_CLOCK_OFFSET_MS: 'n2=600000@SIGUSR2' })
   t.ok(Math.abs(c.now() - Date.now()) < 1000, 'true until the signal')
   process.kill(process.pid, 'SIGUSR2')
-  await new Promise((resolve) => setTimeout(resolve, 50))
+  await sleep(50)
   t.ok(Math.abs(c.now() - Date.now() - 600000) < 1000, 'then 10 minutes ahead')
   t.ok(Math.abs(c.monotonic() - Date.now()) < 1000, 'the monotonic clock is not offset')
 })

@@ -17,6 +17,7 @@ import { FakeHub } from './helpers/fake-channel.js'
 import { FakeClock } from './helpers/clock.js'
 import { SessionManager } from '../src/manager/session-manager.js'
 import { fuzzParams } from '../../../test/lib/fuzz.js'
+import { sleep } from '@nodecat/testkit'
 
 const ROUTES = ['n1', 'n2', 'n3']
 
@@ -39,7 +40,7 @@ async function quiet (hub: FakeHub, managers: SessionManager[]): Promise<void> {
   const end = Date.now() + 30_000
   for (;;) {
     await hub.settle()
-    await new Promise((resolve) => setTimeout(resolve, 15))
+    await sleep(15)
     await hub.settle()
     if (managers.every((m) => m.stats().held === 0)) return
     if (Date.now() > end) throw new Error('replication did not quiesce')

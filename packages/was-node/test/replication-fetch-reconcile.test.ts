@@ -11,6 +11,7 @@ import { FakeHub } from './helpers/fake-channel.js'
 import { FakeClock } from './helpers/clock.js'
 import { request, attrs, startNode, type Node } from './helpers/session-cluster.js'
 import type { SessionApi } from '../src/session/types.js'
+import { sleep } from '@nodecat/testkit'
 
 /** what the HTTP layer does: prepare (maybe fetch), then open */
 async function viaPrepare (node: Node, ids: string[], fn: (s: SessionApi) => void): Promise<{ id: string | null, isNew: boolean }> {
@@ -50,7 +51,7 @@ t.test('a node asked for a session only a peer holds fetches it; the app sees th
   t.equal(stats.requests, 1, 'one fetch')
   t.equal(stats.found, 1, 'it found the session')
   // n1's copy was one version behind: it fetches the whole session after gapWait
-  for (let i = 0; i < 50 && attrs(a, r.id!)?.count !== 3; i++) { await hub.settle(); await new Promise((resolve) => setTimeout(resolve, 20)) }
+  for (let i = 0; i < 50 && attrs(a, r.id!)?.count !== 3; i++) { await hub.settle(); await sleep(20) }
   t.same(attrs(a, r.id!), { count: 3 }, 'the change reached n1 too (its gap closed by the usual fetch)')
 })
 

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Packr } from 'msgpackr'
 import { cluster, request } from './helpers/session-cluster.js'
+import { sleep } from '@nodecat/testkit'
 
 const value = (v: unknown) => new Packr({ mapsAsObjects: false, moreTypes: true, useRecords: true }).pack(v)
 const H = { k: 'nodecat.session', v: 1 }
@@ -76,7 +77,7 @@ t.test('deltas for unknown session ids are held, asked for, and dropped when nob
     await b!.channel.inject({ ...H, t: 'delta', id: fake, from: [4, 1, 'n9'], to: [5, 2, 'n9'], a: [[0, 'x', value(1)]] }, evil.local)
   }
   const end = Date.now() + 20_000
-  while ((b!.manager.stats().gapsUnrecoverable < 20 || b!.manager.stats().held > 0) && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 20))
+  while ((b!.manager.stats().gapsUnrecoverable < 20 || b!.manager.stats().held > 0) && Date.now() < end) await sleep(20)
   const st = b!.manager.stats()
   t.equal(st.sessions, 0, 'no session was created from a forged delta')
   t.equal(st.gapsUnrecoverable, 20, 'each one given up after asking every member')

@@ -1,13 +1,8 @@
 import t from 'tap'
 import { cluster, request, attrs } from './helpers/session-cluster.js'
+import { waitUntil } from '@nodecat/testkit'
 
-const until = async (cond: () => boolean, ms = 20_000): Promise<void> => {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time')
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
+const WAIT = { everyMs: 10 }
 
 t.test('a dropped delta (version gap) is recovered by session-request', async (t) => {
   const { hub, nodes: [a, b] } = await cluster(t, ['n1', 'n2'], { gapWait: 20 })
@@ -17,7 +12,7 @@ t.test('a dropped delta (version gap) is recovered by session-request', async (t
   hub.filter = (m, _from, to) => (m.t === 'delta' && to === b!.channel && dropped++ === 0) ? 'drop' : 'deliver'
   await request(a!, [r.id], (s) => { s.set('step', 2); s.set('only-in-v2', true) })
   await request(a!, [r.id], (s) => { s.set('step', 3) })
-  await until(() => b!.manager.stats().gapsRecovered > 0 && b!.manager.inspect(r.id!)?.version === 3)
+  await waitUntil('the gap recovered and version 3', () => b!.manager.stats().gapsRecovered > 0 && b!.manager.inspect(r.id!)?.version === 3, WAIT)
   t.same(attrs(b!, r.id!), { step: 3, 'only-in-v2': true }, 'nothing lost: the change from the dropped delta is there')
   t.ok(b!.channel.received.some((m) => m.t === 'session-full'), 'the whole session was fetched')
   t.ok(a!.channel.received.some((m) => m.t === 'session-request'), 'from the sender')
@@ -50,7 +45,7 @@ t.test('a delta for an unknown session (created lost) is not dropped', async (t)
   hub.filter = (m, _f, to) => m.t === 'created' && to === b!.channel ? 'drop' : 'deliver'
   const r = await request(a!, [], (s) => { s.set('a', 1) })
   await request(a!, [r.id], (s) => { s.set('b', 2) })
-  await until(() => b!.manager.inspect(r.id!)?.version === 2)
+  await waitUntil('version 2 on b', () => b!.manager.inspect(r.id!)?.version === 2, WAIT)
   t.same(attrs(b!, r.id!), { a: 1, b: 2 })
 })
 
@@ -67,8 +62,8 @@ t.test('concurrent writes on two nodes: deterministic winner, conflict counted a
   t.equal(b!.manager.inspect(wb.id!)!.version, 2)
   hub.filter = null
   hub.release()
-  await until(() => nodes.every((n) => n.manager.stats().held === 0) && nodes.every((n) => n.manager.inspect(r.id!)?.version === 2 &&
-    JSON.stringify(attrs(n, r.id!)) === JSON.stringify(attrs(b!, r.id!))))
+  await waitUntil('every node on the same version 2', () => nodes.every((n) => n.manager.stats().held === 0) && nodes.every((n) => n.manager.inspect(r.id!)?.version === 2 &&
+    JSON.stringify(attrs(n, r.id!)) === JSON.stringify(attrs(b!, r.id!))), WAIT)
   // same version, same clock → the greater route (n2) wins everywhere
   for (const n of nodes) t.same(attrs(n, r.id!), { cart: ['shared', 'from-n2'] }, `${n.route} converged on the winner`)
   t.ok(a!.manager.stats().conflicts >= 1, 'the loser counted it')
@@ -89,7 +84,7 @@ t.test('a higher version wins over a newer clock', async (t) => {
   await request(b!, [r.id], (s) => { s.set('v', 'b-later-clock') })
   hub.filter = null
   hub.release()
-  await until(() => [a!, b!].every((n) => n.manager.stats().held === 0 && n.manager.inspect(r.id!)?.version === 3))
+  await waitUntil('both nodes on version 3, nothing held', () => [a!, b!].every((n) => n.manager.stats().held === 0 && n.manager.inspect(r.id!)?.version === 3), WAIT)
   for (const n of [a!, b!]) t.equal(attrs(n, r.id!)!.v, 'a2', `${n.route}: version 3 beats version 2`)
   t.ok(b!.manager.stats().conflicts >= 1)
 })

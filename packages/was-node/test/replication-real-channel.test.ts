@@ -9,16 +9,11 @@ import type { SessionManagerOptions } from '../src/manager/defaults.js'
 import { freePorts } from '../../../test/lib/ports.js'
 import { memoryLogger } from './helpers/session-cluster.js'
 import type { SessionApi } from '../src/session/types.js'
+import { waitUntil } from '@nodecat/testkit'
 
 interface RealNode { route: string, channel: Channel, manager: SessionManager, logs: any[] }
 
-async function waitFor (what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+const WAIT = 30_000
 
 /** channels for `routes` on the given ports (all listed as static members of each other) */
 function channels (t: Test, routes: string[], ports: number[], all: number[]): Channel[] {
@@ -47,7 +42,7 @@ async function realCluster (t: Test, routes: string[], opts: Partial<SessionMana
   const ports = await freePorts(routes.length + spare)
   const chs = channels(t, routes, ports.slice(0, routes.length), ports)
   await Promise.all(chs.map((c) => c.start()))
-  await waitFor('full mesh', () => chs.every((c) => c.members().length === routes.length - 1))
+  await waitUntil('full mesh', () => chs.every((c) => c.members().length === routes.length - 1), WAIT)
   // all nodes boot together: they may ask each other for state (the mutual-wait case)
   const nodes = await Promise.all(routes.map(async (route, i) => await manage(t, route, chs[i]!, opts)))
   for (const n of nodes) t.equal(n.manager.stats().transfer.state === 'timed-out', false, `${n.route} got ready without a timeout`)
@@ -67,11 +62,11 @@ t.test('real channels: writes, in-place changes, binder and invalidate across th
   const { nodes } = await realCluster(t, ['tomcat1', 'tomcat2', 'tomcat3'])
   const [a, b, c] = nodes
   const r = await request(a!, [], (s) => { s.set('cart', ['apple']); s.set('user', { name: 'ana' }) })
-  await waitFor('replicas', () => version(b!, r.id!) === 1 && version(c!, r.id!) === 1)
+  await waitUntil('replicas', () => version(b!, r.id!) === 1 && version(c!, r.id!) === 1, WAIT)
   t.same(b!.manager.inspect(r.id!)!.attributes, { cart: ['apple'], user: { name: 'ana' } })
   const moved = await request(b!, [r.id], (s) => { s.get<string[]>('cart')!.push('pear') })
   t.match(moved.id, /\.tomcat2$/, 'binder renamed it to tomcat2')
-  await waitFor('delta everywhere', () => nodes.every((n) => version(n, moved.id!) === 2))
+  await waitUntil('delta everywhere', () => nodes.every((n) => version(n, moved.id!) === 2), WAIT)
   for (const n of nodes) {
     t.same(n.manager.inspect(moved.id!)!.attributes.cart, ['apple', 'pear'], `${n.route} has the in-place change`)
     t.equal(n.manager.inspect(moved.id!)!.id, moved.id, `${n.route} renamed its copy`)
@@ -79,7 +74,7 @@ t.test('real channels: writes, in-place changes, binder and invalidate across th
   const back = await request(a!, [r.id], (s) => s.get<string[]>('cart'))
   t.same(back.result, ['apple', 'pear'], 'no failback to stale data on tomcat1')
   await request(c!, [back.id], (s) => s.invalidate())
-  await waitFor('gone everywhere', () => nodes.every((n) => n.manager.inspect(r.id!) === null))
+  await waitUntil('gone everywhere', () => nodes.every((n) => n.manager.inspect(r.id!) === null), WAIT)
   t.pass('invalidated on every node')
 })
 
@@ -96,10 +91,10 @@ t.test('real channels: a node that joins gets every session, including changes m
   const [a, b] = nodes
   const ids: string[] = []
   for (let i = 0; i < 1000; i++) ids.push((await request(i % 2 ? a! : b!, [], (s) => { s.set('i', i); s.set('hits', 0) })).id!)
-  await waitFor('peers in sync', () => a!.manager.stats().sessions === 1000 && b!.manager.stats().sessions === 1000)
+  await waitUntil('peers in sync', () => a!.manager.stats().sessions === 1000 && b!.manager.stats().sessions === 1000, WAIT)
   const [joinCh] = channels(t, ['n3'], [ports[2]!], ports)
   await joinCh!.start()
-  await waitFor('n3 sees both', () => joinCh!.members().length === 2)
+  await waitUntil('n3 sees both', () => joinCh!.members().length === 2, WAIT)
   const { logger, logs } = memoryLogger()
   const c = new SessionManager({ route: 'n3', channel: joinCh!, logger, processExpiresFrequency: 0, stateTransferTimeout: 30_000, transferRetry: 500, transferChunkSessions: 100 })
   t.teardown(() => c.stop())
@@ -112,7 +107,7 @@ t.test('real channels: a node that joins gets every session, including changes m
     round++
   }
   await started
-  await waitFor('n3 converged', () => a!.manager.sessionIds().every((id) => {
+  await waitUntil('n3 converged', () => a!.manager.sessionIds().every((id) => {
     const mine = c.inspect(id)
     const theirs = a!.manager.inspect(id)
     return mine !== null && theirs !== null && mine.version === theirs.version

@@ -20,17 +20,12 @@ import { createChannel, generateKey, type Channel } from '@nodecat/tribes'
 import { SessionManager } from '../src/manager/session-manager.js'
 import { freePorts } from '../../../test/lib/ports.js'
 import { memoryLogger } from './helpers/session-cluster.js'
+import { waitUntil, sleep } from '@nodecat/testkit'
 
 const KEY = generateKey()
 const MAGIC = Buffer.from('FLT2002', 'latin1')
 
-async function waitFor (what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
+const WAIT = 30_000
 
 /** A recording TCP proxy to 127.0.0.1:`target`; `bytes` is everything sent towards the target. */
 async function proxy (t: Test, target: number, connect: typeof net.createConnection): Promise<{ port: number, bytes: () => Buffer }> {
@@ -76,7 +71,7 @@ async function inject (port: number, list: Buffer[]): Promise<void> {
     s.on('error', () => {})
     await new Promise<void>((resolve, reject) => { s.once('connect', resolve); s.once('error', reject) })
     s.write(f)
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    await sleep(300)
     s.destroy()
   }))
 }
@@ -91,7 +86,7 @@ async function node (t: Test, route: string, port: number, all: number[], keyed:
   })
   await channel.start()
   // why: a node that joins a running cluster asks a member for the sessions, so it must see one first
-  if (waitPeer) await waitFor(`${route} sees a peer`, () => channel.members().length > 0)
+  if (waitPeer) await waitUntil(`${route} sees a peer`, () => channel.members().length > 0, WAIT)
   const { logger } = memoryLogger()
   const manager = new SessionManager({ route, channel, logger, processExpiresFrequency: 0, stateTransferTimeout: 30_000, transferRetry: 500, sendMode: 'sync' })
   t.teardown(async () => { await manager.stop(); await channel.stop() })
@@ -109,7 +104,7 @@ async function pair (t: Test, keyed: boolean) {
     original(typeof opts === 'object' && opts.port === p2 && opts.host === '127.0.0.1' ? { ...opts, port: tap.port } : opts, ...rest)
   t.teardown(() => { (net as any).createConnection = original })
   const [n1, n2] = await Promise.all([node(t, 'n1', p1!, [p1!, p2!], keyed), node(t, 'n2', p2!, [p1!, p2!], keyed)])
-  await waitFor('mesh', () => n1.channel.members().length === 1 && n2.channel.members().length === 1)
+  await waitUntil('mesh', () => n1.channel.members().length === 1 && n2.channel.members().length === 1, WAIT)
   return { n1, n2, p1: p1!, p2: p2!, tap }
 }
 
@@ -123,7 +118,7 @@ async function write (n: Node, ids: string[], attrs: Record<string, unknown>): P
 t.test('without a key (loopback only) the capture shows session ids and values: the capture works', async (t) => {
   const { n1, n2, tap } = await pair(t, false)
   const id = await write(n1, [], { card: 'PLAINTEXT-MARKER-4111' })
-  await waitFor('replica', () => n2.manager.inspect(id) !== null)
+  await waitUntil('replica', () => n2.manager.inspect(id) !== null, WAIT)
   const wire = tap.bytes().toString('latin1')
   t.ok(wire.includes('PLAINTEXT-MARKER-4111'), 'attribute value visible on the wire')
   t.ok(wire.includes(id), 'session id visible on the wire')
@@ -167,7 +162,7 @@ t.test('with the key: nothing readable, flipped bits refused, replays refused, a
   // replay after n2 restarts: its replay memory is new; the version stamp still refuses the old delta
   await n2.manager.stop(); await n2.channel.stop()
   const n2b = await node(t, 'n2', p2, [p1, p2], true, true)
-  await waitFor('restarted n2 has the session', () => n2b.manager.inspect(id)?.version === v3.version)
+  await waitUntil('restarted n2 has the session', () => n2b.manager.inspect(id)?.version === v3.version, WAIT)
   const restarted = n2b.manager.inspect(id)
   await inject(p2, captured)
   const d = n2b.channel.stats().dropped
@@ -190,7 +185,7 @@ t.test('a captured creation replayed to a node restarted within replayWindow doe
   t.equal(n2b.manager.inspect(id), null, 'the restarted n2 did not get it by state transfer')
   // tribes has no memory of the frame after the restart and delivers it once more; was-node must
   // refuse it: the state transfer brought n1's tombstone for the invalidated id along
-  for (let i = 0; i < 150 && n2b.manager.stats().received.expired === undefined; i++) await new Promise((resolve) => setTimeout(resolve, 20))
+  for (let i = 0; i < 150 && n2b.manager.stats().received.expired === undefined; i++) await sleep(20)
   t.ok(n2b.manager.stats().received.expired, 'the restarted n2 received n1\'s tombstones with the state transfer')
   await inject(p2, captured)
   t.equal(n2b.channel.stats().dropped.replay ?? 0, 0, '(tribes did deliver the replayed frame: its replay memory is new)')

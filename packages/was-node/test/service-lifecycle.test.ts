@@ -13,6 +13,7 @@ import { classifyApp, loadApp } from '../src/service/app-loader.js'
 import { freePorts } from '../../../test/lib/ports.js'
 import { captureLogger, shopApp, until } from './helpers/service-nodes.js'
 import { request, cookieValue } from './helpers/http-client.js'
+import { sleep } from '@nodecat/testkit'
 
 async function single (t: Test, app: LoadedApp, extra = {}) {
   const [http, rcv] = await freePorts(2)
@@ -123,7 +124,7 @@ t.test('a request that never finishes cannot hold the stop past shutdownTimeout'
   }
   const { node, lines } = await single(t, { kind: 'fastify', plugin }, { shutdownTimeout: 300 })
   const pending = request(node.url, '/forever').catch((err: Error) => err)
-  await new Promise((resolve) => setTimeout(resolve, 100))
+  await sleep(100)
   await node.stop('test')
   t.ok(lines.some((l) => l.event === 'shutdown-timeout'), 'logged the timeout')
   t.type(await pending, Error, 'the stuck connection was closed')
@@ -208,7 +209,7 @@ t.test('two nodes with the same jvmRoute: the mistake is logged as an error', as
   }
   const a = await start(httpA!, rcvA!, rcvB!)
   await start(httpB!, rcvB!, rcvA!)
-  for (let i = 0; i < 400 && !a.some((l) => l.event === 'duplicate-route'); i++) await new Promise((resolve) => setTimeout(resolve, 50))
+  for (let i = 0; i < 400 && !a.some((l) => l.event === 'duplicate-route'); i++) await sleep(50)
   const line = a.find((l) => l.event === 'duplicate-route')
   t.ok(line, 'an error line names the duplicate route')
   t.equal(line?.level, 50, 'at error level')

@@ -6,6 +6,7 @@ import { MemoryStore, tooLarge } from './memory-store.js'
 import { request, cookieValue, cookieAttributes, selfSignedCert } from './http-client.js'
 import { slowGate, type AppOptions, type BuildApp } from './http-apps.js'
 import http from 'node:http'
+import { sleep } from '@nodecat/testkit'
 
 export function sessionScenarios (t: Test, build: BuildApp): void {
   async function serve (tt: Test, options?: AppOptions, store = new MemoryStore()) {
@@ -228,7 +229,7 @@ export function sessionScenarios (t: Test, build: BuildApp): void {
     const store = new MemoryStore({ readyGate: new Promise<void>((resolve) => { open = resolve }) })
     const { url } = await serve(t, {}, store)
     const pending = request(url, '/count').then((r) => ({ r, released }))
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    await sleep(200)
     released = true
     open()
     const { r, released: wasReleased } = await pending
@@ -243,9 +244,9 @@ export function sessionScenarios (t: Test, build: BuildApp): void {
     store.endGate = new Promise<void>((resolve) => { release = resolve })
     const pending = request(url, '/count').then((r) => ({ r, released }))
     // wait until the app has run and end() is waiting
-    for (let i = 0; i < 500 && store.ends.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    for (let i = 0; i < 500 && store.ends.length === 0; i++) await sleep(10)
     t.equal(store.ends.length, 1, 'end() was called')
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await sleep(100)
     released = true
     release()
     const { r, released: wasReleased } = await pending
@@ -258,7 +259,7 @@ export function sessionScenarios (t: Test, build: BuildApp): void {
     const { url, store } = await serve(t)
     const r = await request(url, '/stream')
     t.equal(r.body, 'streamed')
-    for (let i = 0; i < 500 && store.ends.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    for (let i = 0; i < 500 && store.ends.length === 0; i++) await sleep(10)
     t.equal(store.ends.length, 1, 'ended once')
     t.ok(store.ends[0]?.id, 'the session created after the headers went out is still recorded')
   })
@@ -270,11 +271,11 @@ export function sessionScenarios (t: Test, build: BuildApp): void {
     req.on('error', () => {}) // the abort below
     await inside
     req.destroy()
-    for (let i = 0; i < 500 && store.ends.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    for (let i = 0; i < 500 && store.ends.length === 0; i++) await sleep(10)
     t.equal(store.ends.length, 1, 'ended when the connection closed')
     t.ok(store.ends[0]?.id, 'the change made before the abort was recorded')
     slowGate.release?.() // the app finishes later: no second end
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await sleep(100)
     t.equal(store.ends.length, 1, 'still once after the app finished')
     slowGate.entered = null
   })

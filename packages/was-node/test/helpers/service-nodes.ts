@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino'
 import type { Test } from 'tap'
 import { startNode, type RunningNode } from '../../src/service/node.js'
 import type { NodeOptions } from '../../src/service/options.js'
+import { waitUntil } from '@nodecat/testkit'
 
 export const shopApp = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../examples/shop/app.js')
 
@@ -40,13 +41,7 @@ export async function testNode (t: Test, route: string, ports: { http: number, r
   return { node, lines }
 }
 
-/** Poll until check() is truthy (bounded); fails the wait with `what`. */
+/** Poll until check() is truthy (bounded) and return its value; fails the wait with `what` (testkit's waitUntil, check first). */
 export async function until<T> (check: () => T | Promise<T>, what: string, timeoutMs = 20000): Promise<T> {
-  const end = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  return await waitUntil(what, check, { timeoutMs, everyMs: 50 })
 }
