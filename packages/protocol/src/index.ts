@@ -3,6 +3,7 @@
  * no sessions' contents): the session-id grammar (routes, `;jsessionid=`, cookies, the bounds) and
  * the checks both make of a request.
  */
+export { NodecatError, type NodecatErrorOptions } from './nodecat-error.js'
 export { JVM_ROUTE_PATTERN, JVM_ROUTE_RULE, WORKER_ROUTE_PATTERN, WORKER_ROUTE_RULE, isValidRoute, isWorkerRoute } from './route.js'
 export { SESSION_ID_LIMITS, DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_PATH_PARAM, pathParamFor } from './limits.js'
 export { parseSessionId, isValidBase, routeOf } from './session-id.js'

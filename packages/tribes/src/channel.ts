@@ -99,7 +99,7 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
   }
 
   async start (): Promise<void> {
-    if (this.#state !== 'new') throw new TribesError('TRIBES_ERR_CHANNEL_STATE', `channel cannot start when ${this.#state}`)
+    if (this.#state !== 'new') throw errors.channelState(this.#state)
     this.#state = 'starting'
     const o = this.#o
     try {

@@ -1,13 +1,52 @@
 /**
  * Coded errors of @nodecat/tribes. Every error that can leave this package carries a stable
- * `code` (TRIBES_ERR_*); codes are never reused for another meaning.
+ * `code` (TRIBES_ERR_*) from TRIBES_ERROR_CODES; codes are never reused for another meaning.
+ * docs/ERRORS.md says what each one means and what to do. Tribes errors never reach an HTTP
+ * client, so they carry no statusCode. Build them with `errors` below, not inline.
  */
-export class TribesError extends Error {
-  readonly code: string
-  constructor (code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+import { NodecatError } from '@nodecat/protocol'
+
+export const TRIBES_ERROR_CODES = [
+  // options and the command line
+  'TRIBES_ERR_INVALID_OPTION',
+  'TRIBES_ERR_USAGE',
+  'TRIBES_ERR_KEY_INVALID',
+  'TRIBES_ERR_INSECURE',
+  // decoding what arrives
+  'TRIBES_ERR_MEMBER_MALFORMED',
+  'TRIBES_ERR_MEMBER_PAYLOAD',
+  'TRIBES_ERR_MEMBER_PAYLOAD_VERSION',
+  'TRIBES_ERR_FRAME_MALFORMED',
+  'TRIBES_ERR_FRAME_TOO_LARGE',
+  'TRIBES_ERR_CHANNEL_DATA_MALFORMED',
+  'TRIBES_ERR_ENVELOPE_MALFORMED',
+  'TRIBES_ERR_MESSAGE_ENCODE',
+  // who may talk to us
+  'TRIBES_ERR_DECRYPT',
+  'TRIBES_ERR_REPLAY',
+  'TRIBES_ERR_NOT_LISTED',
+  'TRIBES_ERR_SENDER_REFUSED',
+  // sending
+  'TRIBES_ERR_CONNECT',
+  'TRIBES_ERR_SEND_TIMEOUT',
+  'TRIBES_ERR_REMOTE_PROCESSING',
+  'TRIBES_ERR_CONNECTION_LOST',
+  'TRIBES_ERR_QUEUE_FULL',
+  // life cycle
+  'TRIBES_ERR_BIND',
+  'TRIBES_ERR_MEMBERSHIP_SOCKET',
+  'TRIBES_ERR_CHANNEL_STATE',
+  'TRIBES_ERR_MEMBERSHIP_STATE',
+  'TRIBES_ERR_NOT_STARTED',
+  'TRIBES_ERR_CLOSED'
+] as const
+
+export type TribesErrorCode = typeof TRIBES_ERROR_CODES[number]
+
+export class TribesError extends NodecatError<TribesErrorCode> {
+  constructor (code: TribesErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options)
     this.name = 'TribesError'
-    this.code = code
   }
 }
 
@@ -59,7 +98,26 @@ export const errors = {
   keyInvalid: (why: string) =>
     new TribesError('TRIBES_ERR_KEY_INVALID', `invalid cluster key: ${why}`),
   messageEncode: (cause: unknown) =>
-    new TribesError('TRIBES_ERR_MESSAGE_ENCODE', `message cannot be encoded${causeText(cause)}`, { cause })
+    new TribesError('TRIBES_ERR_MESSAGE_ENCODE', `message cannot be encoded${causeText(cause)}`, { cause }),
+  memberPayload: (why: string) =>
+    new TribesError('TRIBES_ERR_MEMBER_PAYLOAD', `bad nodecat member payload: ${why}`),
+  memberPayloadVersion: (version: number, supported: number) =>
+    new TribesError('TRIBES_ERR_MEMBER_PAYLOAD_VERSION', `nodecat member payload version ${version} is not supported (this build reads ${supported})`),
+  /** a frame's sender blob was dropped (malformed, or another domain), so its message has no sender */
+  senderRefused: (from: string) =>
+    new TribesError('TRIBES_ERR_SENDER_REFUSED', `sender refused: the member blob of the message from ${from} is malformed or of another domain`),
+  channelState: (state: string) =>
+    new TribesError('TRIBES_ERR_CHANNEL_STATE', `channel cannot start when ${state}`),
+  /** `why` is the whole message: "membership service cannot start when …", "… already started" */
+  membershipState: (why: string) =>
+    new TribesError('TRIBES_ERR_MEMBERSHIP_STATE', why),
+  membershipSocket: (group: string, bind: string | undefined, cause: unknown) =>
+    new TribesError('TRIBES_ERR_MEMBERSHIP_SOCKET',
+      `cannot join multicast group ${group}${bind ? ` on ${bind}` : ''}: ${(cause as Error).message}` +
+      (bind ? '' : ' (pass bind: the address of the interface to use, or add a multicast route)'), { cause }),
+  /** the multicast socket broke and is being recreated */
+  multicastRecovering: () =>
+    new TribesError('TRIBES_ERR_NOT_STARTED', 'multicast socket is not open (recovering)')
 } as const
 
 function causeText (cause: unknown): string {

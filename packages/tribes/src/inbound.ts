@@ -151,7 +151,7 @@ export function createInboundHandler (o: InboundOptions): InboundHandler {
       return
     }
     const sender = senderOf(cd.sender, from)
-    if (sender === undefined) throw new Error('sender refused')
+    if (sender === undefined) throw errors.senderRefused(from)
     if (opened.kind === 'batch') {
       // async only (no ack to give): deliver each value in order; a bad one is dropped alone
       let parts: Buffer[]

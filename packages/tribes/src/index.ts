@@ -1,5 +1,6 @@
 export * from './types.js'
-export { TribesError, TribesOptionError } from './errors.js'
+export { NodecatError, type NodecatErrorOptions } from '@nodecat/protocol'
+export { TribesError, TribesOptionError, TRIBES_ERROR_CODES, type TribesErrorCode } from './errors.js'
 export { validators, type Validators, type OptionErrorFactory } from './validate.js'
 
 // channel, options, transport codecs and the cluster key (frame/transport/channel part)

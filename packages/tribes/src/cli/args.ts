@@ -5,16 +5,16 @@
 import { parseArgs } from 'node:util'
 import net from 'node:net'
 import { JVM_ROUTE_PATTERN } from '@nodecat/protocol'
+import { TribesError } from '../errors.js'
 import { validators } from '../validate.js'
 import type { ChannelOptions } from '../options.js'
 import type { MemberRole } from '../types.js'
 import { isMulticastAddress } from '../membership/defaults.js'
 
 /** Bad command line: printed as "nodecat-tribes: <message>", exit code 2. */
-export class UsageError extends Error {
-  readonly code = 'TRIBES_ERR_USAGE'
+export class UsageError extends TribesError {
   constructor (message: string) {
-    super(message)
+    super('TRIBES_ERR_USAGE', message)
     this.name = 'UsageError'
   }
 }

@@ -9,7 +9,7 @@
  * not start with the magic is a foreign member (a Tomcat sends an empty payload).
  */
 import { Packr } from 'msgpackr'
-import { TribesError } from '../errors.js'
+import { errors, type TribesError } from '../errors.js'
 import type { MemberMeta, MemberRole } from '../types.js'
 import { encodeMember, memberBlobLength, type MemberFields } from './member.js'
 
@@ -38,7 +38,7 @@ export type PayloadKind =
   | { kind: 'nodecat', meta: MemberMeta, tag: Buffer | null, tagOffset: number }
 
 function payloadError (why: string): TribesError {
-  return new TribesError('TRIBES_ERR_MEMBER_PAYLOAD', `bad nodecat member payload: ${why}`)
+  return errors.memberPayload(why)
 }
 
 /** True when a payload starts with nodecat's magic. */
@@ -88,7 +88,7 @@ export function decodePayload (payload: Buffer, payloadOffset = 0): PayloadKind 
   if (payload.length < HEADER) throw payloadError('header truncated')
   const version = payload[PAYLOAD_MAGIC.length]!
   if (version !== PAYLOAD_VERSION) {
-    throw new TribesError('TRIBES_ERR_MEMBER_PAYLOAD_VERSION', `nodecat member payload version ${version} is not supported (this build reads ${PAYLOAD_VERSION})`)
+    throw errors.memberPayloadVersion(version, PAYLOAD_VERSION)
   }
   const tagLength = payload[PAYLOAD_MAGIC.length + 1]!
   if (HEADER + tagLength > payload.length) throw payloadError(`tag of ${tagLength} bytes overruns the payload`)

@@ -7,7 +7,7 @@ import dgram from 'node:dgram'
 import { pino, type Logger } from 'pino'
 import type { HeartbeatTransport } from './heartbeat-transport.js'
 import { check, IPV4, isMulticastAddress, MCAST_DEFAULTS } from './defaults.js'
-import { TribesError } from '../errors.js'
+import { errors } from '../errors.js'
 
 export interface McastHeartbeatOptions {
   /** multicast group; default 228.0.0.4 */
@@ -60,14 +60,14 @@ export class McastHeartbeat implements HeartbeatTransport {
   get recoveries (): number { return this.#recoveries }
 
   async start (onBlob: (blob: Buffer, from: string) => void): Promise<void> {
-    if (this.#onBlob !== undefined) throw new TribesError('TRIBES_ERR_MEMBERSHIP_STATE', 'multicast heartbeat already started')
+    if (this.#onBlob !== undefined) throw errors.membershipState('multicast heartbeat already started')
     this.#onBlob = onBlob
     this.#socket = await this.#open()
   }
 
   async send (blob: Buffer): Promise<void> {
     const socket = this.#socket
-    if (socket === undefined) throw new TribesError('TRIBES_ERR_NOT_STARTED', 'multicast socket is not open (recovering)')
+    if (socket === undefined) throw errors.multicastRecovering()
     await new Promise<void>((resolve, reject) => {
       socket.send(blob, this.#port, this.#address, (err) => { err ? reject(err) : resolve() })
     })
@@ -95,9 +95,7 @@ export class McastHeartbeat implements HeartbeatTransport {
       socket.setMulticastLoopback(this.#loopback)
     } catch (err) {
       try { socket.close() } catch {}
-      throw new TribesError('TRIBES_ERR_MEMBERSHIP_SOCKET',
-        `cannot join multicast group ${this.#address}:${this.#port}${this.#bind ? ` on ${this.#bind}` : ''}: ${(err as Error).message}` +
-        (this.#bind ? '' : ' (pass bind: the address of the interface to use, or add a multicast route)'), { cause: err })
+      throw errors.membershipSocket(`${this.#address}:${this.#port}`, this.#bind, err)
     }
     socket.on('message', (msg, rinfo) => {
       try { this.#onBlob?.(msg, `${rinfo.address}:${rinfo.port}`) } catch (err) { this.#log.error({ err }, 'membership datagram handler threw') }

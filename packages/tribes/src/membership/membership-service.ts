@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events'
 import { randomUUID } from 'node:crypto'
 import { pino, type Logger } from 'pino'
 import type { DisappearReason, Member, MemberMeta } from '../types.js'
-import { TribesError } from '../errors.js'
+import { errors } from '../errors.js'
 import { hostToBytes, hostToString, SHUTDOWN_COMMAND, type MemberFields } from '../codec/member.js'
 import { encodePayload, encodeSignedMember, tagLengthOf, type MemberAuth } from '../codec/member-payload.js'
 import { readMemberDatagram } from './datagram.js'
@@ -154,7 +154,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
 
   /** Join: start the transport, send a heartbeat at once, then every `frequency` ms. */
   async start (): Promise<void> {
-    if (this.#state !== 'new') throw new TribesError('TRIBES_ERR_MEMBERSHIP_STATE', `membership service cannot start when ${this.#state}`)
+    if (this.#state !== 'new') throw errors.membershipState(`membership service cannot start when ${this.#state}`)
     this.#state = 'started'
     this.#startedAt = this.#clock()
     try {

@@ -187,7 +187,7 @@ export class MemberConnection {
     for (const body of bodies) {
       const p = this.#pending.shift()
       if (p === undefined || (!isAck(body) && !isFailAck(body))) {
-        this.#protocolError(s, new Error(p === undefined ? 'ack frame with no message waiting for it' : 'reply frame is neither ACK nor FAIL_ACK'))
+        this.#protocolError(s, errors.frameMalformed(p === undefined ? 'ack frame with no message waiting for it' : 'reply frame is neither ACK nor FAIL_ACK'))
         return
       }
       settle(p, isAck(body) ? undefined : errors.remoteProcessing(this.address))
