@@ -1,13 +1,52 @@
-/** Coded errors of @nodecat/balancer (LB_ERR_*). */
-export class BalancerError extends Error {
-  readonly code: string
+/**
+ * Coded errors of @nodecat/balancer (LB_ERR_*), on the NodecatError base every package shares.
+ * BALANCER_ERROR_CODES lists every code the balancer throws, answers with (`x-nodecat-error`, the
+ * admin's JSON `error`) or counts; docs/ERRORS.md says what each one means and what to do. Build
+ * errors with `errors` below, not inline.
+ */
+import { NodecatError } from '@nodecat/protocol'
+
+export const BALANCER_ERROR_CODES = [
+  // options and the command line
+  'LB_ERR_INVALID_OPTION',
+  'LB_ERR_USAGE',
+  // answers to clients (CLIENT_ERRORS below)
+  'LB_ERR_BAD_REQUEST',
+  'LB_ERR_NOT_MOUNTED',
+  'LB_ERR_METHOD_NOT_ALLOWED',
+  'LB_ERR_REQUEST_TIMEOUT',
+  'LB_ERR_URI_TOO_LONG',
+  'LB_ERR_HEADERS_TOO_LARGE',
+  'LB_ERR_VERSION_NOT_SUPPORTED',
+  'LB_ERR_WORKER_FAILED',
+  'LB_ERR_NO_WORKER',
+  'LB_ERR_STICKY_UNAVAILABLE',
+  'LB_ERR_HEADERS_TIMEOUT',
+  'LB_ERR_WORKER_TIMEOUT',
+  // inside a request's course: why an attempt at a worker ended (logged, counted, never sent)
+  'LB_ERR_CLIENT_GONE',
+  'LB_ERR_WORKER_DRAINING',
+  'LB_ERR_BAD_RESPONSE',
+  'LB_ERR_BODY_ABANDONED',
+  // the worker registry and the admin listener
+  'LB_ERR_UNKNOWN_WORKER',
+  'LB_ERR_DUPLICATE_ROUTE',
+  'LB_ERR_UNAUTHORIZED',
+  'LB_ERR_BAD_ACTIVATION',
+  'LB_ERR_ADMIN_BAD_HOST',
+  'LB_ERR_ADMIN_MISSING_HOST',
+  'LB_ERR_ADMIN_SIMPLE_REQUEST',
+  'LB_ERR_ADMIN_CROSS_SITE'
+] as const
+
+export type BalancerErrorCode = typeof BALANCER_ERROR_CODES[number]
+
+export class BalancerError extends NodecatError<BalancerErrorCode> {
   /** HTTP status this error becomes for a client */
-  readonly statusCode: number
-  constructor (code: string, message: string, options?: { cause?: unknown, statusCode?: number }) {
-    super(message, options)
+  declare readonly statusCode: number
+  constructor (code: BalancerErrorCode, message: string, options?: { cause?: unknown, statusCode?: number }) {
+    super(code, message, { ...options, statusCode: options?.statusCode ?? 502 })
     this.name = 'BalancerError'
-    this.code = code
-    this.statusCode = options?.statusCode ?? 502
   }
 }
 
@@ -42,7 +81,7 @@ export const CLIENT_ERRORS = {
   LB_ERR_HEADERS_TIMEOUT: { status: 504, text: 'Gateway Timeout' },
   /** the request waited client.idleTimeout for a worker without a byte moving (e.g. queued for a pooled connection) */
   LB_ERR_WORKER_TIMEOUT: { status: 504, text: 'Gateway Timeout' }
-} as const
+} as const satisfies { readonly [C in BalancerErrorCode]?: { status: number, text: string } }
 
 export type ClientErrorCode = keyof typeof CLIENT_ERRORS
 
@@ -53,3 +92,30 @@ export class WorkerError extends BalancerError {
     this.name = 'WorkerError'
   }
 }
+
+/** The client went away, or was answered already, while a worker was being asked: abort quietly. */
+export class ClientGoneError extends BalancerError {
+  constructor (message: string) {
+    super('LB_ERR_CLIENT_GONE', message)
+    this.name = 'ClientGoneError'
+  }
+}
+
+/** Builders for each coded error, so call sites read as the balancer's words. */
+export const errors = {
+  unknownWorker: (route: string) =>
+    new WorkerError('LB_ERR_UNKNOWN_WORKER', `no worker with route ${route}`),
+  duplicateRoute: (route: string) =>
+    new WorkerError('LB_ERR_DUPLICATE_ROUTE', `a worker with route ${route} exists`),
+  /** the abort reason of a worker request whose client is gone or has its answer */
+  clientGone: (why: string) => new ClientGoneError(why),
+  /** a stopping nodecat node answered "not processed" (503 + x-nodecat-draining): safe to retry */
+  workerDraining: () =>
+    new BalancerError('LB_ERR_WORKER_DRAINING', 'worker is draining'),
+  /** the worker's response headers cannot be sent on (invalid characters) */
+  badResponse: (cause: unknown) =>
+    new BalancerError('LB_ERR_BAD_RESPONSE', 'invalid response header', { cause }),
+  /** the request body stream was given up (the request ended another way) */
+  bodyAbandoned: () =>
+    new BalancerError('LB_ERR_BODY_ABANDONED', 'the request body was abandoned')
+} as const

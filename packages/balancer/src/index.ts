@@ -11,7 +11,8 @@ export {
   type BalancerOptions, type ResolvedOptions, type WorkerConfig, type Activation, type LbMethod,
   type HealthCheckOptions, type ClientLimits, type AdminOptions
 } from './options.js'
-export { BalancerError, BalancerOptionError, WorkerError, CLIENT_ERRORS, type ClientErrorCode } from './errors.js'
+export { BalancerError, BalancerOptionError, WorkerError, CLIENT_ERRORS, BALANCER_ERROR_CODES, type ClientErrorCode, type BalancerErrorCode } from './errors.js'
+export { NodecatError } from '@nodecat/protocol'
 export type { WorkerStatus } from './worker.js'
 export type { WorkerState } from './worker-states.js'
 export type { BalancerStatus, BalancerTotals, AdminView } from './status.js'

@@ -11,7 +11,7 @@ import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import { loggablePath, sessionRoutes } from '@nodecat/protocol'
 import type { Chooser } from './choose.js'
-import type { ClientErrorCode } from './errors.js'
+import { ClientGoneError, errors, type ClientErrorCode } from './errors.js'
 import { requestHeaders, responseHeaders, type HeaderMap } from './headers.js'
 import type { ResolvedOptions } from './options.js'
 import { RequestBody, hasBody } from './request-body.js'
@@ -39,10 +39,6 @@ const REQUEST_REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED',
 
 function uncork (res: ServerResponse): void {
   res.uncork()
-}
-
-class ClientGoneError extends Error {
-  readonly code = 'LB_ERR_CLIENT_GONE'
 }
 
 /** Does the path fall under one of the mounts ("/app" takes /app, /app/x, /app;x, /app?x; not /apple)? */
@@ -300,25 +296,25 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   abort (): void {
-    this.#controller?.abort(new ClientGoneError('client went away'))
+    this.#controller?.abort(errors.clientGone('client went away'))
   }
 
   onRequestStart (controller: Dispatcher.DispatchController): void {
     this.#sent = true
     this.#controller = controller
-    if (this.#ex.clientGone || this.#ex.interrupted !== null) controller.abort(new ClientGoneError('client went away'))
+    if (this.#ex.clientGone || this.#ex.interrupted !== null) controller.abort(errors.clientGone('client went away'))
   }
 
   onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     // why: 1xx are informational; node already answered the client's Expect itself
     if (statusCode < 200) return
     if (this.#ex.interrupted !== null) {
-      controller.abort(new ClientGoneError('the client was answered already'))
+      controller.abort(errors.clientGone('the client was answered already'))
       return
     }
     if (statusCode === 503 && headers[DRAINING_HEADER] !== undefined) {
       // a stopping nodecat node refused the request without processing it: safe to send elsewhere
-      controller.abort(Object.assign(new Error('worker is draining'), { code: 'LB_ERR_WORKER_DRAINING' }))
+      controller.abort(errors.workerDraining())
       return
     }
     const res = this.#ex.res
@@ -328,7 +324,7 @@ class Attempt implements Dispatcher.DispatchHandler {
       else res.writeHead(statusCode, h)
     } catch (err) {
       // a header node refuses to send (invalid characters): the worker's answer is broken
-      controller.abort(Object.assign(new Error('invalid response header'), { code: 'LB_ERR_BAD_RESPONSE', cause: err }))
+      controller.abort(errors.badResponse(err))
       return
     }
     this.#responded = true

@@ -4,15 +4,12 @@
  * buffered prefix) and can be replayed only while no worker has started reading them.
  */
 import type { IncomingMessage } from 'node:http'
+import { errors } from './errors.js'
 
 /** Does this request carry a body (chunked, or a non-zero Content-Length)? */
 export function hasBody (req: IncomingMessage): boolean {
   const length = req.headers['content-length']
   return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
-}
-
-function abandoned (): Error {
-  return Object.assign(new Error('the request body was abandoned'), { code: 'LB_ERR_BODY_ABANDONED' })
 }
 
 export class RequestBody {
@@ -47,11 +44,11 @@ export class RequestBody {
    */
   abort (): void {
     this.#abandoned = true
-    this.#failRead?.(abandoned())
+    this.#failRead?.(errors.bodyAbandoned())
   }
 
   async #read (): Promise<IteratorResult<Buffer>> {
-    if (this.#abandoned) throw abandoned()
+    if (this.#abandoned) throw errors.bodyAbandoned()
     return await new Promise((resolve, reject) => {
       const fail = (err: Error): void => { reject(err) }
       const settled = (): void => { if (this.#failRead === fail) this.#failRead = null }

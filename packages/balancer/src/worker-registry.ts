@@ -3,7 +3,7 @@
  * tribes, mixed. Logs one line per worker state change.
  */
 import type { Logger } from 'pino'
-import { WorkerError } from './errors.js'
+import { errors } from './errors.js'
 import type { Activation, ResolvedOptions } from './options.js'
 import { Worker, type WorkerConfigResolved } from './worker.js'
 import type { WorkerState } from './worker-states.js'
@@ -31,7 +31,7 @@ export class WorkerRegistry {
 
   /** add a worker; throws LB_ERR_DUPLICATE_ROUTE if the route is taken */
   add (config: WorkerConfigResolved, isStatic: boolean, memberId: string | null = null): Worker {
-    if (this.#byRoute.has(config.route)) throw new WorkerError('LB_ERR_DUPLICATE_ROUTE', `a worker with route ${config.route} exists`)
+    if (this.#byRoute.has(config.route)) throw errors.duplicateRoute(config.route)
     const o = this.#options
     const rules = {
       recoverTime: o.recoverTime,
@@ -63,7 +63,7 @@ export class WorkerRegistry {
 
   setActivation (route: string, activation: Activation): Worker {
     const worker = this.#byRoute.get(route)
-    if (worker === undefined) throw new WorkerError('LB_ERR_UNKNOWN_WORKER', `no worker with route ${route}`)
+    if (worker === undefined) throw errors.unknownWorker(route)
     if (worker.activation !== activation) {
       this.#logger.info({ route, from: worker.activation, to: activation }, 'worker activation changed')
       worker.activation = activation
