@@ -12,9 +12,10 @@
  * The Host's port is not compared: a port forward (ssh -L, the demo's pipes) changes it, and a
  * browser sends the name it connected to, so the name is what rebinding forges.
  */
-import os from 'node:os'
-import { isIP } from 'node:net'
 import type { IncomingMessage } from 'node:http'
+import { checkHostHeader, listenerHostNames } from '@nodecat/protocol'
+
+export { hostName } from '@nodecat/protocol'
 
 export const ADMIN_HEADER = 'x-nodecat-admin'
 
@@ -31,53 +32,19 @@ export const ADMIN_REFUSALS = {
 
 export type AdminRefusal = keyof typeof ADMIN_REFUSALS
 
-const WILDCARDS = new Set(['0.0.0.0', '::', ''])
-
-/** "Name:port", "[v6]:port", "name" → the name, lower case, without brackets or a final dot; null if malformed. */
-export function hostName (header: string): string | null {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(header.trim())
-  if (m === null) return null
-  if (m[1] !== undefined) return isIP(m[1]) === 6 ? m[1].toLowerCase() : null
-  const name = m[2]!.toLowerCase().replace(/\.$/, '')
-  return name === '' ? null : name
-}
-
-function isLoopback (address: string): boolean {
-  return address === 'localhost' || address === '::1' || /^127\./.test(address)
-}
-
 /**
- * The names a listener on `address` answers to: the address itself; `localhost` (and the loopback
- * addresses) when it is on loopback, the machine's host name (a name no attacker controls) when it
- * is not; every interface address, `localhost` and the host name when it listens on every
- * interface; plus `configured` (names only, any port).
+ * The names a listener on `address` answers to (@nodecat/protocol listenerHostNames: its own
+ * address, localhost on loopback or the machine's host name off it, every interface on a
+ * wildcard), plus `configured` (names only, any port).
  */
 export function ownHostNames (address: string, configured: readonly string[] = []): Set<string> {
-  const names = new Set<string>()
-  const a = address.toLowerCase().replace(/^\[|\]$/g, '')
-  if (WILDCARDS.has(a)) {
-    for (const list of Object.values(os.networkInterfaces())) for (const i of list ?? []) names.add(i.address.toLowerCase())
-    names.add('localhost')
-    names.add(os.hostname().toLowerCase())
-  } else {
-    names.add(a)
-    if (isLoopback(a)) names.add('localhost')
-    else names.add(os.hostname().toLowerCase())
-    if (a === 'localhost') { names.add('127.0.0.1'); names.add('::1') }
-  }
-  for (const c of configured) { const n = hostName(c); if (n !== null) names.add(n) }
-  return names
+  return listenerHostNames(address, configured)
 }
 
 /** Is the request's Host one of `names`? null when it is, else the refusal. */
 export function checkHost (req: IncomingMessage, names: ReadonlySet<string>): AdminRefusal | null {
-  let count = 0
-  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() === 'host') count++
-  const header = req.headers.host
-  if (count !== 1 || header === undefined) return 'LB_ERR_ADMIN_MISSING_HOST'
-  const name = hostName(header)
-  if (name === null) return 'LB_ERR_ADMIN_MISSING_HOST'
-  return names.has(name) ? null : 'LB_ERR_ADMIN_BAD_HOST'
+  const refusal = checkHostHeader(req.rawHeaders, req.headers.host, names)
+  return refusal === null ? null : refusal === 'missing' ? 'LB_ERR_ADMIN_MISSING_HOST' : 'LB_ERR_ADMIN_BAD_HOST'
 }
 
 /** May this request change state? null when it may, else the refusal. Call after checkHost. */

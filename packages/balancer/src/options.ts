@@ -3,7 +3,7 @@
  * with messages that name the option).
  */
 import { isIP } from 'node:net'
-import { DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_PATH_PARAM, WORKER_ROUTE_PATTERN, WORKER_ROUTE_RULE } from '@nodecat/protocol'
+import { DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_PATH_PARAM, HOST_NAME_PATTERN, WORKER_ROUTE_PATTERN, WORKER_ROUTE_RULE } from '@nodecat/protocol'
 import { validators } from '@nodecat/tribes'
 import type { Channel } from '@nodecat/tribes'
 import type { Logger } from 'pino'
@@ -194,7 +194,7 @@ function allowedHosts (value: unknown, name: string): string[] {
   return list.map((h, i) => {
     const bare = h.replace(/^\[(.*)\]$/, '$1')
     if (isIP(bare) !== 0) return bare.toLowerCase()
-    if (!/^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(h)) v.fail(`${name}[${i}]`, 'a host name or IP address without a port (the port is never compared)', h)
+    if (!HOST_NAME_PATTERN.test(h)) v.fail(`${name}[${i}]`, 'a host name or IP address without a port (the port is never compared)', h)
     return h.toLowerCase().replace(/\.$/, '')
   })
 }

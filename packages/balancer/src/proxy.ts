@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
-import { loggablePath, sessionRoutes } from '@nodecat/protocol'
+import { loggablePath, screenHead, sessionRoutes } from '@nodecat/protocol'
 import type { Chooser } from './choose.js'
 import { ClientGoneError, errors, type ClientErrorCode } from './errors.js'
 import { requestHeaders, responseHeaders, type HeaderMap } from './headers.js'
@@ -71,24 +71,11 @@ export function nodeInternal (url: string): boolean {
   return path === '/_nodecat' || path.startsWith('/_nodecat/') || path.startsWith('/_nodecat;')
 }
 
-/** More than one Host field (RFC 9112 3.2: answer 400); node keeps the first and drops the rest. */
-export function duplicateHost (rawHeaders: readonly string[]): boolean {
-  let seen = false
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!
-    if (name.length === 4 && name.toLowerCase() === 'host') {
-      if (seen) return true
-      seen = true
-    }
-  }
-  return false
-}
-
 /** Check the request line before anything else; returns the code to answer with, or null. */
 export function screen (req: IncomingMessage, options: ResolvedOptions): ClientErrorCode | null {
-  // why: node's parser takes HTTP/2.0 (and 0.9) request lines and parses them as 1.1; we speak 1.x only
-  if (req.httpVersionMajor !== 1) return 'LB_ERR_VERSION_NOT_SUPPORTED'
-  if (duplicateHost(req.rawHeaders)) return 'LB_ERR_BAD_REQUEST'
+  // why: node's parser takes HTTP/2.0 (and 0.9) request lines as 1.1, and keeps the first of two Hosts
+  const head = screenHead(req)
+  if (head !== null) return head === 'http-version' ? 'LB_ERR_VERSION_NOT_SUPPORTED' : 'LB_ERR_BAD_REQUEST'
   const url = req.url ?? ''
   if (url.length > options.client.maxUrlLength) return 'LB_ERR_URI_TOO_LONG'
   // why: "OPTIONS *" and absolute-form targets are not for our workers (and undici rejects them)

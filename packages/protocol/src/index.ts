@@ -4,7 +4,7 @@
  * the checks both make of a request.
  */
 export { NodecatError, type NodecatErrorOptions } from './nodecat-error.js'
-export { JVM_ROUTE_PATTERN, JVM_ROUTE_RULE, WORKER_ROUTE_PATTERN, WORKER_ROUTE_RULE, isValidRoute, isWorkerRoute } from './route.js'
+export { JVM_ROUTE_PATTERN, JVM_ROUTE_RULE, WORKER_ROUTE_PATTERN, WORKER_ROUTE_RULE, isValidRoute, isWorkerRoute, routeFromName } from './route.js'
 export { SESSION_ID_LIMITS, DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_PATH_PARAM, pathParamFor } from './limits.js'
 export { parseSessionId, isValidBase, routeOf } from './session-id.js'
 export { newSessionId } from './new-session-id.js'
@@ -12,3 +12,5 @@ export { pathParamValue, stripSessionPathParam } from './path-param.js'
 export { eachCookieValue, cookieHeaderText } from './cookies.js'
 export { pathSessionId, cookieSessionIds, readSessionIds, sessionRoutes, isSessionId, namesRoute, type IdShape, type SessionIdSource } from './candidates.js'
 export { loggablePath } from './redact.js'
+export { hostName, listenerHostNames, checkHostHeader, HOST_NAME_PATTERN, type HostRefusal } from './host.js'
+export { duplicateHost, screenHead, type HeadRefusal } from './request-head.js'

@@ -32,3 +32,8 @@ export function isValidRoute (route: unknown): route is string {
 export function isWorkerRoute (route: unknown): route is string {
   return typeof route === 'string' && WORKER_ROUTE_PATTERN.test(route)
 }
+
+/** A jvmRoute made of any name (a machine's host name): other characters become '-', at most 64 of them ('' stays ''). */
+export function routeFromName (name: string): string {
+  return name.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64)
+}

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { isValidRoute, isWorkerRoute, JVM_ROUTE_PATTERN, WORKER_ROUTE_PATTERN, parseSessionId, routeOf } from '../src/index.js'
+import { isValidRoute, isWorkerRoute, JVM_ROUTE_PATTERN, WORKER_ROUTE_PATTERN, parseSessionId, routeFromName, routeOf } from '../src/index.js'
 
 t.test('a jvmRoute: 1 to 64 letters, digits, "_" or "-"', async (t) => {
   for (const ok of ['n1', 'tomcat1', 'web-1', 'a_b', 'x'.repeat(64)]) t.ok(isValidRoute(ok), ok)
@@ -20,4 +20,12 @@ t.test('splitting: the route follows the FIRST dot', async (t) => {
   const base = 'A'.repeat(24)
   t.same(parseSessionId(`${base}.n1`), { base, route: 'n1' })
   t.equal(parseSessionId(`${base}.dom.t1`), null, 'a nodecat route has no dot')
+})
+
+t.test('routeFromName: a jvmRoute from a host name', async (t) => {
+  t.equal(routeFromName('pi-1'), 'pi-1')
+  t.equal(routeFromName('my box+é'), 'my-box--')
+  t.equal(routeFromName('x'.repeat(70)), 'x'.repeat(64))
+  t.ok(isValidRoute(routeFromName('any name at all')))
+  t.equal(routeFromName(''), '')
 })

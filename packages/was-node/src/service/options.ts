@@ -6,7 +6,7 @@
  */
 import os from 'node:os'
 import { isIP } from 'node:net'
-import { JVM_ROUTE_PATTERN, JVM_ROUTE_RULE } from '@nodecat/protocol'
+import { HOST_NAME_PATTERN, JVM_ROUTE_PATTERN, JVM_ROUTE_RULE, routeFromName } from '@nodecat/protocol'
 import { validators, type SendMode } from '@nodecat/tribes'
 import { WasOptionError } from '../errors.js'
 import { resolveCookieOptions, COOKIE_DEFAULTS, type CookieOptions } from '../http/cookie-options.js'
@@ -77,7 +77,7 @@ export type NodeOptions = {
 
 function defaultRoute (): string {
   // why: zero-config on a LAN; machines have distinct host names (set jvmRoute when they do not)
-  const name = os.hostname().split('.')[0]!.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64)
+  const name = routeFromName(os.hostname().split('.')[0]!)
   return name === '' ? 'node1' : name
 }
 
@@ -168,7 +168,7 @@ function allowedHosts (value: unknown, name: string): string[] {
   return v.stringList(value, name).map((h, i) => {
     const bare = h.replace(/^\[(.*)\]$/, '$1')
     if (isIP(bare) !== 0) return bare.toLowerCase()
-    if (!/^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/.test(h)) v.fail(`${name}[${i}]`, 'a host name or IP address without a port (the port is never compared)', h)
+    if (!HOST_NAME_PATTERN.test(h)) v.fail(`${name}[${i}]`, 'a host name or IP address without a port (the port is never compared)', h)
     return h.toLowerCase().replace(/\.$/, '')
   })
 }

@@ -13,9 +13,10 @@
  * The app's own routes are not touched: its Host is the app's business (behind the balancer it
  * is the public name).
  */
-import os from 'node:os'
-import { isIP } from 'node:net'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { checkHostHeader, listenerHostNames } from '@nodecat/protocol'
+
+export { hostName } from '@nodecat/protocol'
 
 export const PAGE_PREFIX = '/_nodecat/'
 
@@ -28,41 +29,9 @@ export const PAGE_REFUSALS = {
 
 export type PageRefusal = keyof typeof PAGE_REFUSALS
 
-/** "Name:port", "[v6]:port", "name" → the name, lower case, without brackets or a final dot; null if malformed. */
-export function hostName (header: string): string | null {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(header.trim())
-  if (m === null) return null
-  if (m[1] !== undefined) return isIP(m[1]) === 6 ? m[1].toLowerCase() : null
-  const name = m[2]!.toLowerCase().replace(/\.$/, '')
-  return name === '' ? null : name
-}
-
-function isLoopback (address: string): boolean {
-  return address === 'localhost' || address === '::1' || /^127\./.test(address)
-}
-
 /** The Host names a node listening on `address` (and advertising `advertisedUrl`) answers to. */
 export function nodeHostNames (address: string, advertisedUrl: string | null, configured: readonly string[]): Set<string> {
-  const names = new Set<string>()
-  const a = address.toLowerCase().replace(/^\[|\]$/g, '')
-  if (a === '0.0.0.0' || a === '::') {
-    for (const list of Object.values(os.networkInterfaces())) for (const i of list ?? []) names.add(i.address.toLowerCase())
-    names.add('localhost')
-    names.add(os.hostname().toLowerCase())
-  } else {
-    names.add(a)
-    if (isLoopback(a)) names.add('localhost')
-    else names.add(os.hostname().toLowerCase())
-    if (a === 'localhost') { names.add('127.0.0.1'); names.add('::1') }
-  }
-  if (advertisedUrl !== null) {
-    try {
-      const advertised = hostName(new URL(advertisedUrl).host)
-      if (advertised !== null) names.add(advertised)
-    } catch {}
-  }
-  for (const c of configured) { const n = hostName(c); if (n !== null) names.add(n) }
-  return names
+  return listenerHostNames(address, configured, advertisedUrl)
 }
 
 export class PageGuard {
@@ -88,11 +57,8 @@ export class PageGuard {
 
   /** null when the request may be answered, else why not */
   check (rawHeaders: readonly string[], host: string | undefined): PageRefusal | null {
-    let count = 0
-    for (let i = 0; i < rawHeaders.length; i += 2) if (rawHeaders[i]!.toLowerCase() === 'host') count++
-    const name = count === 1 && host !== undefined ? hostName(host) : null
-    if (name === null) return 'WAS_ERR_MISSING_HOST'
-    return this.#names.has(name) ? null : 'WAS_ERR_BAD_HOST'
+    const refusal = checkHostHeader(rawHeaders, host, this.#names)
+    return refusal === null ? null : refusal === 'missing' ? 'WAS_ERR_MISSING_HOST' : 'WAS_ERR_BAD_HOST'
   }
 
   /** a root onRequest hook: guards every route under /_nodecat/, whatever spelling reached it */

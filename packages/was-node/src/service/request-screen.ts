@@ -8,6 +8,7 @@
  * The answer is a short JSON body with a WAS_ERR_* code, and the connection closes after it.
  */
 import type http from 'node:http'
+import { screenHead } from '@nodecat/protocol'
 
 export type ScreenCode = 'WAS_ERR_DUPLICATE_HOST' | 'WAS_ERR_HTTP_VERSION'
 
@@ -18,14 +19,8 @@ const ANSWERS: Record<ScreenCode, { statusCode: number, body: string }> = {
 
 /** Why this request must be refused, or null. */
 export function screenRequest (req: Pick<http.IncomingMessage, 'httpVersionMajor' | 'rawHeaders'>): ScreenCode | null {
-  if (req.httpVersionMajor !== 1) return 'WAS_ERR_HTTP_VERSION'
-  let hosts = 0
-  const raw = req.rawHeaders
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!
-    if (name.length === 4 && name.toLowerCase() === 'host' && ++hosts > 1) return 'WAS_ERR_DUPLICATE_HOST'
-  }
-  return null
+  const refusal = screenHead(req)
+  return refusal === null ? null : refusal === 'http-version' ? 'WAS_ERR_HTTP_VERSION' : 'WAS_ERR_DUPLICATE_HOST'
 }
 
 /** Called first for every request: true when it was refused (the caller does nothing more). */
