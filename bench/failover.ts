@@ -112,7 +112,18 @@ function analyse (logs: RequestLog[], killT: number, victim: string, front: stri
     }
   }
   return {
-    signal, gone, front, victim, notRecovered: affectedUsers - recoveryMs.length, requests: logs.length, failed: logs.filter((l) => !l.ok).length, affectedUsers, moved, recoveryMs, lostSessions, lostUpdates,
+    signal,
+    gone,
+    front,
+    victim,
+    notRecovered: affectedUsers - recoveryMs.length,
+    requests: logs.length,
+    failed: logs.filter((l) => !l.ok).length,
+    affectedUsers,
+    moved,
+    recoveryMs,
+    lostSessions,
+    lostUpdates,
     latencyBefore: latency(logs.filter((l) => l.t < killT)),
     latencyAfter: latency(logs.filter((l) => l.t >= killT))
   }
@@ -199,8 +210,18 @@ async function runEmulatedRep (slots: NodeSlot[], signal: Signal, mode: 'async' 
 async function main (): Promise<void> {
   const { values } = parseArgs({
     options: {
-      long: { type: 'boolean' }, reps: { type: 'string' }, users: { type: 'string' }, front: { type: 'string' }, mode: { type: 'string' },
-      signal: { type: 'string' }, targets: { type: 'string' }, 'kill-command': { type: 'string' }, after: { type: 'string' }, warm: { type: 'string' }, profile: { type: 'string' }, help: { type: 'boolean' }
+      long: { type: 'boolean' },
+      reps: { type: 'string' },
+      users: { type: 'string' },
+      front: { type: 'string' },
+      mode: { type: 'string' },
+      signal: { type: 'string' },
+      targets: { type: 'string' },
+      'kill-command': { type: 'string' },
+      after: { type: 'string' },
+      warm: { type: 'string' },
+      profile: { type: 'string' },
+      help: { type: 'boolean' }
     }
   })
   if (values.help) { console.log(USAGE); return }

@@ -41,8 +41,17 @@ function list (text: string): number[] { return text.split(',').map((s) => Numbe
 async function main (): Promise<void> {
   const { values } = parseArgs({
     options: {
-      long: { type: 'boolean' }, nodes: { type: 'string' }, sizes: { type: 'string' }, modes: { type: 'string' }, rate: { type: 'string' },
-      seconds: { type: 'string' }, reps: { type: 'string' }, concurrency: { type: 'string' }, 'no-key': { type: 'boolean' }, profile: { type: 'string' }, help: { type: 'boolean' },
+      long: { type: 'boolean' },
+      nodes: { type: 'string' },
+      sizes: { type: 'string' },
+      modes: { type: 'string' },
+      rate: { type: 'string' },
+      seconds: { type: 'string' },
+      reps: { type: 'string' },
+      concurrency: { type: 'string' },
+      'no-key': { type: 'boolean' },
+      profile: { type: 'string' },
+      help: { type: 'boolean' },
       targets: { type: 'string' }
     }
   })

@@ -124,8 +124,15 @@ function report (r: SoakResult, command: string, machine: ReturnType<typeof mach
 async function main (): Promise<void> {
   const { values } = parseArgs({
     options: {
-      minutes: { type: 'string' }, long: { type: 'boolean' }, users: { type: 'string' }, mode: { type: 'string' }, period: { type: 'string' },
-      down: { type: 'string' }, kinds: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean' }
+      minutes: { type: 'string' },
+      long: { type: 'boolean' },
+      users: { type: 'string' },
+      mode: { type: 'string' },
+      period: { type: 'string' },
+      down: { type: 'string' },
+      kinds: { type: 'string' },
+      seed: { type: 'string' },
+      help: { type: 'boolean' }
     }
   })
   if (values.help) { console.log(USAGE); return }

@@ -113,7 +113,14 @@ async function main (): Promise<void> {
     const recvMs = Number(done?.ms ?? 0)
     const recvCpu = Number(done?.cpuMs ?? 0)
     say({
-      mode, size, key: key !== undefined, sent, failed, received, queueDropped: st.queueDropped, sendFailures: st.sendFailures,
+      mode,
+      size,
+      key: key !== undefined,
+      sent,
+      failed,
+      received,
+      queueDropped: st.queueDropped,
+      sendFailures: st.sendFailures,
       sendPerSec: Math.round(sent / (sendMs / 1000)),
       receivePerSec: recvMs > 0 ? Math.round(received / (recvMs / 1000)) : null,
       senderPerCpuSec: Math.round(sent / (senderCpu / 1000)),

@@ -97,7 +97,12 @@ t.test('three nodes and the balancer move from key A to key B under load, withou
   // after the rollout: a member holding only A is refused by everyone
   const [stalePort] = await freePorts(1)
   const stale = createChannel({
-    address: HOST, port: stalePort!, autoBind: 1, key: A, meta: { route: 'stale' }, logger: pino({ level: 'silent' }),
+    address: HOST,
+    port: stalePort!,
+    autoBind: 1,
+    key: A,
+    meta: { route: 'stale' },
+    logger: pino({ level: 'silent' }),
     membership: { type: 'static', members: c.nodes.map((n) => `${HOST}:${n.receiverPort}`), frequency: 200, dropTime: 3000 }
   })
   await stale.start()

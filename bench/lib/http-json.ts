@@ -41,4 +41,3 @@ export async function pollUntil<T> (what: string, probe: () => Promise<T | undef
     await sleep(everyMs)
   }
 }
-

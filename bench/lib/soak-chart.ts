@@ -30,7 +30,7 @@ export function soakChartSvg (title: string, samples: readonly ProcessSample[], 
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">`,
     '<rect width="100%" height="100%" fill="#ffffff"/>',
     `<text x="10" y="20" font-size="15" font-weight="bold">${esc(title)}</text>`,
-    `<text x="10" y="38" fill="#555">one line per process (a restarted node continues in its colour); dashed: a fault (k=SIGKILL, t=SIGTERM, q=SIGKILL + restart at once)</text>`
+    '<text x="10" y="38" fill="#555">one line per process (a restarted node continues in its colour); dashed: a fault (k=SIGKILL, t=SIGTERM, q=SIGKILL + restart at once)</text>'
   ]
   panels.forEach((p, i) => {
     const y0 = top + i * (panelH + gap)

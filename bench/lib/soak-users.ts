@@ -104,8 +104,16 @@ class User {
 
 export class SoakLoad {
   readonly stats: LoadStats = {
-    requests: 0, byAction: { login: 0, count: 0, cart: 0, read: 0, logout: 0 }, failures: {}, failureLog: [], failed: 0,
-    usersStarted: 0, logins: 0, logouts: 0, ackedWrites: 0, violations: []
+    requests: 0,
+    byAction: { login: 0, count: 0, cart: 0, read: 0, logout: 0 },
+    failures: {},
+    failureLog: [],
+    failed: 0,
+    usersStarted: 0,
+    logins: 0,
+    logouts: 0,
+    ackedWrites: 0,
+    violations: []
   }
 
   /** resolves when every slot has stopped */

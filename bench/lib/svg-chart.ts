@@ -40,7 +40,7 @@ export function barChartSvg (chart: Chart): string {
   const x = (v: number): number => labelW + (Number.isFinite(v) ? Math.max(0, v) / max : 0) * plotW
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Arial, sans-serif" font-size="12">`,
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    '<rect width="100%" height="100%" fill="#ffffff"/>',
     `<text x="10" y="20" font-size="15" font-weight="bold">${esc(chart.title)}</text>`,
     `<text x="10" y="37" fill="#555">${esc(chart.unit)}</text>`
   ]

@@ -38,6 +38,11 @@ for (let r = 0; r < rounds; r++) {
 }
 const rate = (t: { n: number, ns: number }): number => t.n / (t.ns / 1e9)
 process.stdout.write(JSON.stringify({
-  event: 'done', bytes, encodedBytes: mean,
-  encodeOps: rate(totals.encode), decodeOps: rate(totals.decode), roundTripOps: rate(totals.roundTrip), sink: sink & 1
+  event: 'done',
+  bytes,
+  encodedBytes: mean,
+  encodeOps: rate(totals.encode),
+  decodeOps: rate(totals.decode),
+  roundTripOps: rate(totals.roundTrip),
+  sink: sink & 1
 }) + '\n')

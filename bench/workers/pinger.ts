@@ -31,7 +31,12 @@ const sock = net.connect(Number(portText), host, () => {
     const us = (q: number): number => histogram.getValueAtPercentile(q) / 1000
     const recorded = Math.max(0, n - warmup)
     process.stdout.write(JSON.stringify({
-      event: 'done', samples: recorded, p50us: us(50), p99us: us(99), p999us: us(99.9), maxUs: histogram.maxValue / 1000,
+      event: 'done',
+      samples: recorded,
+      p50us: us(50),
+      p99us: us(99),
+      p999us: us(99.9),
+      maxUs: histogram.maxValue / 1000,
       roundTripsPerSecond: n / (Number(now - start) / 1e9)
     }) + '\n')
     sock.end(() => process.exit(0))

@@ -8,8 +8,13 @@ import { inFlagWords, parseFlags, channelOptionsFromFlags } from '../src/cli/arg
 import type { Member } from '../src/types.js'
 
 const member: Member = {
-  id: '10.0.0.11:4000/1f6f133d0098460eae4115e0512d252d', host: '10.0.0.11', port: 4000, uniqueId: '1f6f133d0098460eae4115e0512d252d',
-  domain: '', aliveTime: 12345, meta: { protocol: 1, role: 'node', route: 'tomcat1', http: 'http://10.0.0.11:8080' }
+  id: '10.0.0.11:4000/1f6f133d0098460eae4115e0512d252d',
+  host: '10.0.0.11',
+  port: 4000,
+  uniqueId: '1f6f133d0098460eae4115e0512d252d',
+  domain: '',
+  aliveTime: 12345,
+  meta: { protocol: 1, role: 'node', route: 'tomcat1', http: 'http://10.0.0.11:8080' }
 }
 
 t.test('human lines', async (t) => {
@@ -48,7 +53,9 @@ t.test('flags become channel options', async (t) => {
   const o = channelOptionsFromFlags(parseFlags(['--static', '127.0.0.1:4000,127.0.0.1:4001', '--frequency', '200', '--drop-time', '900', '--route', 'r1', '--domain', 'red', '--receiver-port', '0']), 'tool')
   t.same(o, {
     membership: { type: 'static', members: ['127.0.0.1:4000', '127.0.0.1:4001'], frequency: 200, dropTime: 900 },
-    port: 0, domain: 'red', meta: { role: 'tool', route: 'r1' }
+    port: 0,
+    domain: 'red',
+    meta: { role: 'tool', route: 'r1' }
   })
   t.throws(() => parseFlags(['--nope']), { code: 'TRIBES_ERR_USAGE', message: /--nope/ })
   t.throws(() => channelOptionsFromFlags(parseFlags(['--key', 'a', '--key-file', 'b']), 'tool'), { message: /--key or --key-file/ })

@@ -165,8 +165,15 @@ t.test('a real receiver fed hostile streams does what a local parser predicts, c
   const counters = new TransportCounters()
   const got: string[] = []
   const r = new Receiver({
-    address: '127.0.0.1', port: 0, autoBind: 1, maxFrameSize: MAX, maxConnections: 64, frameTimeout: 30_000,
-    logger: pino({ level: 'silent' }), counters, onMessage: (_b, cd) => { got.push(cd.message.toString('hex')) }
+    address: '127.0.0.1',
+    port: 0,
+    autoBind: 1,
+    maxFrameSize: MAX,
+    maxConnections: 64,
+    frameTimeout: 30_000,
+    logger: pino({ level: 'silent' }),
+    counters,
+    onMessage: (_b, cd) => { got.push(cd.message.toString('hex')) }
   })
   await r.start()
   t.teardown(() => r.stop())

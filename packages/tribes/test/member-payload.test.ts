@@ -13,8 +13,15 @@ import { Keyring, generateKey } from '../src/crypto/keyring.js'
 import { readMemberDatagram } from '../src/membership/datagram.js'
 
 const fields = (payload: Buffer) => ({
-  aliveTime: 4242, port: 4001, securePort: -1, udpPort: -1, host: hostToBytes('10.201.0.7'), command: Buffer.alloc(0),
-  domain: Buffer.from('red'), uniqueId: Buffer.alloc(16, 7), payload
+  aliveTime: 4242,
+  port: 4001,
+  securePort: -1,
+  udpPort: -1,
+  host: hostToBytes('10.201.0.7'),
+  command: Buffer.alloc(0),
+  domain: Buffer.from('red'),
+  uniqueId: Buffer.alloc(16, 7),
+  payload
 })
 
 t.test('metadata round-trips; unknown extra keys are ignored', async (t) => {

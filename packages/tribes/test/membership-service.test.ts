@@ -21,7 +21,7 @@ t.test('members that heartbeat are added once, with their metadata, and never in
   t.same(ra.added.map((m) => m.id), [b.localMember.id], 'a saw b once')
   t.same(rb.added.map((m) => m.id), [a.localMember.id], 'b saw a once')
   t.same(a.members().map((m) => m.meta?.route), ['b'], 'a lists only b')
-  t.same(ra.added[0]!.meta, { protocol: 1, role: 'node', route: 'b', http: `http://127.0.0.1:8080` }, 'metadata came through')
+  t.same(ra.added[0]!.meta, { protocol: 1, role: 'node', route: 'b', http: 'http://127.0.0.1:8080' }, 'metadata came through')
   t.match(a.localMember.id, /^127\.0\.0\.1:\d+\/[0-9a-f]{32}$/, 'id format host:port/uniqueId')
   t.equal(a.stats().heartbeatsSent, 2)
   t.ok(a.stats().heartbeatsReceived >= 3, 'a received its own and b\'s heartbeats')

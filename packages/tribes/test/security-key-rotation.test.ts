@@ -83,7 +83,13 @@ t.test('three members move from key A to key B while messages flow; afterwards A
     const logs: Array<Record<string, any>> = []
     const logger = pino({ level: 'info' }, { write: (s: string) => { logs.push(JSON.parse(s)) } })
     const ch = createChannel({
-      port: ports[i]!, autoBind: 1, sendMode: 'sync', timeout: 10_000, keyFile: file, logger, meta: { route: `n${i}` },
+      port: ports[i]!,
+      autoBind: 1,
+      sendMode: 'sync',
+      timeout: 10_000,
+      keyFile: file,
+      logger,
+      meta: { route: `n${i}` },
       membership: { type: 'static', members: members.slice(0, 3), frequency: 100, dropTime: 1500 }
     })
     const node: Node = { ch, file, logs, got: new Map(), gone: [] }
@@ -148,7 +154,12 @@ t.test('three members move from key A to key B while messages flow; afterwards A
 
   // a member still holding only A cannot join (its sealed heartbeats fail to open: counted as decrypt)
   const stale = createChannel({
-    port: ports[3]!, autoBind: 1, sendMode: 'sync', timeout: 3000, key: A, meta: { route: 'old' },
+    port: ports[3]!,
+    autoBind: 1,
+    sendMode: 'sync',
+    timeout: 3000,
+    key: A,
+    meta: { route: 'old' },
     membership: { type: 'static', members, frequency: 100, dropTime: 1500 }
   })
   await stale.start()

@@ -49,7 +49,13 @@ async function service (t: Test, clock: ManualClock, route: string, port: number
   u.send = async (blob) => { sent.push(Buffer.from(blob)); await send(blob) }
   const s = new MembershipService({
     local: { host: '127.0.0.1', port, meta: { protocol: 1, role: 'node', route, http: `http://127.0.0.1:${port + 1000}` } },
-    transport: u, frequency: 100, dropTime: 1000, clock: clock.read, timers: false, probe: async () => false, auth
+    transport: u,
+    frequency: 100,
+    dropTime: 1000,
+    clock: clock.read,
+    timers: false,
+    probe: async () => false,
+    auth
   })
   t.teardown(() => s.stop())
   return { s, u, sent }

@@ -18,7 +18,12 @@ interface Node { ch: Channel, got: unknown[] }
 
 async function node (t: Test, port: number, listed: number[], route: string, extra: ChannelOptions = {}): Promise<Node> {
   const ch = createChannel({
-    port, autoBind: 1, sendMode: 'sync', timeout: 10_000, meta: { route }, ...extra,
+    port,
+    autoBind: 1,
+    sendMode: 'sync',
+    timeout: 10_000,
+    meta: { route },
+    ...extra,
     membership: { type: 'static', members: listed.map((p) => `127.0.0.1:${p}`), frequency: 100, dropTime: 1500 }
   })
   const got: unknown[] = []

@@ -89,9 +89,7 @@ t.test('every node converges on the same copy of every session, with its last wr
       for (const o of ops) {
         if (o.kind === 'write') await write(o.node, o.session, (s) => s.set(o.key, o.value))
         else if (o.kind === 'push') await write(o.node, o.session, (s) => { (s.get<number[]>('list') ?? []).push(o.value); if (!s.has('list')) s.set('list', [o.value]) })
-        else if (o.kind === 'net') { if (o.from !== o.to) lanes.set(`${ROUTES[o.from]}>${ROUTES[o.to]}`, o.verdict) }
-        else if (o.kind === 'release') { let x = o.seed; hub.release(() => ((x = (x * 7 + 3) % 11) % 2) === 0) }
-        else { clock.advance(1000); await hub.settle() }
+        else if (o.kind === 'net') { if (o.from !== o.to) lanes.set(`${ROUTES[o.from]}>${ROUTES[o.to]}`, o.verdict) } else if (o.kind === 'release') { let x = o.seed; hub.release(() => ((x = (x * 7 + 3) % 11) % 2) === 0) } else { clock.advance(1000); await hub.settle() }
       }
       hub.filter = null
       hub.release()

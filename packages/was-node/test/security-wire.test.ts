@@ -80,7 +80,11 @@ interface Node { channel: Channel, manager: SessionManager }
 
 async function node (t: Test, route: string, port: number, all: number[], keyed: boolean, waitPeer = false): Promise<Node> {
   const channel = createChannel({
-    port, autoBind: 1, timeout: 10_000, sendMode: 'sync', meta: { route, role: 'node' },
+    port,
+    autoBind: 1,
+    timeout: 10_000,
+    sendMode: 'sync',
+    meta: { route, role: 'node' },
     ...(keyed ? { key: KEY } : {}),
     membership: { type: 'static', members: all.map((p) => `127.0.0.1:${p}`), frequency: 100, dropTime: 2000 }
   })

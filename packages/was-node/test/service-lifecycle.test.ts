@@ -201,8 +201,11 @@ t.test('two nodes with the same jvmRoute: the mistake is logged as an error', as
   const start = async (http: number, rcv: number, peer: number) => {
     const { logger, lines } = captureLogger()
     const node = await startNode({
-      jvmRoute: 'same', http: { address: '127.0.0.1', port: http }, receiver: { address: '127.0.0.1', port: rcv, autoBind: 1 },
-      membership: { type: 'static', members: [`127.0.0.1:${peer}`], frequency: 200 }, stateTransferTimeout: 5
+      jvmRoute: 'same',
+      http: { address: '127.0.0.1', port: http },
+      receiver: { address: '127.0.0.1', port: rcv, autoBind: 1 },
+      membership: { type: 'static', members: [`127.0.0.1:${peer}`], frequency: 200 },
+      stateTransferTimeout: 5
     }, { logger })
     t.teardown(() => node.stop('teardown'))
     return lines

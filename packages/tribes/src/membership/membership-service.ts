@@ -122,8 +122,15 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     try { payload = encodePayload(this.#meta, tagLength) } catch (err) { check.fail('membership.local.meta', (err as Error).message, local.meta) }
     this.#host = hostToString(hostBytes!)
     this.#fields = {
-      aliveTime: 0, port, securePort: -1, udpPort: -1, host: hostBytes!, command: Buffer.alloc(0),
-      domain: Buffer.from(domain, 'latin1'), uniqueId, payload: payload!
+      aliveTime: 0,
+      port,
+      securePort: -1,
+      udpPort: -1,
+      host: hostBytes!,
+      command: Buffer.alloc(0),
+      domain: Buffer.from(domain, 'latin1'),
+      uniqueId,
+      payload: payload!
     }
     this.#localId = memberId(this.#host, port, uniqueId.toString('hex'))
     this.#transport = options.transport
@@ -247,7 +254,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
         if (result.wasSuspect) this.#log.info({ member: member.id }, 'silent member heard again')
         return
       case 'removed':
-        if (result.member.meta === null) return void this.#log.info({ member: member.id }, 'foreign member left')
+        if (result.member.meta === null) { this.#log.info({ member: member.id }, 'foreign member left'); return }
         this.#log.info({ member: member.id }, 'member left (shutdown)')
         this.#emit('memberDisappeared', result.member, 'shutdown')
         return

@@ -13,7 +13,7 @@ import { SessionCycle, type RequestCycle } from './request-cycle.js'
 
 declare global {
   // why: @types/express builds its Request on the global Express.Request; this merges without importing express
-  // eslint-disable-next-line @typescript-eslint/no-namespace
+
   namespace Express {
     interface Request {
       /** this request's replicated session (nodecat) */

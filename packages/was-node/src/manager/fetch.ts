@@ -93,7 +93,7 @@ export class SessionFetch {
     if (this.#byBase.size >= this.#opts.maxInFlight) { this.stats.busy++; return Promise.resolve() }
     this.stats.requests++
     let resolve!: () => void
-    const done = new Promise<void>((r) => { resolve = r })
+    const done = new Promise<void>((_resolve) => { resolve = _resolve })
     const p: Pending = { base, outstanding: peers.length, found: false, over: false, reqs: [], timer: setTimeout(() => this.#finish(p, true), this.#opts.timeout), done, resolve }
     this.#byBase.set(base, p)
     for (const member of peers) {

@@ -130,7 +130,6 @@ export class RequestSessionImpl implements RequestSession {
   }
 
   #view (): SessionApi {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this
     return {
       get id () { return self.#base === null ? null : `${self.#base}.${self.#isNew ? self.#host.route : (self.#record()?.route ?? self.#host.route)}` },
