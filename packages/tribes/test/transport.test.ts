@@ -29,8 +29,8 @@ async function startReceiver (t: Test, onMessage: InboundHandler, extra: Partial
   return { r, counters, target: { host: '127.0.0.1', port: r.port } }
 }
 
-function newSender (t: Test, onPeerFailure?: (address: string, err: Error) => void) {
-  const s = new Sender({ connectTimeout: 5000, logger: log, counters: new TransportCounters(), onPeerFailure })
+function newSender (t: Test, onPeerFailure?: (address: string, err: Error) => void, reconnectDelay?: number) {
+  const s = new Sender({ connectTimeout: 5000, logger: log, counters: new TransportCounters(), onPeerFailure, ...(reconnectDelay === undefined ? {} : { reconnectDelay }) })
   t.teardown(() => s.close())
   return s
 }
@@ -155,7 +155,8 @@ t.test('a garbage stream and an oversized frame close only their own connection'
 t.test('send to a dead port gives TRIBES_ERR_CONNECT and reports the peer', async (t) => {
   const port = await freePort()
   const failures: string[] = []
-  const conn = newSender(t, (address) => failures.push(address)).connection({ host: '127.0.0.1', port })
+  // why a long reconnect delay here: the check below must land inside it even on a loaded machine
+  const conn = newSender(t, (address) => failures.push(address), 10_000).connection({ host: '127.0.0.1', port })
   await t.rejects(conn.sendAcked(frameOf(3, Buffer.from('x')), 5000), { code: 'TRIBES_ERR_CONNECT' })
   t.same(failures, [`127.0.0.1:${port}`], 'peer failure reported once')
   t.equal(conn.sendAsync(frameOf(9, Buffer.from('y')))?.code, 'TRIBES_ERR_CONNECT', 'within the reconnect delay, async sends fail at once')
