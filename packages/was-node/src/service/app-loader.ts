@@ -7,7 +7,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyPluginAsync, FastifyPluginCallback } from 'fastify'
-import { WasError } from '../errors.js'
+import { serviceErrors } from './errors.js'
 
 export type ConnectHandler = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void
 
@@ -15,17 +15,10 @@ export type LoadedApp =
   | { kind: 'fastify', plugin: FastifyPluginAsync | FastifyPluginCallback }
   | { kind: 'connect', handler: ConnectHandler }
 
-export const appErrors = {
-  load: (file: string, cause: unknown) =>
-    new WasError('WAS_ERR_APP_LOAD', `app module ${file} cannot be loaded: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }),
-  shape: (file: string) =>
-    new WasError('WAS_ERR_APP_SHAPE', `app module ${file} must export (default) a fastify plugin (fastify, opts) or an express app / connect handler (req, res, next)`)
-} as const
-
 /** Classify an exported value. */
 export function classifyApp (value: unknown, file = 'app'): LoadedApp {
   const candidate = (typeof value === 'object' && value !== null && 'default' in value) ? (value as { default: unknown }).default : value
-  if (typeof candidate !== 'function') throw appErrors.shape(file)
+  if (typeof candidate !== 'function') throw serviceErrors.appShape(file)
   const fn = candidate as ((...args: unknown[]) => unknown) & { handle?: unknown, use?: unknown }
   // express and connect apps are functions carrying handle() and use()
   if (typeof fn.handle === 'function' && typeof fn.use === 'function') return { kind: 'connect', handler: fn as unknown as ConnectHandler }
@@ -37,6 +30,6 @@ export function classifyApp (value: unknown, file = 'app'): LoadedApp {
 export async function loadApp (file: string, cwd = process.cwd()): Promise<LoadedApp> {
   const url = pathToFileURL(path.resolve(cwd, file)).href
   let mod: unknown
-  try { mod = await import(url) } catch (err) { throw appErrors.load(file, err) }
+  try { mod = await import(url) } catch (err) { throw serviceErrors.appLoad(file, err) }
   return classifyApp(mod, file)
 }

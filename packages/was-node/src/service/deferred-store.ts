@@ -5,7 +5,7 @@
  * attached and its own state transfer is over.
  */
 import type { RequestSession, SessionStore } from '../session/types.js'
-import { WasError } from '../errors.js'
+import { serviceErrors } from './errors.js'
 
 export class DeferredStore implements SessionStore {
   readonly route: string
@@ -35,7 +35,7 @@ export class DeferredStore implements SessionStore {
   }
 
   open (candidateIds: readonly string[]): RequestSession {
-    if (this.#target === null) throw new WasError('WAS_ERR_NOT_READY', 'the session store is not attached yet', { statusCode: 503 })
+    if (this.#target === null) throw serviceErrors.notReady()
     return this.#target.open(candidateIds)
   }
 }

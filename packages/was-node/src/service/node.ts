@@ -13,6 +13,7 @@ import { nodecatSessionPlugin, rewriteSessionUrl } from '../http/fastify-plugin.
 import { sessionMiddleware } from '../http/express-middleware.js'
 import type { SessionMiddlewareOptions } from '../http/options.js'
 import { WasError } from '../errors.js'
+import { serviceErrors } from './errors.js'
 import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './options.js'
 import { createServiceLogger } from './logger.js'
 import { loadApp, type ConnectHandler, type LoadedApp } from './app-loader.js'
@@ -75,9 +76,6 @@ function connectServer (middleware: ReturnType<typeof sessionMiddleware>, handle
     })
   }
 }
-
-/** A stop (signal) arrived before the node finished starting. */
-export const stoppedDuringStart = (): WasError => new WasError('WAS_ERR_STOPPED', 'the node was stopped before it finished starting')
 
 /** Start a node. Resolves once HTTP listens and the channel has joined; sessions become usable when the state transfer is over. */
 export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = {}): Promise<RunningNode> {
@@ -147,7 +145,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   const stop = (reason = 'stop'): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ event: 'node-stopping', reason }, `stopping (${reason})`)
-      deferred.fail(new WasError('WAS_ERR_STOPPING', 'the node is stopping', { statusCode: 503 }))
+      deferred.fail(serviceErrors.stopping())
       readiness.draining()
       if (listening) {
         // why: closing kept-alive connections races a balancer that is sending a request on one;
@@ -215,10 +213,10 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
       await channel?.stop().catch(() => {})
       await app.close().catch(() => {})
     }
-    if (stopping !== null) { await stopping; throw stoppedDuringStart() }
+    if (stopping !== null) { await stopping; throw serviceErrors.stoppedDuringStart() }
     throw err
   }
-  if (stopping !== null) { await stopping; throw stoppedDuringStart() }
+  if (stopping !== null) { await stopping; throw serviceErrors.stoppedDuringStart() }
   logger.info({ event: 'node-started', jvmRoute: options.jvmRoute, http: httpUrl, member: channel.local.id, status: httpUrl + STATUS_PATH }, `node ${options.jvmRoute} serving ${httpUrl}`)
   void manager.ready.then(() => logger.info({ event: 'node-ready', jvmRoute: options.jvmRoute }, 'sessions ready'), () => {})
 

@@ -1,6 +1,8 @@
 /**
- * Coded errors of the session manager (WAS_ERR_*), on the package's WasError base.
- * The HTTP layer reports them with `statusCode` and `code` (see SessionStore in types.ts).
+ * Coded errors of the session manager (WAS_ERR_*), on the package's WasError base. Each is a thin
+ * subclass that fixes its code and status, so an app can test `err instanceof TooManySessionsError`
+ * (they are exported from the package) as well as `err.code`. The HTTP layer reports them with
+ * `statusCode` and `code` (see SessionStore in types.ts); docs/ERRORS.md says what each one means.
  */
 import { WasError } from '../errors.js'
 import { sessionRef } from './id.js'

@@ -1,0 +1,18 @@
+/** Coded errors of the nodecat-was service (WAS_ERR_*): start, stop and the app module. */
+import { WasError } from '../errors.js'
+
+export const serviceErrors = {
+  /** a request reached the session store before the manager was attached (the node is starting) */
+  notReady: () =>
+    new WasError('WAS_ERR_NOT_READY', 'the session store is not attached yet', { statusCode: 503 }),
+  /** requests still waiting for the store when the node stops */
+  stopping: () =>
+    new WasError('WAS_ERR_STOPPING', 'the node is stopping', { statusCode: 503 }),
+  /** a stop (signal) arrived before the node finished starting */
+  stoppedDuringStart: () =>
+    new WasError('WAS_ERR_STOPPED', 'the node was stopped before it finished starting'),
+  appLoad: (file: string, cause: unknown) =>
+    new WasError('WAS_ERR_APP_LOAD', `app module ${file} cannot be loaded: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }),
+  appShape: (file: string) =>
+    new WasError('WAS_ERR_APP_SHAPE', `app module ${file} must export (default) a fastify plugin (fastify, opts) or an express app / connect handler (req, res, next)`)
+} as const
