@@ -49,7 +49,9 @@ t.test('the /_nodecat/ pages answer only to the node\'s own Host names; the app 
       refusals++
     }
   }
-  t.equal((await get(http!, '/_nodecat/status', 'a', 'Host: b\r\n')).status, 400, 'two Host headers: 400')
+  const twoHosts = await get(http!, '/_nodecat/status', 'a', 'Host: b\r\n')
+  t.equal(twoHosts.status, 400, 'two Host headers: 400')
+  t.equal(JSON.parse(twoHosts.body).code, 'WAS_ERR_DUPLICATE_HOST', 'refused by the request screen, before the pages')
   t.equal((await get(http!, '/_nodecat/status', `127.0.0.1:${http}`, `Host: 127.0.0.1:${http}\r\n`)).status, 400, 'two Host headers, both ours: 400')
   const none = await ask(http!, 'GET /_nodecat/status HTTP/1.0\r\n\r\n')
   t.equal(none.status, 400, 'no Host (HTTP/1.0): 400')
@@ -66,7 +68,9 @@ t.test('the /_nodecat/ pages answer only to the node\'s own Host names; the app 
   t.equal(app.status, 200, 'the app answers to its public name: the guard is for /_nodecat/ only')
 
   const doc = await (await fetch(`${node.url}/_nodecat/status`)).json() as { pages: { refused: Record<string, number> } }
-  t.same(doc.pages.refused, { WAS_ERR_BAD_HOST: refusals, WAS_ERR_MISSING_HOST: 3 }, 'every refusal counted in the status')
+  // why 1: two Host headers are refused before any route by the request screen (WAS_ERR_DUPLICATE_HOST),
+  // so the pages' guard counts only the request without a Host
+  t.same(doc.pages.refused, { WAS_ERR_BAD_HOST: refusals, WAS_ERR_MISSING_HOST: 1 }, 'every refusal of the pages\' guard counted in the status')
   t.match(await (await fetch(`${node.url}/_nodecat/metrics`)).text(), new RegExp(`nodecat_pages_refused_total\\{route="solo",code="WAS_ERR_BAD_HOST"\\} ${refusals}`), 'and in the metrics')
   t.ok(lines.some((l) => l.event === 'page-refused' && l.code === 'WAS_ERR_BAD_HOST'), 'and logged')
 })
