@@ -116,7 +116,7 @@ export class Chooser {
   #take (w: Worker, sticky: boolean, now: number): Choice {
     const probe = w.health.state(now) !== 'OK'
     if (probe) w.health.claimProbe()
-    w.lbValue += w.mult
+    w.chosen()
     return { worker: w, sticky, probe }
   }
 }

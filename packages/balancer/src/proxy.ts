@@ -1,6 +1,7 @@
 /**
  * The request path: check the request, pick a worker, stream the request through its undici pool
- * and the response back, and on failure retry where that is safe:
+ * and the response back, and on failure retry where that is safe (the rules are in retry.ts, the
+ * tries' bookkeeping in attempt.ts, shared with the WebSocket path):
  * - nothing was sent (connect failed): retry on another worker, always (if the body can be resent);
  * - the worker got it but answered nothing: retry only idempotent methods with a replayable body;
  * - a response byte went to the client: never retry (the client's connection is cut instead).
@@ -10,6 +11,7 @@ import type { Duplex } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import { loggablePath, screenHead, sessionRoutes } from '@nodecat/protocol'
+import { Tries, type Try } from './attempt.js'
 import type { Chooser } from './choose.js'
 import { ClientGoneError, errors, type ClientErrorCode } from './errors.js'
 import { requestHeaders, responseHeaders, type HeaderMap } from './headers.js'
@@ -32,10 +34,6 @@ export interface ProxyContext {
 
 /** a nodecat node that is stopping answers 503 with this header: the request was not processed */
 export const DRAINING_HEADER = 'x-nodecat-draining'
-
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
-/** undici refused the request itself: the client's request was bad, not the worker */
-const REQUEST_REFUSED = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'])
 
 function uncork (res: ServerResponse): void {
   res.uncork()
@@ -142,16 +140,11 @@ class Exchange {
   readonly routes: readonly string[]
   readonly headers: HeaderMap
   readonly body = new RequestBody()
-  readonly idempotent: boolean
+  readonly tries: Tries
   readonly startedAt = Date.now()
-  attempts = 0
-  exclude: Set<Worker> | null = null
-  retriedOn: Set<Worker> | null = null
   current: Attempt | null = null
-  lastWorker: Worker | null = null
   clientGone = false
   finished = false
-  lastFailure: ClientErrorCode | null = null
   /** set when the client was answered while its request was still arriving (see interrupt) */
   interrupted: ClientErrorCode | null = null
 
@@ -161,7 +154,7 @@ class Exchange {
     this.res = res
     this.routes = routes
     this.headers = headers
-    this.idempotent = IDEMPOTENT.has(req.method ?? '')
+    this.tries = new Tries(ctx.chooser, ctx.stats, ctx.options.maxAttempts, routes, req.method)
   }
 
   start (): void {
@@ -187,26 +180,14 @@ class Exchange {
   /** try the next worker, or answer with why there is none */
   next (): void {
     if (this.clientGone || this.interrupted !== null) return
-    const { chooser, options, stats } = this.ctx
-    if (this.attempts >= options.maxAttempts) {
-      this.fail(this.lastFailure ?? 'LB_ERR_NO_WORKER')
+    const next = this.tries.next()
+    if (typeof next === 'string') {
+      this.fail(next)
       return
     }
-    const choice = chooser.choose(this.routes, this.exclude)
-    if (choice.error !== undefined) {
-      this.fail(choice.error === 'LB_ERR_STICKY_UNAVAILABLE' ? choice.error : this.lastFailure ?? choice.error)
-      return
-    }
-    if (this.attempts > 0) stats.retries++
-    this.attempts++
-    const attempt = new Attempt(this, choice.worker, choice.sticky, choice.probe)
+    const attempt = new Attempt(this, next)
     this.current = attempt
-    this.lastWorker = choice.worker
     attempt.dispatch()
-  }
-
-  excludeWorker (w: Worker): void {
-    (this.exclude ??= new Set()).add(w)
   }
 
   fail (code: ClientErrorCode): void {
@@ -238,19 +219,17 @@ class Exchange {
     if (this.finished) return
     this.finished = true
     this.ctx.stats.inFlight--
-    if (this.ctx.accessLog !== null) logAccess(this.ctx, this.req, this.res, this.lastWorker, this.attempts, this.startedAt)
+    if (this.ctx.accessLog !== null) logAccess(this.ctx, this.req, this.res, this.tries.lastWorker, this.tries.attempts, this.startedAt)
   }
 }
 
 /** One try of a request on one worker: an undici dispatch handler. */
 class Attempt implements Dispatcher.DispatchHandler {
   readonly #ex: Exchange
+  readonly #try: Try
   readonly #worker: Worker
-  readonly #probe: boolean
-  readonly #startedAt = Date.now()
   #sent = false
   #responded = false
-  #done = false
   #controller: Dispatcher.DispatchController | null = null
   #waitingDrain = false
   readonly #resume = (): void => {
@@ -258,13 +237,10 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.#controller?.resume()
   }
 
-  constructor (ex: Exchange, worker: Worker, sticky: boolean, probe: boolean) {
+  constructor (ex: Exchange, t: Try) {
     this.#ex = ex
-    this.#worker = worker
-    this.#probe = probe
-    worker.inFlight++
-    worker.requests++
-    if (sticky) worker.sessionsRouted++
+    this.#try = t
+    this.#worker = t.worker
   }
 
   dispatch (): void {
@@ -331,13 +307,12 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseEnd (): void {
     this.#ex.res.end()
-    this.#finish(true)
+    this.#try.end(true)
   }
 
   onResponseError (_controller: Dispatcher.DispatchController | null, err: Error): void {
-    this.#finish(false)
+    this.#try.end(false)
     const ex = this.#ex
-    const worker = this.#worker
     const code = (err as { code?: string }).code ?? 'UNKNOWN'
     // why: the client has its answer (and the connection closes after it): nothing more to send
     if (ex.interrupted !== null) return
@@ -345,49 +320,10 @@ class Attempt implements Dispatcher.DispatchHandler {
       ex.res.destroy()
       return
     }
-    if (REQUEST_REFUSED.has(code)) {
-      ex.fail('LB_ERR_BAD_REQUEST')
-      return
-    }
-    worker.recordError(code)
-    if (this.#responded) {
-      // why: part of the answer is already with the client; a retry could duplicate or splice it
-      worker.health.fail(code, code === 'UND_ERR_BODY_TIMEOUT')
-      ex.res.destroy()
-      return
-    }
-    if (!this.#sent || code === 'LB_ERR_WORKER_DRAINING') {
-      // connect failure, or a draining node's "not processed": nothing was done by the worker
-      worker.health.fail(code, true)
-      ex.excludeWorker(worker)
-      ex.lastFailure ??= 'LB_ERR_NO_WORKER'
-      if (ex.body.replayable()) ex.next()
-      else ex.fail('LB_ERR_NO_WORKER')
-      return
-    }
-    if (code === 'UND_ERR_HEADERS_TIMEOUT') {
-      worker.health.fail(code, true)
-      ex.fail('LB_ERR_HEADERS_TIMEOUT')
-      return
-    }
-    worker.health.fail(code, false)
-    ex.lastFailure = 'LB_ERR_WORKER_FAILED'
-    if (ex.idempotent && ex.body.replayable()) {
-      // why: one more try on the same worker first (a kept-alive socket may just have closed)
-      if (ex.retriedOn?.has(worker) === true) ex.excludeWorker(worker)
-      else (ex.retriedOn ??= new Set()).add(worker)
-      ex.next()
-      return
-    }
-    ex.fail('LB_ERR_WORKER_FAILED')
-  }
-
-  #finish (ok: boolean): void {
-    if (this.#done) return
-    this.#done = true
-    const w = this.#worker
-    w.inFlight--
-    if (this.#probe) w.health.releaseProbe()
-    if (ok) w.health.succeed(this.#startedAt)
+    const decision = ex.tries.failed(this.#try, code, { reached: this.#sent, responded: this.#responded, replayable: ex.body.replayable() })
+    if (decision.action === 'retry') ex.next()
+    // why: part of the answer is already with the client; a retry could duplicate or splice it
+    else if (decision.action === 'cut') ex.res.destroy()
+    else ex.fail(decision.code)
   }
 }

@@ -1,18 +1,20 @@
 /**
  * WebSocket (and only WebSocket) upgrades, routed like any request: the upgrade request's
- * cookie or path parameter picks the worker. A connect failure moves to another worker; once the
+ * cookie or path parameter picks the worker, and its tries follow the same rules as any GET
+ * (attempt.ts, retry.ts): a connect failure moves to another worker, a worker that took the
+ * upgrade and dropped it is tried once more, and the client hears the last real failure; once the
  * worker answered, nothing is retried. After 101 the two sockets are spliced together.
  */
 import http, { type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import { sessionRoutes } from '@nodecat/protocol'
+import { Tries } from './attempt.js'
 import type { ProxyContext } from './proxy.js'
 import { screen } from './proxy.js'
 import { requestHeaders, responseHeaders } from './headers.js'
 import type { ClientErrorCode } from './errors.js'
 import { sendRawError } from './respond.js'
-import type { Worker } from './worker.js'
 
 function isWebSocket (req: IncomingMessage): boolean {
   return req.method === 'GET' && typeof req.headers.upgrade === 'string' && req.headers.upgrade.toLowerCase() === 'websocket'
@@ -42,8 +44,7 @@ export function proxyUpgrade (ctx: ProxyContext, req: IncomingMessage, socket: D
   const o = ctx.options
   const routes = sessionRoutes(req.url!, req.headers.cookie, o.sessionCookie, o.sessionPathParam)
   const headers = requestHeaders(req, o.trustForwarded, true)
-  let exclude: Set<Worker> | null = null
-  let attempts = 0
+  const tries = new Tries(ctx.chooser, ctx.stats, o.maxAttempts, routes, req.method)
 
   const fail = (code: ClientErrorCode): void => {
     ctx.stats.count(code)
@@ -52,25 +53,10 @@ export function proxyUpgrade (ctx: ProxyContext, req: IncomingMessage, socket: D
 
   const attempt = (): void => {
     if (client.destroyed) return
-    if (attempts >= o.maxAttempts) { fail('LB_ERR_NO_WORKER'); return }
-    const choice = ctx.chooser.choose(routes, exclude)
-    if (choice.error !== undefined) { fail(choice.error); return }
-    attempts++
-    const worker = choice.worker
-    worker.inFlight++
-    worker.requests++
-    if (choice.sticky) worker.sessionsRouted++
-    const startedAt = Date.now()
+    const t = tries.next()
+    if (typeof t === 'string') { fail(t); return }
     let connected = false
-    let finished = false
-    const finish = (ok: boolean): void => {
-      if (finished) return
-      finished = true
-      worker.inFlight--
-      if (choice.probe) worker.health.releaseProbe()
-      if (ok) worker.health.succeed(startedAt)
-    }
-    const url = new URL(worker.url)
+    const url = new URL(t.worker.url)
     const upstream = http.request({
       host: url.hostname,
       port: url.port,
@@ -88,22 +74,19 @@ export function proxyUpgrade (ctx: ProxyContext, req: IncomingMessage, socket: D
     })
     upstream.on('timeout', () => upstream.destroy(Object.assign(new Error('timeout'), { code: connected ? 'UND_ERR_HEADERS_TIMEOUT' : 'UND_ERR_CONNECT_TIMEOUT' })))
     upstream.on('error', (err: Error & { code?: string }) => {
-      if (finished) return
-      finish(false)
-      const code = err.code ?? 'UNKNOWN'
-      worker.recordError(code)
-      worker.health.fail(code, true)
-      if (!connected) {
-        (exclude ??= new Set()).add(worker)
-        ctx.stats.retries++
-        attempt()
-        return
-      }
-      fail(code === 'UND_ERR_HEADERS_TIMEOUT' ? 'LB_ERR_HEADERS_TIMEOUT' : 'LB_ERR_WORKER_FAILED')
+      if (t.ended) return
+      t.end(false)
+      // why: the client went away (its close destroyed this request): not the worker's doing
+      if (client.destroyed) return
+      // an upgrade request has no body: it can always be sent again
+      const decision = tries.failed(t, err.code ?? 'UNKNOWN', { reached: connected, responded: false, replayable: true })
+      if (decision.action === 'retry') attempt()
+      else if (decision.action === 'cut') client.destroy()
+      else fail(decision.code)
     })
     // the worker refused the upgrade: pass its answer on, then close
     upstream.on('response', (wres) => {
-      finish(true)
+      t.end(true)
       client.write(headText(wres.statusCode ?? 502, wres.statusMessage ?? '', { ...responseHeaders(wres.headers as Record<string, string | string[]>), connection: 'close' }) + '\r\n')
       wres.pipe(client)
     })
@@ -121,7 +104,7 @@ export function proxyUpgrade (ctx: ProxyContext, req: IncomingMessage, socket: D
       ctx.tunnels.add(client)
       const close = (): void => {
         ctx.tunnels.delete(client)
-        finish(true)
+        t.end(true)
         wsocket.destroy()
         client.destroy()
       }
@@ -132,7 +115,7 @@ export function proxyUpgrade (ctx: ProxyContext, req: IncomingMessage, socket: D
       wsocket.pipe(client)
       client.pipe(wsocket)
     })
-    client.once('close', () => { if (!finished) upstream.destroy() })
+    client.once('close', () => { if (!t.ended) upstream.destroy() })
     upstream.end()
   }
   attempt()

@@ -43,7 +43,7 @@ export class WorkerRegistry {
     const worker = new Worker(config, isStatic, pool, rules, (w, from, to, reason) => this.#changed(w, from, to, reason))
     worker.memberId = memberId
     // why: a newcomer starting at 0 would take every new session until it caught up
-    worker.lbValue = this.#maxLbValue()
+    worker.raiseLbValue(this.#maxLbValue())
     this.#byRoute.set(worker.route, worker)
     this.#list = [...this.#list, worker]
     this.#logger.info({ route: worker.route, address: worker.url, source: isStatic ? 'static' : 'discovered' }, 'worker added')
@@ -73,7 +73,7 @@ export class WorkerRegistry {
 
   /** halve the balancing counters so old load fades (mod_jk's maintenance decay) */
   decay (): void {
-    for (const w of this.#list) w.lbValue /= 2
+    for (const w of this.#list) w.decayLbValue()
   }
 
   async closeAll (): Promise<void> {
@@ -87,7 +87,7 @@ export class WorkerRegistry {
   }
 
   #changed (worker: Worker, from: WorkerState, to: WorkerState, reason: string): void {
-    if (from === 'ERROR') worker.lbValue = Math.max(worker.lbValue, this.#maxLbValue())
+    if (from === 'ERROR') worker.raiseLbValue(this.#maxLbValue())
     const line = { route: worker.route, address: worker.url, from, to, reason }
     if (to === 'ERROR') this.#logger.warn(line, 'worker state changed')
     else this.#logger.info(line, 'worker state changed')

@@ -38,7 +38,6 @@ export class Worker {
   readonly route: string
   readonly health: WorkerHealth
   url: string
-  lbfactor: number
   activation: Activation
   redirect: string | undefined
   domain: string | undefined
@@ -47,22 +46,23 @@ export class Worker {
   isStatic: boolean
   memberId: string | null = null
   pool: Pool
+  #lbfactor: number
   /** 1/lbfactor: what one request adds to lbValue */
-  mult: number
+  #mult: number
   /** balancing counter (requests method), halved each maintain interval */
-  lbValue = 0
-  inFlight = 0
-  requests = 0
-  errors = 0
-  sessionsRouted = 0
-  lastError: LastError | null = null
+  #lbValue = 0
+  #inFlight = 0
+  #requests = 0
+  #errors = 0
+  #sessionsRouted = 0
+  #lastError: LastError | null = null
   readonly #pool: PoolSettings
 
   constructor (config: WorkerConfigResolved, isStatic: boolean, pool: PoolSettings, rules: HealthRules, onChange: (w: Worker, ...a: Parameters<StateChange>) => void) {
     this.route = config.route
     this.url = config.url
-    this.lbfactor = config.lbfactor
-    this.mult = 1 / config.lbfactor
+    this.#lbfactor = config.lbfactor
+    this.#mult = 1 / config.lbfactor
     this.activation = config.activation
     this.redirect = config.redirect
     this.domain = config.domain
@@ -95,17 +95,57 @@ export class Worker {
   }
 
   setLbfactor (lbfactor: number): void {
-    this.lbfactor = lbfactor
-    this.mult = 1 / lbfactor
+    this.#lbfactor = lbfactor
+    this.#mult = 1 / lbfactor
   }
 
+  get lbfactor (): number { return this.#lbfactor }
+  /** 1/lbfactor: what one request adds to lbValue */
+  get mult (): number { return this.#mult }
+  /** balancing counter (requests method): weighted requests chosen, halved each maintain interval */
+  get lbValue (): number { return this.#lbValue }
+  /** requests (and WebSocket tunnels) on this worker now */
+  get inFlight (): number { return this.#inFlight }
+  get requests (): number { return this.#requests }
+  get errors (): number { return this.#errors }
+  /** requests that arrived carrying this worker's route and were served by it */
+  get sessionsRouted (): number { return this.#sessionsRouted }
+  get lastError (): LastError | null { return this.#lastError }
+
   atLimit (): boolean {
-    return this.connectionLimit !== 0 && this.inFlight >= this.connectionLimit
+    return this.connectionLimit !== 0 && this.#inFlight >= this.connectionLimit
+  }
+
+  /** the chooser picked this worker for a request: its balancing counter grows by one weighted request */
+  chosen (): void {
+    this.#lbValue += this.#mult
+  }
+
+  /** halve the balancing counter so old load fades (mod_jk's maintenance decay) */
+  decayLbValue (): void {
+    this.#lbValue /= 2
+  }
+
+  /** raise the balancing counter to at least `value` (a newcomer or a worker back from ERROR catches up) */
+  raiseLbValue (value: number): void {
+    if (value > this.#lbValue) this.#lbValue = value
+  }
+
+  /** a try of a request starts on this worker; `sticky`: the request carried this worker's route */
+  startRequest (sticky: boolean): void {
+    this.#inFlight++
+    this.#requests++
+    if (sticky) this.#sessionsRouted++
+  }
+
+  /** a try started with startRequest is over, whatever its outcome */
+  endRequest (): void {
+    this.#inFlight--
   }
 
   recordError (code: string): void {
-    this.errors++
-    this.lastError = { code, at: Date.now() }
+    this.#errors++
+    this.#lastError = { code, at: Date.now() }
   }
 
   status (now = Date.now()): WorkerStatus {
@@ -118,11 +158,11 @@ export class Worker {
       redirect: this.redirect ?? null,
       domain: this.domain ?? null,
       source: this.isStatic ? (this.memberId !== null ? 'static+discovered' : 'static') : 'discovered',
-      inFlight: this.inFlight,
-      requests: this.requests,
-      errors: this.errors,
-      sessionsRouted: this.sessionsRouted,
-      lastError: this.lastError === null ? null : { code: this.lastError.code, at: new Date(this.lastError.at).toISOString() },
+      inFlight: this.#inFlight,
+      requests: this.#requests,
+      errors: this.#errors,
+      sessionsRouted: this.#sessionsRouted,
+      lastError: this.#lastError === null ? null : { code: this.#lastError.code, at: new Date(this.#lastError.at).toISOString() },
       connectionLimit: this.connectionLimit
     }
   }

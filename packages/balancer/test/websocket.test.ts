@@ -79,3 +79,23 @@ t.test('stop() closes open WebSocket tunnels after the grace period', async (t) 
   await until(() => lb.workers()[0]!.inFlight === 0, 'the tunnel to be released')
   t.pass('and the worker is no longer counted busy')
 })
+
+t.test('a WebSocket upgrade a worker took and dropped is tried like any GET: once more there, then elsewhere; the client hears the real failure', async (t) => {
+  const dropped = { t1: 0 }
+  const server = http.createServer((_req, res) => { res.end('t1') })
+  server.on('upgrade', (_req, socket) => { dropped.t1++; socket.destroy() })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections() }))
+  const url1 = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const b2 = await wsBackend(t, 't2')
+  const { lb } = await startBalancer(t, { workers: [{ route: 't1', url: url1 }, { route: 't2', url: b2.url }], healthCheck: false, failuresToError: 100 })
+  t.same(await talk(`ws://127.0.0.1:${lb.address!.port}/chat`, { cookie: 'JSESSIONID=abc.t1' }, ['x']), ['hello from t2', 't2:x'], 'served by t2')
+  t.equal(dropped.t1, 2, 't1 got the upgrade twice')
+
+  const alone = await startBalancer(t, { workers: [{ route: 't1', url: url1 }], healthCheck: false, failuresToError: 100 })
+  dropped.t1 = 0
+  const answer = await raw(alone.lb.address!.port, 'GET /chat HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n')
+  t.match(answer, /^HTTP\/1\.1 502 /, 'the last failure: the worker failed it')
+  t.match(answer, /x-nodecat-error: LB_ERR_WORKER_FAILED/i)
+  t.equal(dropped.t1, 2)
+})
