@@ -24,9 +24,8 @@ import type { Keyring } from './crypto/keyring.js'
 import type { ChannelData } from './codec/channel-data.js'
 import type { InboundHandler, InboundPeer } from './transport/receiver.js'
 import { isEnvelope, isTcpFailDetect, openEnvelope, splitBatchBody, unpackValue, type OpenedEnvelope } from './codec/envelope.js'
-import { decodeMember, hostToBytes } from './codec/member.js'
-import { decodePayload, payloadOffsetOf } from './codec/member-payload.js'
-import { toMember } from './membership/membership.js'
+import { hostToBytes, identityKey, identityKeyOfBlob } from './codec/member.js'
+import { decodeMemberBlob } from './membership/datagram.js'
 import { worthLogging, type TransportCounters } from './transport/counters.js'
 
 export interface InboundOptions {
@@ -49,26 +48,9 @@ export interface InboundOptions {
 
 const isPromise = (v: unknown): v is Promise<void> => typeof (v as Promise<void> | undefined)?.then === 'function'
 
-/**
- * Identity of a member blob (port, host bytes, uniqueId) as a short string, read without decoding
- * the whole blob: the per-message lookup of a known sender. undefined when the blob is too short.
- */
-export function identityKeyOfBlob (blob: Buffer): string | undefined {
-  if (blob.length < 73) return undefined
-  const h = blob[34]!
-  let o = 35 + h
-  if (h > 16 || o + 4 > blob.length) return undefined
-  const cmd = blob.readInt32BE(o); o += 4 + cmd
-  if (cmd < 0 || o + 4 > blob.length) return undefined
-  const dom = blob.readInt32BE(o); o += 4 + dom
-  if (dom < 0 || o + 16 > blob.length) return undefined
-  return blob.toString('latin1', 22, 26) + blob.toString('latin1', 35, 35 + h) + blob.toString('latin1', o, o + 16)
-}
-
+/** The member's identityKey (codec/member.ts): what a sender blob is looked up by (identityKeyOfBlob). */
 export function identityKeyOfMember (m: Member): string {
-  const port = Buffer.allocUnsafe(4)
-  port.writeInt32BE(m.port)
-  return port.toString('latin1') + hostToBytes(m.host).toString('latin1') + Buffer.from(m.uniqueId, 'hex').toString('latin1')
+  return identityKey(m.port, hostToBytes(m.host), Buffer.from(m.uniqueId, 'hex'))
 }
 
 export function createInboundHandler (o: InboundOptions): InboundHandler {
@@ -83,9 +65,7 @@ export function createInboundHandler (o: InboundOptions): InboundHandler {
     const known = key === undefined ? undefined : o.known.get(key)
     if (known !== undefined) return known
     try {
-      const fields = decodeMember(blob)
-      const payload = decodePayload(fields.payload, payloadOffsetOf(fields))
-      const member = toMember(fields, payload.kind === 'nodecat' ? payload.meta : null)
+      const { member } = decodeMemberBlob(blob)
       if (member.domain !== o.domain) { drop('domain', from, undefined); return undefined }
       return member
     } catch (err) {

@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import {
-  decodeMember, encodeMember, hostToBytes, hostToString, isShutdownCommand, SHUTDOWN_COMMAND, type MemberFields
+  decodeMember, encodeMember, hostToBytes, hostToString, identityKey, identityKeyOfBlob, isShutdownCommand, payloadOffsetOf,
+  SHUTDOWN_COMMAND, type MemberFields
 } from '../src/codec/member.js'
 import { TribesError } from '../src/errors.js'
 
@@ -151,4 +152,38 @@ t.test('property: random valid members round-trip', async (t) => {
       d.payload.equals(m.payload) && encodeMember(d).equals(blob)
   }), { numRuns: 1000 })
   t.pass('1000 random members round-trip byte for byte')
+})
+
+t.test('property: the identity key read from a blob is the one of its fields; the payload offset points at the payload', async (t) => {
+  const member = fc.record({
+    aliveTime: fc.maxSafeNat(),
+    port: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+    host: fc.oneof(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.uint8Array({ minLength: 16, maxLength: 16 })),
+    command: fc.uint8Array({ maxLength: 40 }),
+    domain: fc.uint8Array({ maxLength: 40 }),
+    uniqueId: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+    payload: fc.uint8Array({ maxLength: 400 })
+  }).map((m) => ({
+    ...m, securePort: -1, udpPort: -1, host: Buffer.from(m.host), command: Buffer.from(m.command), domain: Buffer.from(m.domain), uniqueId: Buffer.from(m.uniqueId), payload: Buffer.from(m.payload)
+  }))
+  fc.assert(fc.property(member, (m) => {
+    const blob = encodeMember(m)
+    const at = payloadOffsetOf(m)
+    return identityKeyOfBlob(blob) === identityKey(m.port, m.host, m.uniqueId) &&
+      blob.subarray(at, at + m.payload.length).equals(m.payload)
+  }), { numRuns: 500 })
+  t.pass('500 random members')
+  const other = (f: Partial<MemberFields>): string | undefined => identityKeyOfBlob(encodeMember({ aliveTime: 1, port: 4000, securePort: -1, udpPort: -1, host: hostToBytes('127.0.0.1'), command: Buffer.alloc(0), domain: Buffer.alloc(0), uniqueId: Buffer.alloc(16, 1), payload: Buffer.alloc(0), ...f }))
+  t.equal(other({ aliveTime: 99, payload: Buffer.from('x') }), other({}), 'aliveTime and payload are not part of the identity')
+  t.not(other({ port: 4001 }), other({}), 'the port is')
+  t.not(other({ host: hostToBytes('127.0.0.2') }), other({}), 'the host is')
+  t.not(other({ uniqueId: Buffer.alloc(16, 2) }), other({}), 'the uniqueId is')
+  const good = encodeMember({ aliveTime: 1, port: 4000, securePort: -1, udpPort: -1, host: hostToBytes('127.0.0.1'), command: Buffer.from('cmd'), domain: Buffer.from('dom'), uniqueId: Buffer.alloc(16, 1), payload: Buffer.alloc(0) })
+  t.equal(identityKeyOfBlob(good.subarray(0, 72)), undefined, 'shorter than any member')
+  const longDomain = Buffer.from(good)
+  longDomain.writeInt32BE(0x7fffffff, 35 + 4 + 4 + 3)
+  t.equal(identityKeyOfBlob(longDomain), undefined, 'a domain length past the end')
+  const longHost = Buffer.from(good)
+  longHost[34] = 17
+  t.equal(identityKeyOfBlob(longHost), undefined, 'a host longer than an IPv6 address')
 })

@@ -11,7 +11,9 @@
 import { Packr } from 'msgpackr'
 import { errors, type TribesError } from '../errors.js'
 import type { MemberMeta, MemberRole } from '../types.js'
-import { encodeMember, memberBlobLength, type MemberFields } from './member.js'
+import { encodeMember, payloadOffsetOf, type MemberFields } from './member.js'
+
+export { payloadOffsetOf }
 
 export const PAYLOAD_MAGIC = Buffer.from('NCAT', 'latin1')
 /** Layout version of the payload header; a reader drops versions it does not know. */
@@ -100,11 +102,6 @@ export function decodePayload (payload: Buffer, payloadOffset = 0): PayloadKind 
     throw payloadError(`metadata does not decode (${(err as Error).message})`)
   }
   return { kind: 'nodecat', meta: validateMeta(raw), tag, tagOffset: payloadOffset + HEADER }
-}
-
-/** Where the payload of a decoded member starts inside its blob. */
-export function payloadOffsetOf (fields: Pick<MemberFields, 'host' | 'command' | 'domain' | 'payload'>): number {
-  return memberBlobLength(fields) - 10 - fields.payload.length
 }
 
 /** Encode a member blob and, with `auth`, write its tag (the payload must reserve the tag bytes). */

@@ -17,6 +17,12 @@ export const SHUTDOWN_COMMAND = Buffer.from('BABY-ALEX', 'latin1')
 /** Largest member blob: it must fit one UDP datagram. */
 export const MAX_MEMBER_BYTES = 65535
 const FIXED = 73 // every byte that is not host, command, domain or payload
+// where the fixed-place fields sit in every blob (the ones after the host move with its length)
+const BODY_LENGTH_AT = 10
+const PORT_AT = 22
+const HOST_LENGTH_AT = 34
+const HOST_AT = 35
+const MAX_HOST_BYTES = 16 // IPv6; longer hosts decode, but are never a known member's
 
 export interface MemberFields {
   /** ms since the member's service started, as the member advertised it */
@@ -80,7 +86,7 @@ export function decodeMember (buf: Buffer, offset = 0, length = buf.length - off
   if (length < FIXED) throw errors.memberMalformed(`${length} bytes is shorter than the smallest member (${FIXED})`)
   if (!startsWithMemberBegin(buf, offset)) throw errors.memberMalformed('no TRIBES-B marker')
   const end = offset + length
-  const bodyLength = buf.readInt32BE(offset + 10)
+  const bodyLength = buf.readInt32BE(offset + BODY_LENGTH_AT)
   if (bodyLength < FIXED - 24 || bodyLength + 24 !== length) {
     throw errors.memberMalformed(`bodyLength ${bodyLength} does not match ${length} bytes`)
   }
@@ -114,6 +120,38 @@ export function decodeMember (buf: Buffer, offset = 0, length = buf.length - off
     if (buf[o + i] !== MEMBER_END[i]) throw errors.memberMalformed('no TRIBES-E marker at the end')
   }
   return { aliveTime: Number(alive), port, securePort, udpPort, host, command, domain, uniqueId, payload }
+}
+
+/** Where the payload of a decoded member starts inside its blob. */
+export function payloadOffsetOf (fields: Pick<MemberFields, 'host' | 'command' | 'domain' | 'payload'>): number {
+  return memberBlobLength(fields) - 10 - fields.payload.length
+}
+
+/**
+ * A member's identity (port, host bytes, uniqueId) as a short string: what tells one running
+ * member from every other, whatever its aliveTime or payload says.
+ */
+export function identityKey (port: number, host: Uint8Array, uniqueId: Uint8Array): string {
+  const p = Buffer.allocUnsafe(4)
+  p.writeInt32BE(port)
+  return p.toString('latin1') + Buffer.from(host).toString('latin1') + Buffer.from(uniqueId).toString('latin1')
+}
+
+/**
+ * {@link identityKey} of a member blob, read without decoding the whole blob: the per-message
+ * lookup of a known sender. undefined when the blob is too short for the lengths it states (it
+ * is not checked further: a blob whose key is unknown gets a full decodeMember).
+ */
+export function identityKeyOfBlob (blob: Buffer): string | undefined {
+  if (blob.length < FIXED) return undefined
+  const h = blob[HOST_LENGTH_AT]!
+  let o = HOST_AT + h
+  if (h > MAX_HOST_BYTES || o + 4 > blob.length) return undefined
+  const cmd = blob.readInt32BE(o); o += 4 + cmd
+  if (cmd < 0 || o + 4 > blob.length) return undefined
+  const dom = blob.readInt32BE(o); o += 4 + dom
+  if (dom < 0 || o + 16 > blob.length) return undefined
+  return blob.toString('latin1', PORT_AT, PORT_AT + 4) + blob.toString('latin1', HOST_AT, HOST_AT + h) + blob.toString('latin1', o, o + 16)
 }
 
 export function isShutdownCommand (command: Uint8Array): boolean {
