@@ -39,7 +39,7 @@ const ASKING = 'asking the longest-running member for all sessions'
 
 t.test('kill n1, restart it, kill its state-transfer sender mid-transfer: under load, sync, nothing lost', async (t) => {
   const c = await startCluster(t, { nodes: 3, mode: 'sync', nodeArgs: ['--app', FILL_APP] })
-  const [n1, n2, n3] = c.nodes as [ClusterNode, ClusterNode, ClusterNode]
+  const [n1, , n3] = c.nodes as [ClusterNode, ClusterNode, ClusterNode]
   const { mark } = timeline((l) => t.comment(l))
   const filled = await fillSessions(n3.url, SESSIONS, KB)
   mark(`${filled.length} sessions of ${KB} KB made on n3 (replicated to n1, n2)`)

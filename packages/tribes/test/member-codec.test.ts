@@ -37,20 +37,42 @@ t.test('every membership fixture decodes to its listed fields and re-encodes byt
     t.equal(blob.length, f.length, `${f.file}: length`)
     t.equal(blob.readInt32BE(10), m.bodyLength, `${f.file}: bodyLength`)
     t.same({
-      aliveTime: d.aliveTime, port: d.port, securePort: d.securePort, udpPort: d.udpPort, host: hostToString(d.host),
-      command: d.command.toString('latin1'), domain: d.domain.toString('latin1'), uniqueId: d.uniqueId.toString('hex'),
-      payload: d.payload.toString('latin1'), isShutdown: isShutdownCommand(d.command)
+      aliveTime: d.aliveTime,
+      port: d.port,
+      securePort: d.securePort,
+      udpPort: d.udpPort,
+      host: hostToString(d.host),
+      command: d.command.toString('latin1'),
+      domain: d.domain.toString('latin1'),
+      uniqueId: d.uniqueId.toString('hex'),
+      payload: d.payload.toString('latin1'),
+      isShutdown: isShutdownCommand(d.command)
     }, {
-      aliveTime: m.aliveTime, port: m.port, securePort: m.securePort, udpPort: m.udpPort, host: m.host,
-      command: m.command, domain: m.domain, uniqueId: m.uniqueId, payload: m.payload, isShutdown: m.isShutdown
+      aliveTime: m.aliveTime,
+      port: m.port,
+      securePort: m.securePort,
+      udpPort: m.udpPort,
+      host: m.host,
+      command: m.command,
+      domain: m.domain,
+      uniqueId: m.uniqueId,
+      payload: m.payload,
+      isShutdown: m.isShutdown
     }, `${f.file}: fields`)
     t.ok(encodeMember(d).equals(blob), `${f.file}: re-encodes byte for byte`)
   }
 })
 
 const tomcat1 = (aliveTime: number, command = Buffer.alloc(0)): MemberFields => ({
-  aliveTime, port: 4000, securePort: -1, udpPort: -1, host: hostToBytes('10.77.0.11'), command,
-  domain: Buffer.alloc(0), uniqueId: Buffer.from('1f6f133d0098460eae4115e0512d252d', 'hex'), payload: Buffer.alloc(0)
+  aliveTime,
+  port: 4000,
+  securePort: -1,
+  udpPort: -1,
+  host: hostToBytes('10.77.0.11'),
+  command,
+  domain: Buffer.alloc(0),
+  uniqueId: Buffer.from('1f6f133d0098460eae4115e0512d252d', 'hex'),
+  payload: Buffer.alloc(0)
 })
 
 t.test('the 77-byte empty member and the 86-byte shutdown member built from fields equal the fixtures', async (t) => {
