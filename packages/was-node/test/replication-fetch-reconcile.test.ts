@@ -166,3 +166,25 @@ t.test('a user who fails over to a node with an older copy gets the newest one a
   t.same(attrs(b, r.id!), { count: 3 }, 'and no write is lost on n2 either')
   t.equal(c.manager.stats().conflicts + b.manager.stats().conflicts, 0, 'no conflict: the write built on the newest copy')
 })
+
+t.test('while its copies are suspect, a node serves a held session only once a peer confirmed it; unconfirmed: refused unprocessed', async (t) => {
+  const hub = new FakeHub()
+  const a = await startNode(t, hub, 'n1')
+  const b = await startNode(t, hub, 'n2', { sessionFetchTimeout: 30 })
+  const s = await request(a, [], (x) => { x.set('count', 1) })
+  await hub.settle()
+  // b misses a change, then stalls (the service calls suspect())
+  hub.filter = (m, _from, to) => m.t === 'delta' && to === b.channel ? 'drop' : 'deliver'
+  await request(a, [s.id!], (x) => { x.set('count', 2) })
+  await hub.settle()
+  hub.filter = null
+  const own = s.id!.replace(/\.n1$/, '.n2')
+  t.equal(b.manager.prepare([own]), null, 'not suspect: a session under this node\'s own route is served as held')
+  b.manager.suspect('test', 60_000)
+  let seen: unknown
+  await viaPrepare(b, [own], (x) => { seen = x.get('count') })
+  t.equal(seen, 2, 'suspect: the peer\'s newer copy was fetched first')
+  // the peer does not answer: the request is refused, not served from a copy nobody confirmed
+  hub.filter = (m) => m.t === 'session-request' ? 'drop' : 'deliver'
+  await t.rejects(b.manager.prepare([own])!, { code: 'WAS_ERR_SESSION_UNVERIFIED', statusCode: 503, unprocessed: 'unverified' })
+})

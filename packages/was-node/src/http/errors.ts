@@ -11,3 +11,21 @@ export const httpErrors = {
 export function asWasError (err: unknown): WasError {
   return err instanceof WasError ? err : httpErrors.sessionEndFailed(err)
 }
+
+/**
+ * A nodecat node answers a request it did not process (stopping, starting, a session it could not
+ * verify) with 503 and this header; the nodecat balancer then sends the request to another node,
+ * POSTs included.
+ */
+export const NOT_PROCESSED_HEADER = 'x-nodecat-draining'
+
+/** the reason an error says its request was not processed, or null */
+export function unprocessedReason (err: unknown): string | null {
+  const reason = (err as { unprocessed?: unknown } | null)?.unprocessed
+  return typeof reason === 'string' ? reason : null
+}
+
+/** the JSON body of an error answer */
+export function errorBody (statusCode: number, error: WasError, title: string): string {
+  return JSON.stringify({ statusCode, code: error.code, error: title, message: error.message })
+}

@@ -10,7 +10,7 @@ import fp from 'fastify-plugin'
 import { DEFAULT_SESSION_PATH_PARAM, stripSessionPathParam } from '@nodecat/protocol'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RawRequestDefaultExpression } from 'fastify'
 import type { SessionApi } from '../session/types.js'
-import { asWasError } from './errors.js'
+import { asWasError, errorBody, NOT_PROCESSED_HEADER, unprocessedReason } from './errors.js'
 import type { SessionMiddlewareOptions } from './options.js'
 import { SessionCycle, type RequestCycle } from './request-cycle.js'
 
@@ -36,7 +36,17 @@ async function nodecatSession (fastify: FastifyInstance, options: SessionMiddlew
   fastify.addHook('onRequest', async (request, reply) => {
     if (!cycle.isReady) await cycle.whenReady()
     const raw = request.raw as typeof request.raw & { originalUrl?: string }
-    const rc = await cycle.open(raw, raw.originalUrl ?? raw.url ?? '/')
+    let rc: RequestCycle
+    try {
+      rc = await cycle.open(raw, raw.originalUrl ?? raw.url ?? '/')
+    } catch (err) {
+      const reason = unprocessedReason(err)
+      if (reason === null) throw err
+      // why: not processed (e.g. a session this node could not verify): the balancer retries it elsewhere
+      const error = asWasError(err)
+      return await reply.code(503).header(NOT_PROCESSED_HEADER, reason).header('retry-after', '1')
+        .type('application/json; charset=utf-8').send(errorBody(503, error, 'Service Unavailable'))
+    }
     cycles.set(request, rc)
     request.session = rc.session
     // why: hijacked or aborted requests never reach onSend, but their changes must still be recorded

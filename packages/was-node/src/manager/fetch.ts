@@ -50,6 +50,13 @@ export interface FetchStats {
   busy: number
 }
 
+/**
+ * found: a copy arrived; not-found: every peer answered, nobody holds it; timed-out: some peer did
+ * not answer in time (copies that did arrive are installed); skipped: not asked (no peer, busy, or
+ * a remembered miss)
+ */
+export type FetchOutcome = 'found' | 'not-found' | 'timed-out' | 'skipped'
+
 export const emptyFetchStats = (): FetchStats => ({ requests: 0, found: 0, notFound: 0, timedOut: 0, remembered: 0, busy: 0 })
 
 interface Pending {
@@ -59,11 +66,13 @@ interface Pending {
   over: boolean
   reqs: number[]
   timer: NodeJS.Timeout
-  done: Promise<void>
-  resolve: () => void
+  done: Promise<FetchOutcome>
+  resolve: (outcome: FetchOutcome) => void
 }
 
 const MAX_REMEMBERED = 10_000
+/** ms a late answer is still installed (right after a heal, the first frames can take seconds) */
+const LATE_ANSWERS_MS = 10_000
 
 export class SessionFetch {
   readonly stats: FetchStats = emptyFetchStats()
@@ -80,20 +89,20 @@ export class SessionFetch {
   }
 
   /** Ask the peers for one session; resolves when it is installed, or nobody has it, or time is up. */
-  fetch (id: string, base: string): Promise<void> {
+  fetch (id: string, base: string): Promise<FetchOutcome> {
     const running = this.#byBase.get(base)
     if (running !== undefined) return running.done
     const missUntil = this.#misses.get(base)
     if (missUntil !== undefined) {
-      if (missUntil > performance.now()) { this.stats.remembered++; return Promise.resolve() }
+      if (missUntil > performance.now()) { this.stats.remembered++; return Promise.resolve('not-found') }
       this.#misses.delete(base)
     }
     const peers = this.#host.running() ? this.#host.peers(id) : []
-    if (peers.length === 0) return Promise.resolve()
-    if (this.#byBase.size >= this.#opts.maxInFlight) { this.stats.busy++; return Promise.resolve() }
+    if (peers.length === 0) return Promise.resolve('skipped')
+    if (this.#byBase.size >= this.#opts.maxInFlight) { this.stats.busy++; return Promise.resolve('skipped') }
     this.stats.requests++
-    let resolve!: () => void
-    const done = new Promise<void>((_resolve) => { resolve = _resolve })
+    let resolve!: (outcome: FetchOutcome) => void
+    const done = new Promise<FetchOutcome>((_resolve) => { resolve = _resolve })
     const p: Pending = { base, outstanding: peers.length, found: false, over: false, reqs: [], timer: setTimeout(() => this.#finish(p, true), this.#opts.timeout), done, resolve }
     this.#byBase.set(base, p)
     for (const member of peers) {
@@ -124,7 +133,7 @@ export class SessionFetch {
 
   /** forget every fetch (the manager stops); waiting requests go on without */
   clear (): void {
-    for (const p of this.#byBase.values()) { clearTimeout(p.timer); p.resolve() }
+    for (const p of this.#byBase.values()) { clearTimeout(p.timer); p.resolve('skipped') }
     this.#byBase.clear()
     this.#byReq.clear()
     this.#misses.clear()
@@ -135,6 +144,7 @@ export class SessionFetch {
     p.over = true
     clearTimeout(p.timer)
     this.#byBase.delete(p.base)
+    const outcome: FetchOutcome = p.found ? 'found' : timedOut ? 'timed-out' : 'not-found'
     if (p.found) this.stats.found++
     else if (timedOut) this.stats.timedOut++
     else {
@@ -143,7 +153,7 @@ export class SessionFetch {
       if (this.#misses.size > MAX_REMEMBERED) this.#misses.delete(this.#misses.keys().next().value!)
     }
     // late answers are still taken for a while; then the request numbers are forgotten
-    setTimeout(() => { for (const r of p.reqs) if (this.#byReq.get(r) === p) this.#byReq.delete(r) }, 10 * this.#opts.timeout).unref()
-    p.resolve()
+    setTimeout(() => { for (const r of p.reqs) if (this.#byReq.get(r) === p) this.#byReq.delete(r) }, Math.max(10 * this.#opts.timeout, LATE_ANSWERS_MS)).unref()
+    p.resolve(outcome)
   }
 }

@@ -45,6 +45,7 @@ import { RequestCommit } from './request-commit.js'
 import { ReplicationReceiver } from './receive.js'
 import { TransferCoordinator } from './transfer-coordinator.js'
 import { PartitionHeal } from './partition-heal.js'
+import { RequestPrepare } from './request-prepare.js'
 import { inspectSession, replicaDigest, type SessionSnapshot } from './snapshot.js'
 
 /**
@@ -68,7 +69,9 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   readonly #receiver: ReplicationReceiver
   readonly #transfer: TransferCoordinator
   readonly #heal: PartitionHeal
+  readonly #prepare: RequestPrepare
   readonly #host: RequestHost
+  #wasAlone = false
   #nextReq = 1 // why: 0 marks an unsolicited session-full (a pushed winner)
   #running = false
   #started = false
@@ -133,6 +136,10 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.ready = this.#transfer.ready
     this.#heal = new PartitionHeal(ctx)
     this.#host = new RequestCommit(ctx, this.#expiry).host()
+    this.#prepare = new RequestPrepare({
+      route: this.route, log, table, fetch: this.#fetch, mono,
+      canFetch: () => this.#running && this.#transfer.isReady && opts.sessionFetchTimeout > 0 && replicator.peers().length > 0
+    })
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -205,30 +212,14 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     return new RequestSessionImpl(this.#host, null)
   }
 
-  /**
-   * Before open(): when a candidate id that comes before any session held here names a session
-   * this node lacks, or names a held session under another node's route (a failover), ask the
-   * live peers for it (fetch.ts). Resolves when the copies are in (or nobody has it, or the wait
-   * is over); null when there is nothing to wait for.
-   */
+  /** Before open(): fetch or check the session the request names (request-prepare.ts). */
   prepare (candidateIds: readonly string[]): Promise<void> | null {
-    if (!this.#running || !this.#transfer.isReady || this.#opts.sessionFetchTimeout === 0 || this.#replicator.peers().length === 0) return null
-    let waits: Array<Promise<void>> | null = null
-    for (const candidate of Array.isArray(candidateIds) ? candidateIds : []) {
-      const parsed = parseSessionId(candidate)
-      if (!parsed) continue
-      if (this.#table.has(parsed.base)) {
-        // why: the id names another node: the user failed over to us, and our copy may be older
-        // than a live peer's (a delta this node missed); check with the peers once, before the
-        // binder makes it ours and the next write builds on a stale copy
-        if (parsed.route !== this.route) (waits ??= []).push(this.#fetch.fetch(candidate, parsed.base))
-        break // why: the first id naming a held session wins; later ones do not matter
-      }
-      if (this.#table.removedRecently(parsed.base)) continue
-      ;(waits ??= []).push(this.#fetch.fetch(candidate, parsed.base))
-    }
-    if (waits === null) return null
-    return waits.length === 1 ? waits[0]! : Promise.all(waits).then(() => {})
+    return this.#prepare.prepare(candidateIds)
+  }
+
+  /** This node's copies may be stale for `ms` (the service saw its event loop stall). */
+  suspect (reason: string, ms: number): void {
+    this.#prepare.suspect(reason, ms)
   }
 
   /** Expire idle sessions now: a primary at maxInactiveInterval (and tells the cluster), a backup at twice that, silently. */
@@ -275,11 +266,17 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#transfer.onMemberGone(member)
     this.#reconciler.forget(member)
     this.#heal.memberGone(member, reason)
+    // why: cut off from every peer, this node's copies fall behind whatever the others serve
+    if (reason !== 'shutdown' && this.#replicator.peers().length === 0) this.#wasAlone = true
   }
 
   /** a member appears: one we lost is resynced (partition-heal.ts); a new one may be reconciled */
   #onMemberBack = (member: Member): void => {
-    if (!this.#heal.memberBack(member)) this.#onMemberNew(member)
+    // why: a member we lost while cut off from every peer is back (a heal): it may hold newer copies
+    if (this.#heal.memberBack(member)) {
+      if (this.#wasAlone) this.#prepare.suspect('members lost while this node was alone are back', 2 * this.#opts.sessionRequestTimeout)
+      this.#wasAlone = false
+    } else this.#onMemberNew(member)
   }
 
   /**

@@ -24,6 +24,7 @@ import { registerMetrics } from './metrics.js'
 import { PageGuard } from './page-guard.js'
 import { awaitInitialMembers } from './membership-wait.js'
 import { Readiness, registerReady } from './readiness.js'
+import { StallWatch } from './stall.js'
 import { holdEarlyMessages } from './early-messages.js'
 import { advertisedHttpUrl } from './advertise.js'
 import { defaultFactories } from './wiring.js'
@@ -108,6 +109,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     serverFactory: (handler) => {
       const server = http.createServer((req, res) => {
         if (refuseMalformed(req, res)) return
+        if (stall.refuse(res)) return
         if (drain.refuse(res)) return
         if (readiness.refuse(req, res)) return
         if (connect !== null && !(req.url ?? '').startsWith('/_nodecat/')) connect(req, res)
@@ -121,6 +123,10 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   })
   const drain = new Drain()
   const readiness = new Readiness()
+  const stall = new StallWatch((ms) => {
+    logger.warn({ event: 'stalled', ms: Math.round(ms) }, `this node was stalled for ${Math.round(ms)} ms: requests that waited are refused unprocessed, sessions are checked with the peers`)
+    manager?.suspect?.('the node was stalled', Math.max(5000, 2 * options.membership.dropTime))
+  })
   let channel: Channel | null = null
   let manager: NodeSessionManager | null = null
   let httpUrl = ''
@@ -163,6 +169,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
       clearTimeout(timer)
       await closed.catch((err: unknown) => logger.error({ err }, 'http close failed'))
       // the last deltas of the finished requests are queued by now; the channel flushes them on stop
+      stall.stop()
       await manager?.stop().catch((err: unknown) => logger.error({ err }, 'session manager stop failed'))
       await channel?.stop().catch((err: unknown) => logger.error({ err }, 'channel stop failed'))
       logger.info({ event: 'node-stopped', reason }, 'stopped')

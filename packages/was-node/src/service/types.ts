@@ -16,6 +16,8 @@ export interface NodeSessionManager extends SessionStore {
   stats (): SessionManagerStats
   /** see SessionManager.replicas() (optional for other stores) */
   replicas? (): unknown
+  /** see SessionManager.suspect(): this node's copies may be stale for `ms` (optional for other stores) */
+  suspect? (reason: string, ms: number): void
 }
 
 /** what a manager factory gets to build the node's session manager */

@@ -70,3 +70,17 @@ export class InvalidSessionArgumentError extends WasError {
     this.name = 'InvalidSessionArgumentError'
   }
 }
+
+/**
+ * This node's copies may be stale (it just stalled, or met again members it had lost), and the
+ * peers did not confirm this session's copy in time: the request is refused unprocessed (503,
+ * `unprocessed`), so a balancer sends it to another node instead of serving a stale copy.
+ */
+export class SessionUnverifiedError extends WasError {
+  /** the request was not processed: safe to send to another node */
+  readonly unprocessed = 'unverified'
+  constructor (id: string) {
+    super('WAS_ERR_SESSION_UNVERIFIED', `session ${sessionRef(id)}: this node's copy may be stale and no peer confirmed it in time; the request was not processed`, { statusCode: 503 })
+    this.name = 'SessionUnverifiedError'
+  }
+}
