@@ -53,15 +53,21 @@ export const fetchTransport: Transport = async (url, method, cookie, form) => {
     const text = await res.text()
     let parsed: unknown = null
     try { parsed = JSON.parse(text) } catch {}
-    return { status: res.status, cookie: next, state: isState(parsed) ? parsed : null, code: res.headers.get('x-nodecat-error'), error: res.status >= 400 ? text.slice(0, 200).trim() : null }
+    return { status: res.status, cookie: next, state: isState(parsed) ? parsed : null, code: res.headers.get('x-nodecat-error') ?? unprocessedCode(res.status, parsed), error: res.status >= 400 ? text.slice(0, 200).trim() : null }
   } catch (err) {
     return { status: 0, cookie: null, state: null, code: null, error: `${(err as Error).name}: ${(err as Error).message} ${String((err as any).cause?.code ?? '')}` }
   }
 }
 
+/** a node's own "not processed" 503 (WAS_ERR_SESSION_UNVERIFIED, WAS_ERR_STALLED, …): its JSON code */
+function unprocessedCode (status: number, body: unknown): string | null {
+  const code = (body as { code?: unknown } | null)?.code
+  return status === 503 && typeof code === 'string' && code.startsWith('WAS_ERR_') ? code : null
+}
+
 /** answers of test/lib/ns-shop.ts nsRequest (an agent inside a namespace) as a Reply */
 export function nsReply (a: { status: number, cookie: string | null, body: any, error: string | null, code?: string | null }): Reply {
-  return { status: a.status, cookie: a.cookie, state: isState(a.body) ? a.body : null, code: a.code ?? null, error: a.status >= 400 ? String(typeof a.body === 'string' ? a.body : JSON.stringify(a.body)).slice(0, 200) : a.error }
+  return { status: a.status, cookie: a.cookie, state: isState(a.body) ? a.body : null, code: a.code ?? unprocessedCode(a.status, a.body), error: a.status >= 400 ? String(typeof a.body === 'string' ? a.body : JSON.stringify(a.body)).slice(0, 200) : a.error }
 }
 
 export interface Sent {
@@ -257,6 +263,10 @@ export function unexpectedFailures (users: readonly CompoundUser[], rules: Failu
         frozen504++
       } else if (a.status === 503 && a.code === 'LB_ERR_NO_WORKER' && (rules.noWorker ?? []).some((w) => a.sentAt >= w.from && a.sentAt < w.until)) {
         kind = 'no ready node: sent nowhere (503)'
+      } else if (a.status === 503 && (a.code === 'WAS_ERR_SESSION_UNVERIFIED' || a.code === 'WAS_ERR_STALLED')) {
+        // a node whose copies may be stale refused to serve one no peer had confirmed yet: not
+        // processed (a balancer sends such a request elsewhere; a direct read just gets the 503)
+        kind = 'refused unprocessed by a node whose copies were not yet confirmed (503)'
       }
       if (kind === null) bad.push(describeSent(u, a))
       else allowed[kind] = (allowed[kind] ?? 0) + 1
