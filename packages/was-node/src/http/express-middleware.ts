@@ -50,8 +50,7 @@ export function sessionMiddleware (options: SessionMiddlewareOptions): SessionMi
         res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1', [NOT_PROCESSED_HEADER]: reason })
         res.end(errorBody(503, asWasError(err), 'Service Unavailable'))
       })
-    }
-    else bind(opened, req, res, next)
+    } else bind(opened, req, res, next)
   }
 
   function bind (rc: RequestCycle, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {

@@ -137,7 +137,11 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#heal = new PartitionHeal(ctx)
     this.#host = new RequestCommit(ctx, this.#expiry).host()
     this.#prepare = new RequestPrepare({
-      route: this.route, log, table, fetch: this.#fetch, mono,
+      route: this.route,
+      log,
+      table,
+      fetch: this.#fetch,
+      mono,
       canFetch: () => this.#running && this.#transfer.isReady && opts.sessionFetchTimeout > 0 && replicator.peers().length > 0
     })
   }
