@@ -25,13 +25,13 @@
  * - at the end, with every node ready: zero acknowledged writes lost, read through the balancer
  *   and directly on each node, and identical copies of every session on the three nodes.
  *
- * Found while this was written (fails about one run in two): a request that was in flight on n1
- * when it froze is answered 504 by the balancer, and the user's next request (a cart add) goes to
- * n3, which applies it (version v+1, n3) and acknowledges it. On SIGCONT, n1 runs the abandoned
- * request before it reads the replication frames waiting in its socket: it writes on its stale copy
- * (version v+1, n1, with a later clock) and replicates that. Equal versions: the later clock wins,
- * on n3 and n2 too ("concurrent writes to one session: the greater stamp wins", "stored copy
- * lost"), and the acknowledged cart item is gone from every node.
+ * Found while this was written (failed about one run in two before 7dbc0f8): a request that was in
+ * flight on n1 when it froze was answered 504 by the balancer, and the user's next request went to
+ * n3, which applied and acknowledged it; on SIGCONT, n1 ran the abandoned request on its stale copy
+ * before reading the replication frames waiting in its socket, and that write won (equal versions,
+ * later clock), taking the acknowledged change with it. Now a request handled after a stall is
+ * refused unprocessed (503 WAS_ERR_STALLED), and the node checks its copies with its peers for a
+ * while before serving them.
  */
 import t from 'tap'
 import { startCluster, sleep, type ClusterNode } from './lib/cluster.js'

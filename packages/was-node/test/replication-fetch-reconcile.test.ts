@@ -40,7 +40,7 @@ t.test('a node asked for a session only a peer holds fetches it; the app sees th
   t.equal(c.manager.inspect(created.id!)?.version, 2, 'n3 holds the newest')
 
   // n2 starts empty (no state transfer: the peers' heartbeats "came late")
-  const b = await startNode(t, hub, 'n2', { stateTransferTimeout: 0 }, clock)
+  const b = await startNode(t, hub, 'n2', { stateTransferTimeout: 0, sessionFetchTimeout: 5000 }, clock)
   t.equal(b.manager.stats().sessions, 0, 'n2 holds nothing')
   let seen: unknown
   const r = await viaPrepare(b, [created.id!], (s) => { seen = s.get('count'); s.set('count', Number(s.get('count')) + 1) })
@@ -58,7 +58,7 @@ t.test('a node asked for a session only a peer holds fetches it; the app sees th
 t.test('an id nobody holds never becomes a session, and a repeat is answered from memory', async (t) => {
   const hub = new FakeHub()
   const a = await startNode(t, hub, 'n1')
-  const b = await startNode(t, hub, 'n2')
+  const b = await startNode(t, hub, 'n2', { sessionFetchTimeout: 5000 })
   const forged = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA.n1'
   const r = await viaPrepare(b, [forged], (s) => { s.set('x', 1) })
   t.not(r.id, forged, 'a new session gets a fresh id, never the forged one')
@@ -75,7 +75,7 @@ t.test('a held session is never fetched; a fetch is shared by concurrent request
   const a = await startNode(t, hub, 'n1')
   const held = await request(a, [], (s) => { s.set('k', 'v') })
   t.equal(a.manager.prepare([held.id!]), null, 'nothing to wait for: no promise')
-  const b = await startNode(t, hub, 'n2', { stateTransferTimeout: 0 })
+  const b = await startNode(t, hub, 'n2', { stateTransferTimeout: 0, sessionFetchTimeout: 5000 })
   const first = b.manager.prepare([held.id!])
   const second = b.manager.prepare([held.id!])
   t.ok(first !== null && second !== null)
@@ -146,7 +146,7 @@ t.test('a user who fails over to a node with an older copy gets the newest one a
   const hub = new FakeHub()
   const a = await startNode(t, hub, 'n1')
   const b = await startNode(t, hub, 'n2')
-  const c = await startNode(t, hub, 'n3')
+  const c = await startNode(t, hub, 'n3', { sessionFetchTimeout: 5000 })
   const s = await request(a, [], (x) => { x.set('count', 1) })
   await hub.settle()
   // n3 misses the next change (a lost message), n2 gets it
@@ -170,7 +170,7 @@ t.test('a user who fails over to a node with an older copy gets the newest one a
 t.test('while its copies are suspect, a node serves a held session only once a peer confirmed it; unconfirmed: refused unprocessed', async (t) => {
   const hub = new FakeHub()
   const a = await startNode(t, hub, 'n1')
-  const b = await startNode(t, hub, 'n2', { sessionFetchTimeout: 30 })
+  const b = await startNode(t, hub, 'n2', { sessionFetchTimeout: 2000 })
   const s = await request(a, [], (x) => { x.set('count', 1) })
   await hub.settle()
   // b misses a change, then stalls (the service calls suspect())

@@ -42,15 +42,14 @@ export function sessionMiddleware (options: SessionMiddlewareOptions): SessionMi
     const rawUrl = (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/'
     let opened: RequestCycle | Promise<RequestCycle>
     try { opened = cycle.open(req, rawUrl) } catch (err) { next(err); return }
-    if (opened instanceof Promise) {
-      opened.then((rc) => { bind(rc, req, res, next) }, (err: unknown) => {
-        const reason = unprocessedReason(err)
-        if (reason === null || res.headersSent) { next(err); return }
-        // why: not processed (e.g. a session this node could not verify): the balancer retries it elsewhere
-        res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1', [NOT_PROCESSED_HEADER]: reason })
-        res.end(errorBody(503, asWasError(err), 'Service Unavailable'))
-      })
-    } else bind(opened, req, res, next)
+    if (!(opened instanceof Promise)) { bind(opened, req, res, next); return }
+    opened.then((rc) => { bind(rc, req, res, next) }, (err: unknown) => {
+      const reason = unprocessedReason(err)
+      if (reason === null || res.headersSent) { next(err); return }
+      // why: not processed (e.g. a session this node could not verify): the balancer retries it elsewhere
+      res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '1', [NOT_PROCESSED_HEADER]: reason })
+      res.end(errorBody(503, asWasError(err), 'Service Unavailable'))
+    })
   }
 
   function bind (rc: RequestCycle, req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
