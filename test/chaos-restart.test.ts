@@ -16,6 +16,7 @@
 import t from 'tap'
 import { startCluster, type ClusterNode } from './lib/cluster.js'
 import { runCounterChaos, assertChaos, type ChaosNode, type ChaosAnswer } from './lib/counter-chaos.js'
+import { fetchTransport } from './lib/compound.js'
 
 const RUNS = Number(process.env.NODECAT_CHAOS_RUNS ?? 3)
 const DURATION = Number(process.env.NODECAT_CHAOS_MS ?? 15_000)
@@ -39,29 +40,10 @@ function chaosNode (n: ClusterNode): ChaosNode {
   }
 }
 
+/** one request through the balancer, as the chaos load sees it (compound.ts's transport) */
 async function httpRequest (base: string, method: 'GET' | 'POST', path: string, cookie: string | null, form?: Record<string, string>): Promise<ChaosAnswer> {
-  const headers: Record<string, string> = { accept: 'application/json' }
-  if (cookie !== null) headers.cookie = `JSESSIONID=${cookie}`
-  let body: string | undefined
-  if (form !== undefined) {
-    headers['content-type'] = 'application/x-www-form-urlencoded'
-    body = new URLSearchParams(form).toString()
-  }
-  try {
-    const res = await fetch(base + path, { method, headers, body, redirect: 'manual', signal: AbortSignal.timeout(20_000) })
-    let next: string | null = null
-    for (const c of res.headers.getSetCookie()) {
-      const m = /^JSESSIONID=([^;]*)/.exec(c)
-      if (m !== null) next = /max-age=0/i.test(c) ? '' : m[1]!
-    }
-    const text = await res.text()
-    let parsed: any = null
-    try { parsed = JSON.parse(text) } catch {}
-    const code = res.headers.get('x-nodecat-error')
-    return { status: res.status, cookie: next, body: parsed, error: res.status >= 400 ? (code ?? text.slice(0, 200).trim()) : null }
-  } catch (err) {
-    return { status: 0, cookie: null, body: null, error: `${(err as Error).name}: ${(err as Error).message}` }
-  }
+  const r = await fetchTransport(base + path, method, cookie, form)
+  return { status: r.status, cookie: r.cookie, body: r.state, error: r.status >= 400 || r.status === 0 ? (r.code ?? r.error) : null }
 }
 
 const MODES = Array.from({ length: RUNS }, (_, i) => (i === RUNS - 1 && RUNS > 1 ? 'async' : 'sync') as 'sync' | 'async')

@@ -435,3 +435,29 @@ export function dumpRun (users: readonly CompoundUser[], logs: Record<string, Re
   writeFileSync(path.join(dir, 'users.jsonl'), users.flatMap((u) => u.log.map((a) => JSON.stringify({ user: u.name, ...a }))).join('\n') + '\n')
   for (const [name, lines] of Object.entries(logs)) writeFileSync(path.join(dir, `${name}.jsonl`), lines.map((l) => JSON.stringify(l)).join('\n') + '\n')
 }
+
+/** what every compound test asserts once its load stopped, for nodes reachable from the test process */
+export interface Asserter {
+  ok: (v: unknown, m: string) => void
+  same: (a: unknown, b: unknown, m: string) => void
+  comment: (m: string) => void
+}
+
+/**
+ * No stale, fresh or foreign answer; every failure one the rules allow; zero acknowledged writes
+ * lost through the balancer and directly on each node; identical copies everywhere (on a
+ * difference, `compare` names the two nodes whose copies are shown).
+ */
+export async function assertNothingLost (t: Asserter, users: readonly CompoundUser[], rules: FailureRules, nodes: ReadonlyArray<{ route: string, url: string }>, compare: [number, number] = [0, 1]): Promise<void> {
+  t.same(staleAnswers(users), [], 'no answer showed a fresh session, another user\'s data or a stale copy')
+  const failures = unexpectedFailures(users, rules)
+  t.comment(`failed requests ${failures.failed}, allowed: ${JSON.stringify(failures.allowed)}`)
+  t.same(failures.bad, [], 'every failed request is one the retry rules allow')
+  const none = { lostSessions: [], lostCounts: [], lostItems: [], impossible: [] }
+  t.same(await finalLoss(users), none, 'zero acknowledged writes lost (read through the balancer)')
+  for (const n of nodes) t.same(await finalLoss(users, n.url), none, `${n.route} serves every user's newest data`)
+  const { same, replicas } = await waitSameReplicas(nodes.map((n) => n.url))
+  t.ok(same, `the three nodes hold identical copies (${replicas.map((r, i) => `${nodes[i]!.route}=${String(r?.count)}`).join(' ')})`)
+  const [a, b] = compare
+  if (!same) t.comment(`${nodes[a]!.route} vs ${nodes[b]!.route}: ${replicaDiff(replicas[a], replicas[b]).join('; ')}`)
+}
