@@ -27,6 +27,10 @@ export interface PrepareHost {
 export class RequestPrepare {
   readonly #host: PrepareHost
   #suspectUntil = 0
+  /** requests served when this node lost its last peer (null: it has peers) */
+  #cutOffAt: number | null = null
+  /** requests committed, to tell a survivor that served alone from a node that was cut off */
+  #served = 0
 
   constructor (host: PrepareHost) {
     this.#host = host
@@ -41,6 +45,22 @@ export class RequestPrepare {
   }
 
   get suspected (): boolean { return this.#suspectUntil > this.#host.mono() }
+
+  /** a request committed on this node */
+  served (): void { this.#served++ }
+
+  /** the last peer was lost without a goodbye */
+  cutOff (): void { this.#cutOffAt ??= this.#served }
+
+  /**
+   * A member lost earlier is back. If this node had lost every peer and no request reached it
+   * meanwhile (the users went on elsewhere: it was the one cut off), the member may hold newer
+   * copies: suspect ours for `ms`. A node that served while alone was the survivor.
+   */
+  rejoined (ms: number): void {
+    if (this.#cutOffAt !== null && this.#cutOffAt === this.#served) this.suspect('members lost while this node was cut off are back', ms)
+    this.#cutOffAt = null
+  }
 
   prepare (candidateIds: readonly string[]): Promise<void> | null {
     const h = this.#host

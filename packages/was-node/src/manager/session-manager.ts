@@ -71,7 +71,6 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   readonly #heal: PartitionHeal
   readonly #prepare: RequestPrepare
   readonly #host: RequestHost
-  #wasAlone = false
   #nextReq = 1 // why: 0 marks an unsolicited session-full (a pushed winner)
   #running = false
   #started = false
@@ -135,7 +134,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     })
     this.ready = this.#transfer.ready
     this.#heal = new PartitionHeal(ctx)
-    this.#host = new RequestCommit(ctx, this.#expiry).host()
+    const host = new RequestCommit(ctx, this.#expiry).host()
+    this.#host = { ...host, commit: async (o) => { this.#prepare.served(); return await host.commit(o) } }
     this.#prepare = new RequestPrepare({
       route: this.route,
       log,
@@ -270,17 +270,13 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#transfer.onMemberGone(member)
     this.#reconciler.forget(member)
     this.#heal.memberGone(member, reason)
-    // why: cut off from every peer, this node's copies fall behind whatever the others serve
-    if (reason !== 'shutdown' && this.#replicator.peers().length === 0) this.#wasAlone = true
+    if (reason !== 'shutdown' && this.#replicator.peers().length === 0) this.#prepare.cutOff()
   }
 
   /** a member appears: one we lost is resynced (partition-heal.ts); a new one may be reconciled */
   #onMemberBack = (member: Member): void => {
-    // why: a member we lost while cut off from every peer is back (a heal): it may hold newer copies
-    if (this.#heal.memberBack(member)) {
-      if (this.#wasAlone) this.#prepare.suspect('members lost while this node was alone are back', 2 * this.#opts.sessionRequestTimeout)
-      this.#wasAlone = false
-    } else this.#onMemberNew(member)
+    if (this.#heal.memberBack(member)) this.#prepare.rejoined(2 * this.#opts.sessionRequestTimeout)
+    else this.#onMemberNew(member)
   }
 
   /**
