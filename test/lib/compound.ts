@@ -297,7 +297,13 @@ export async function finalLoss (users: readonly CompoundUser[], base?: string):
   const r: FinalLoss = { lostSessions: [], lostCounts: [], lostItems: [], impossible: [] }
   for (const u of users) {
     if (!u.loggedIn) continue
-    const a = await u.request('GET', '/api/state', undefined, base ?? u.base)
+    let a = await u.request('GET', '/api/state', undefined, base ?? u.base)
+    // a node still checking its copies with its peers (after a heal or a stall) answers "not
+    // processed" until one confirms them: read again, bounded (20 × 500 ms), before judging
+    for (let i = 0; i < 20 && a.status === 503 && (a.code === 'WAS_ERR_SESSION_UNVERIFIED' || a.code === 'WAS_ERR_STALLED'); i++) {
+      await sleep(500)
+      a = await u.request('GET', '/api/state', undefined, base ?? u.base)
+    }
     const s = a.state
     const where = `${a.base}${s !== null ? ` (served by ${s.jvmRoute})` : ''}`
     if (a.status !== 200 || s === null || s.user !== u.name) { r.lostSessions.push(`${u.name} via ${where}: ${a.status} ${a.code ?? ''} user ${String(s?.user)}`); continue }
