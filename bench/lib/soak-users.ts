@@ -6,7 +6,7 @@
  * acknowledged write is seen when it happens, not only at the end. Bounded by time and count.
  */
 import http from 'node:http'
-import { sleep } from '@nodecat/testkit'
+import { seededRandom, sleep } from '@nodecat/testkit'
 
 export type Action = 'login' | 'count' | 'cart' | 'read' | 'logout'
 
@@ -54,18 +54,6 @@ export interface LoadStats {
 
 interface Shown { user: string | null, count: number, cart: string[] }
 interface Answer { status: number, state: Shown | null, cause: string | null }
-
-/** mulberry32: a small seeded PRNG, so a run's mix of actions can be repeated */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 class User {
   readonly name: string
@@ -141,7 +129,7 @@ export class SoakLoad {
   }
 
   async #slot (slot: number): Promise<void> {
-    const random = prng(this.#o.seed * 1000 + slot)
+    const random = seededRandom(this.#o.seed * 1000 + slot)
     for (let generation = 1; this.#more(); generation++) {
       const u = new User(`s${slot}g${generation}`)
       this.stats.usersStarted++

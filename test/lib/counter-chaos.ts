@@ -19,6 +19,8 @@
  */
 import { sleep } from '@nodecat/testkit'
 
+import { seededRandom } from '@nodecat/testkit'
+
 export interface ChaosNode {
   readonly route: string
   /** the process runs */
@@ -87,18 +89,6 @@ export interface ChaosReport {
   impossible: string[]
 }
 
-/** small deterministic PRNG (mulberry32) so a failing run can be replayed with its seed */
-function random (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 async function waitAllReady (nodes: ChaosNode[], timeoutMs: number): Promise<string[]> {
   const until = Date.now() + timeoutMs
   let notReady: string[] = []
@@ -117,7 +107,7 @@ export async function runCounterChaos (o: ChaosOptions): Promise<ChaosReport> {
   const killEveryMs = o.killEveryMs ?? 3000
   const restartAfterMs = o.restartAfterMs ?? 1500
   const maxRequests = o.maxRequests ?? 5000
-  const rnd = random(o.seed ?? 1)
+  const rnd = seededRandom(o.seed ?? 1)
   const t0 = Date.now()
   const clients: ChaosClient[] = Array.from({ length: o.clients ?? 8 }, (_, i) => ({
     name: `chaos${i + 1}`, cookie: null, acked: 0, attempts: 0, failed: [], freshSessions: [], regressions: [], finalCount: null, finalUser: null

@@ -12,3 +12,4 @@ export { probeNodeArgs, probeEnv, probeStdio, readProbe, lastSample, PROBE_FD } 
 export type { ProbeSample } from './process-probe.js'
 export { procMemory, openFds, type ProcMemory } from './proc-stats.js'
 export { createLabNet, labNetUnavailable, type LabNet, type LabNetOptions, type LabHost, type LabNetHostProbe } from './lab-net.js'
+export { seededRandom } from './prng.js'
