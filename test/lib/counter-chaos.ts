@@ -17,9 +17,8 @@
  * The harness never kills the last ready node other than the victim: with every copy gone, a loss
  * is the test's doing, not the cluster's. It reads readiness from the nodes themselves.
  */
-import { sleep } from '@nodecat/testkit'
+import { seededRandom, sleep } from '@nodecat/testkit'
 
-import { seededRandom } from '@nodecat/testkit'
 
 export interface ChaosNode {
   readonly route: string
