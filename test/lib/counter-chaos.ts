@@ -19,7 +19,6 @@
  */
 import { seededRandom, sleep } from '@nodecat/testkit'
 
-
 export interface ChaosNode {
   readonly route: string
   /** the process runs */
