@@ -7,10 +7,9 @@ cd "$(dirname "$0")/.."
 # what eslint checks (package.json's lint script lists the same paths)
 LINT_PATHS="packages/*/src packages/*/test test bench demo scripts"
 # The least share of lines in packages/*/src a whole run must cover (the run prints its figure).
-# Issue 13 asks for 85; 81 is what a subset measured on a loaded shared machine (81.64 %: the balancer
-# CLI, tribes channel, protocol and fastify tests), rounded down. Raise it to the figure of the first
-# full run, and towards 85 as tests are added.
-COVERAGE_FLOOR_LINES=81
+# Issue 13 asks for 85; the first full run (CI's command on a clean clone, 2026-12-07) measured
+# 98.35 % (14199 of 14437 lines).
+COVERAGE_FLOOR_LINES=85
 echo "== build (tsc -b)"
 npx tsc -b || { echo "0 passed, 1 failed"; exit 1; }
 echo "== typecheck sources and tests"
