@@ -64,22 +64,25 @@ export class RequestPrepare {
 
   prepare (candidateIds: readonly string[]): Promise<void> | null {
     const h = this.#host
-    if (!h.canFetch()) return null
+    if (!Array.isArray(candidateIds)) return null
     const suspect = this.suspected
     let waits: Array<Promise<void>> | null = null
-    for (const candidate of Array.isArray(candidateIds) ? candidateIds : []) {
+    // why lazily: the common request (no id, or a held session of this node) needs no peer list
+    let can: boolean | undefined
+    const fetching = (): boolean => (can ??= h.canFetch())
+    for (const candidate of candidateIds) {
       const parsed = parseSessionId(candidate)
       if (!parsed) continue
       if (h.table.has(parsed.base)) {
         // why: a failover, or copies that may be stale: check with the peers before the binder
         // makes it ours and the next write builds on an old copy
-        if (suspect || parsed.route !== h.route) {
+        if ((suspect || parsed.route !== h.route) && fetching()) {
           const check = h.fetch.fetch(candidate, parsed.base)
           ;(waits ??= []).push(suspect ? check.then((outcome) => this.#confirmed(outcome, candidate)) : check.then(() => {}))
         }
         break // why: the first id naming a held session wins; later ones do not matter
       }
-      if (h.table.removedRecently(parsed.base)) continue
+      if (h.table.removedRecently(parsed.base) || !fetching()) continue
       ;(waits ??= []).push(h.fetch.fetch(candidate, parsed.base).then(() => {}))
     }
     if (waits === null) return null
