@@ -5,8 +5,8 @@
  * timer runs; so the watch measures, at each request, how long ago its ticker last ran. A request
  * handled after a stall longer than STALL_MS is refused unprocessed (503, `x-nodecat-draining:
  * stalled`): its client was answered with a timeout already, and running it would write over a
- * newer copy. The node's copies are then checked with the peers before they are served for a
- * while (SessionManager.suspect).
+ * newer copy. Whichever sees the stall first, a request or the ticker, the node's copies are then
+ * checked with the peers before they are served for a while (SessionManager.suspect).
  */
 import type http from 'node:http'
 import { NOT_PROCESSED_HEADER } from '../http/errors.js'
@@ -24,7 +24,13 @@ export class StallWatch {
 
   constructor (onStall: (ms: number) => void) {
     this.#onStall = onStall
-    this.#timer = setInterval(() => { this.#lastTick = performance.now() }, TICK_MS)
+    this.#timer = setInterval(() => {
+      // why here too: a request that arrives after the first tick passes the check in refuse(),
+      // but the copies it would use are as suspect as those of a request that waited
+      const now = performance.now()
+      if (now - this.#lastTick > STALL_MS) this.#onStall(now - this.#lastTick)
+      this.#lastTick = now
+    }, TICK_MS)
     this.#timer.unref()
   }
 
