@@ -74,10 +74,8 @@ for (let run = 1; run <= RUNS; run++) {
         const code = a.code ?? null
         return { status: a.status, cookie: a.cookie, body: typeof a.body === 'object' ? a.body : null, error: a.status >= 400 ? (code ?? String(a.body ?? a.error)) : a.error }
       },
-      clients: 8,
+      // the scenario is runCounterChaos's default: 8 clients, a kill every 3 s, restart 1.5 s later
       durationMs: DURATION,
-      killEveryMs: 3000,
-      restartAfterMs: 1500,
       seed: SEED + run,
       log: (line) => t.comment(line)
     })

@@ -55,10 +55,8 @@ for (const [i, mode] of MODES.entries()) {
     const report = await runCounterChaos({
       nodes: c.nodes.map(chaosNode),
       request: async (method, path, cookie, form) => await httpRequest(c.balancerUrl, method, path, cookie, form),
-      clients: 8,
+      // the scenario is runCounterChaos's default: 8 clients, a kill every 3 s, restart 1.5 s later
       durationMs: DURATION,
-      killEveryMs: 3000,
-      restartAfterMs: 1500,
       seed: SEED + run,
       log: (line) => t.comment(line)
     })
