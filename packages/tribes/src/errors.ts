@@ -58,6 +58,17 @@ export class TribesOptionError extends TribesError {
   }
 }
 
+/**
+ * True when a send failed because the member's address refused the connection (ECONNREFUSED): no
+ * receiver runs there, so the process is gone and holds nothing. Unlike a timeout, which a frozen
+ * process or a partition gives as well, this is proof; callers may count such a member as one
+ * that answered "nothing here".
+ */
+export function isRefused (err: unknown): boolean {
+  if (!(err instanceof TribesError) || err.code !== 'TRIBES_ERR_CONNECT') return false
+  return (err.cause as { code?: unknown } | undefined)?.code === 'ECONNREFUSED'
+}
+
 /** Builders for each coded error, so call sites read as the cluster's words. */
 export const errors = {
   memberMalformed: (why: string) =>

@@ -6,7 +6,7 @@ export { validators, type Validators, type OptionErrorFactory } from './validate
 // channel, options, transport codecs and the cluster key (frame/transport/channel part)
 export { createChannel } from './channel.js'
 export { DEFAULTS as CHANNEL_DEFAULTS, resolveChannelOptions, isLoopback, type ChannelOptions, type MembershipOptions, type ResolvedChannelOptions } from './options.js'
-export { errors } from './errors.js'
+export { errors, isRefused } from './errors.js'
 export {
   FrameParser, encodeFrame, ACK_FRAME, FAIL_ACK_FRAME, FRAME_START, FRAME_END, FRAME_OVERHEAD, isAck, isFailAck, type FrameParserOptions
 } from './codec/frame.js'

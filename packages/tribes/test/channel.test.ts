@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap'
 import crypto from 'node:crypto'
 import type { Channel, ChannelOptions, Member, DisappearReason } from '../src/index.js'
-import { createChannel, generateKey } from '../src/index.js'
+import { createChannel, generateKey, errors, isRefused } from '../src/index.js'
 import { freePorts, freePort } from '../../../test/lib/ports.js'
 import { waitUntil, sleep } from '@nodecat/testkit'
 
@@ -151,7 +151,12 @@ t.test('send to a dead member gives TRIBES_ERR_CONNECT in its result', async (t)
   t.same(r.delivered, [])
   t.equal(r.failed[0]!.member, ghost)
   t.equal(r.failed[0]!.error.code, 'TRIBES_ERR_CONNECT')
+  t.ok(isRefused(r.failed[0]!.error), 'refused: proof that no receiver runs there')
   t.equal(a!.ch.stats().sendFailures, 1)
+  // what is not proof: a connect that timed out (a partition), an ack that never came (a frozen process)
+  t.notOk(isRefused(errors.connect(ghost.id, Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' }))), 'a timed-out connect is not')
+  t.notOk(isRefused(errors.sendTimeout(ghost.id, 3000)), 'a send timeout is not')
+  t.notOk(isRefused(Object.assign(new Error('x'), { code: 'TRIBES_ERR_CONNECT', cause: { code: 'ECONNREFUSED' } })), 'only a TribesError counts')
 })
 
 t.test('options: insecure address, bad values named, start twice', async (t) => {

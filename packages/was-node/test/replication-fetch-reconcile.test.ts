@@ -188,3 +188,35 @@ t.test('while its copies are suspect, a node serves a held session only once a p
   hub.filter = (m) => m.t === 'session-request' ? 'drop' : 'deliver'
   await t.rejects(b.manager.prepare([own])!, { code: 'WAS_ERR_SESSION_UNVERIFIED', statusCode: 503, unprocessed: 'unverified' })
 })
+
+t.test('a peer that refuses the connection (its process is gone) counts as an answer: a suspect node serves what it holds, or a newer copy another peer has', async (t) => {
+  const hub = new FakeHub()
+  const a = await startNode(t, hub, 'n1')
+  // why a long fetch timeout: were the refusal not counted, the request would wait it out and be refused
+  const b = await startNode(t, hub, 'n2', { sessionFetchTimeout: 60_000 })
+  const c = await startNode(t, hub, 'n3')
+  const s = await request(a, [], (x) => { x.set('count', 1) })
+  await hub.settle()
+  const own = s.id!.replace(/\.n1$/, '.n2')
+  b.manager.suspect('test', 600_000)
+  // a was SIGKILLed a moment ago: b still lists it, but its address refuses; c answers
+  hub.filter = (m, _from, to) => m.t === 'session-request' && to === a.channel ? 'refuse' : 'deliver'
+  let seen: unknown
+  await viaPrepare(b, [own], (x) => { seen = x.get('count') })
+  t.equal(seen, 1, 'served, checked with the peer that answered')
+  const before = b.manager.stats().fetch
+  // c's copy is newer (b missed the change); a refuses: the newer copy wins
+  hub.filter = (m, _from, to) => (m.t === 'delta' && to === b.channel) ? 'drop' : 'deliver'
+  await request(c, [s.id!], (x) => { x.set('count', 2) })
+  await hub.settle()
+  hub.filter = (m, _from, to) => m.t === 'session-request' && to === a.channel ? 'refuse' : 'deliver'
+  await viaPrepare(b, [own], (x) => { seen = x.get('count') })
+  t.equal(seen, 2, 'the newer copy of the peer that answered is served')
+  // every peer refuses: nobody running holds a newer copy, so b's own is the cluster's best
+  hub.filter = (m) => m.t === 'session-request' ? 'refuse' : 'deliver'
+  await viaPrepare(b, [own], (x) => { seen = x.get('count') })
+  t.equal(seen, 2, 'with every peer gone, the node serves its own copy instead of refusing the user')
+  const after = b.manager.stats().fetch
+  t.equal(after.timedOut, before.timedOut, 'no fetch waited out its timeout')
+  t.equal(after.timedOut, 0, 'none at all')
+})

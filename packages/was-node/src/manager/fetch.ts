@@ -20,8 +20,11 @@ export interface FetchHost {
   running (): boolean
   /** a fresh request number (shared with the held-delta fetches) */
   nextReq (): number
-  /** send session-request { id, req } to one member */
-  ask (member: Member, id: string, req: number): void
+  /**
+   * send session-request { id, req } to one member; resolves true when the member is shown not to
+   * run (it refused the connection), which counts as its answer "nothing here"
+   */
+  ask (member: Member, id: string, req: number): Promise<boolean>
   /** a copy arrived: install it if it is newer than what is held */
   install (session: FullSession, from: Member): void
 }
@@ -109,7 +112,7 @@ export class SessionFetch {
       const req = this.#host.nextReq()
       p.reqs.push(req)
       this.#byReq.set(req, p)
-      this.#host.ask(member, id, req)
+      void this.#host.ask(member, id, req).then((gone) => { if (gone) this.answered(req, base, null, null, member) }, () => {})
     }
     return done
   }

@@ -25,8 +25,8 @@ export interface HeldHost {
   running (): boolean
   /** a fresh request number, never 0 (0 marks an unsolicited session-full: a pushed winner) */
   nextReq (): number
-  /** send session-request { id, req } to one member */
-  ask (member: Member, id: string, req: number): void
+  /** send session-request { id, req } to one member; true when it refused (runs no longer: holds nothing) */
+  ask (member: Member, id: string, req: number): Promise<boolean>
   /** a held delta refused because the bounds are reached */
   overflow (d: Held): void
   /** held deltas given up (nobody has the session, or the gap stays open) */
@@ -130,7 +130,7 @@ export class HeldDeltas {
     const req = this.#host.nextReq()
     const timer = setTimeout(() => { this.#requests.delete(req); this.#askNext(base, id, candidates) }, this.#requestTimeout)
     this.#requests.set(req, { base, id, candidates, timer })
-    this.#host.ask(member, id, req)
+    void this.#host.ask(member, id, req).then((gone) => { if (gone) this.answered(req, base, false) }, () => {})
   }
 
   /**

@@ -11,6 +11,7 @@ import type { FullSession, SessionMessage } from './messages.js'
 import type { SessionManagerStats } from './stats.js'
 import type { ReplicationStrategy } from './replication-strategy.js'
 import { actionToTuple, message, toFull, toTuple } from './messages.js'
+import { isRefused } from '@nodecat/tribes'
 
 export type SendMode = 'async' | 'sync'
 
@@ -102,9 +103,16 @@ export class Replicator {
     return this.send(expiredMessage(`${base}.${route}`, { version: 0, at, route }, 'invalidated'), [to], mode)
   }
 
-  /** ask one member for a whole session (answered by a session-full with the same req) */
-  ask (member: Member, id: string, req: number): Promise<SendResult | null> {
-    return this.send(message({ t: 'session-request', id, req }), [member], 'async')
+  /**
+   * Ask one member for a whole session (answered by a session-full with the same req). Resolves
+   * true when the member is shown not to run (its address refused the connection: it holds
+   * nothing). why acknowledged, not async: an async send to a dead member looks delivered, and
+   * the asker would wait out its timeout for an answer that cannot come (a node that resumed from
+   * a stall, whose one peer was then SIGKILLed, refused its users until the timeout).
+   */
+  async ask (member: Member, id: string, req: number): Promise<boolean> {
+    const result = await this.send(message({ t: 'session-request', id, req }), [member], 'sync')
+    return result !== null && result.failed.some((f) => isRefused(f.error))
   }
 
   /** answer a session-request: our copy, or null when this node has none */

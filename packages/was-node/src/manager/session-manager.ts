@@ -102,7 +102,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#expiry = new Expiry(ctx)
     const receiver = this.#receiver = new ReplicationReceiver(ctx, () => ({ expiry: this.#expiry, held: this.#held, fetch: this.#fetch, reconciler: this.#reconciler, transfer: this.#transfer }))
     const nextReq = (): number => this.#nextReq++
-    const ask = (member: Member, id: string, req: number): void => { void replicator.ask(member, id, req) }
+    const ask = async (member: Member, id: string, req: number): Promise<boolean> => await replicator.ask(member, id, req)
     const fetchFrom = (id: string): Member[] => strategy.fetchFrom(id, replicator.peers())
     this.#fetch = new SessionFetch({ peers: fetchFrom, running, nextReq, ask, install: (f, from) => receiver.installFull(f, 'session-full', from) },
       { timeout: opts.sessionFetchTimeout, maxInFlight: 1000, missMemory: 5000 })

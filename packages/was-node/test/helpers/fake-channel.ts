@@ -9,10 +9,12 @@ import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { Packr } from 'msgpackr'
 import type { Channel, ChannelEvents, ChannelStats, Member, MessageHandler, ReceiverState, SendOptions, SendResult, SendFailure } from '@nodecat/tribes'
+import { errors } from '@nodecat/tribes'
 
 const packr = new Packr({ useRecords: false })
 
-export type FilterVerdict = 'deliver' | 'drop' | 'hold'
+/** refuse: the receiver's address refused the connection, as when its process was killed */
+export type FilterVerdict = 'deliver' | 'drop' | 'hold' | 'refuse'
 export type HubFilter = (message: any, from: FakeChannel, to: FakeChannel) => FilterVerdict
 
 interface HeldMessage { bytes: Uint8Array, from: FakeChannel, to: FakeChannel }
@@ -147,6 +149,13 @@ export class FakeChannel extends EventEmitter<ChannelEvents> implements Channel 
       this.#stats.bytesSent += bytes.length
       const verdict = this.hub.filter?.(packr.unpack(bytes), this, to) ?? 'deliver'
       if (verdict === 'drop') { delivered.push(member); continue }
+      if (verdict === 'refuse') {
+        // why a real tribes error: callers tell a refused connect from a timeout by its cause
+        const error = mode === 'async' ? null : errors.connect(`127.0.0.1:${member.port}`, Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))
+        if (error === null) delivered.push(member)
+        else { failed.push({ member, error }); this.#stats.sendFailures++ }
+        continue
+      }
       if (verdict === 'hold') { this.hub.heldMessages.push({ bytes, from: this, to }); delivered.push(member); continue }
       const done = this.deliverNow(bytes, to)
       if (mode === 'async') { delivered.push(member); continue }
