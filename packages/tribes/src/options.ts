@@ -11,6 +11,7 @@ import { TribesOptionError, errors } from './errors.js'
 import { validators } from './validate.js'
 import { parseKey, readKeyFile } from './crypto/keyring.js'
 import type { MemberMeta, MemberRole, SendMode } from './types.js'
+import { validateMeta } from './codec/member-payload.js'
 
 const v = validators((message) => new TribesOptionError(message))
 
@@ -225,6 +226,10 @@ export function resolveChannelOptions (input: ChannelOptions = {}): ResolvedChan
   const meta: MemberMeta = { protocol: PROTOCOL_VERSION, role: v.oneOf(metaIn.role ?? 'node', 'meta.role', ROLES) }
   if (metaIn.route !== undefined) meta.route = v.string(metaIn.route, 'meta.route', JVM_ROUTE_PATTERN, 'letters, digits, "_" or "-" (1-64)')
   if (metaIn.http !== undefined) meta.http = v.string(metaIn.http, 'meta.http', /^https?:\/\/\S+$/, 'an http(s) URL')
+  if (metaIn.host !== undefined) meta.host = v.string(metaIn.host, 'meta.host', /^[\x21-\x7e]{1,255}$/, '1..255 printable characters without spaces')
+  if (metaIn.props !== undefined) {
+    try { meta.props = validateMeta({ protocol: 0, role: 'node', props: metaIn.props }).props! } catch (err) { v.fail('meta.props', (err as Error).message.replace(/^.*?: /, ''), metaIn.props) }
+  }
 
   if (o.key !== undefined && o.keyFile !== undefined) v.fail('keyFile', 'unset when key is set (give one of them)', o.keyFile)
   const key = o.key !== undefined ? parseKey(o.key, 'key') : o.keyFile !== undefined ? readKeyFile(v.string(o.keyFile, 'keyFile')) : undefined

@@ -20,6 +20,13 @@ export interface MemberMeta {
   route?: string
   /** base URL of the member's HTTP service ("http://10.0.0.11:8080"), for nodes */
   http?: string
+  /**
+   * the machine this member runs on (machine id or host name): members with the same host share
+   * one machine, so they fail together (a placement that must survive a lost machine spreads over hosts)
+   */
+  host?: string
+  /** small named settings the application layer advertises (at most 16, names and values short text) */
+  props?: Record<string, string>
 }
 
 export interface Member {

@@ -35,6 +35,15 @@ t.test('metadata round-trips; unknown extra keys are ignored', async (t) => {
   t.throws(() => validateMeta({ protocol: -1, role: 'node' }), { code: 'TRIBES_ERR_MEMBER_PAYLOAD' })
   t.throws(() => validateMeta({ protocol: 1, role: 'node', route: 5 }), { code: 'TRIBES_ERR_MEMBER_PAYLOAD' })
   t.throws(() => validateMeta({ protocol: 1, role: 'node', http: 'x'.repeat(2000) }), { code: 'TRIBES_ERR_MEMBER_PAYLOAD' })
+  // host identity and the application's props
+  const full = { protocol: 1, role: 'node' as const, route: 'pi1-0', http: 'http://10.0.0.1:8080', host: 'pi1', props: { manager: 'backup', backups: '1' } }
+  t.same(decodePayload(encodePayload(full)), { kind: 'nodecat', meta: full, tag: null, tagOffset: 6 }, 'host and props round-trip')
+  t.throws(() => validateMeta({ protocol: 1, role: 'node', host: '' }), { code: 'TRIBES_ERR_MEMBER_PAYLOAD' }, 'empty host')
+  t.throws(() => validateMeta({ protocol: 1, role: 'node', props: ['a'] }), { code: 'TRIBES_ERR_MEMBER_PAYLOAD' }, 'props must be a map')
+  t.throws(() => validateMeta({ protocol: 1, role: 'node', props: { manager: 5 } }), { code: 'TRIBES_ERR_MEMBER_PAYLOAD' }, 'prop values are text')
+  t.throws(() => validateMeta({ protocol: 1, role: 'node', props: { ['__proto__']: 'x' } }), { code: 'TRIBES_ERR_MEMBER_PAYLOAD' }, 'names start with a letter')
+  t.throws(() => validateMeta({ protocol: 1, role: 'node', props: { a: 'x'.repeat(129) } }), { code: 'TRIBES_ERR_MEMBER_PAYLOAD' }, 'values are short')
+  t.throws(() => validateMeta({ protocol: 1, role: 'node', props: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`p${i}`, 'x'])) }), { code: 'TRIBES_ERR_MEMBER_PAYLOAD' }, 'at most 16')
 })
 
 t.test('Tomcat\'s empty payload and the probe\'s "probe" payload are foreign', async (t) => {

@@ -1,12 +1,13 @@
 import t from 'tap'
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import os, { tmpdir } from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
 import { resolveNodeOptions, sendModeOf, NODE_DEFAULTS } from '../src/service/options.js'
 import { gatherOptions, parseArgs, fromEnv, helpText, FLAGS, envName } from '../src/service/sources.js'
 import { channelOptionsOf } from '../src/service/channel-options.js'
 import { advertisedHttpUrl } from '../src/service/advertise.js'
+import { defaultHostId, usableCores } from '../src/service/host.js'
 
 t.test('defaults follow Tomcat where the concept is the same', async (t) => {
   const o = resolveNodeOptions({})
@@ -23,6 +24,11 @@ t.test('defaults follow Tomcat where the concept is the same', async (t) => {
   t.equal(o.cookie.name, 'JSESSIONID')
   t.equal(o.trustProxy, false)
   t.equal(o.insecure, false)
+  t.equal(o.workers, 1, 'one member per command unless --workers')
+  t.equal(o.manager, 'delta', 'DeltaManager unless --manager backup')
+  t.equal(o.backups, 1)
+  t.match(o.hostId, /^\S{1,255}$/, 'the host id defaults to the machine id or host name')
+  t.ok(resolveNodeOptions({ workers: 'auto' }).workers >= 1, 'workers auto: the usable cores')
   t.ok(new RegExp(o.replicationFilter!).test('/a/b.css'))
   t.same(resolveNodeOptions(o), o, 'resolving twice changes nothing')
   t.equal(NODE_DEFAULTS.membership.frequency, 500)
@@ -61,6 +67,11 @@ t.test('every bad option is named in the message', async (t) => {
     [{ insecure: 'maybe' }, /^insecure /],
     [{ shutdownTimeout: -1 }, /^shutdownTimeout /],
     [{ log: { level: 'loud' } }, /^log\.level /],
+    [{ workers: 0 }, /^workers /],
+    [{ workers: 'many' }, /^workers /],
+    [{ hostId: 'a b' }, /^hostId /],
+    [{ manager: 'lazy' }, /^manager /],
+    [{ backups: 0 }, /^backups /],
     [{ colour: 'blue' }, /^options\.colour /]
   ]
   for (const [input, message] of cases) {
@@ -113,7 +124,9 @@ t.test('the service options map onto the tribes channel options', async (t) => {
   t.equal(c.address, '127.0.0.1')
   t.equal(c.port, 4010)
   t.equal(c.domain, 'shop')
-  t.same(c.meta, { role: 'node', route: 'n1', http: 'http://127.0.0.1:8081' })
+  t.same(c.meta, { role: 'node', route: 'n1', http: 'http://127.0.0.1:8081', host: o.hostId, props: { manager: 'delta' } })
+  const b = channelOptionsOf(resolveNodeOptions({ jvmRoute: 'n1', hostId: 'pi1', manager: 'backup', backups: 2 }), 'http://127.0.0.1:8081', pino({ level: 'silent' }))
+  t.same(b.meta, { role: 'node', route: 'n1', http: 'http://127.0.0.1:8081', host: 'pi1', props: { manager: 'backup', backups: '2' } }, 'the host id and the manager are advertised')
   t.equal(c.membership.type, 'static')
   t.same(c.membership.members, ['127.0.0.1:4011'])
   t.equal(c.sendMode, 'sync')
@@ -130,4 +143,15 @@ t.test('the advertised HTTP URL is reachable even for a wildcard listen', async 
   t.equal(advertisedHttpUrl({ address: '0.0.0.0', family: 'IPv4', port: 8081 }, o), 'http://127.0.0.5:8081', 'wildcard: the receiver address')
   t.equal(advertisedHttpUrl({ address: '::1', family: 'IPv6', port: 8081 }, o), 'http://[::1]:8081')
   t.match(advertisedHttpUrl({ address: '::', family: 'IPv6', port: 1 }, resolveNodeOptions({})), /^http:\/\/[^/]+:1$/, 'auto receiver: some interface address')
+})
+
+t.test('host identity and usable cores', async (t) => {
+  const files = (map: Record<string, string>) => (f: string) => { if (f in map) return map[f]!; throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' }) }
+  t.equal(defaultHostId(files({ '/etc/machine-id': '0123456789abcdef0123456789abcdef\n' })), '0123456789abcdef0123456789abcdef', 'the machine id')
+  t.equal(defaultHostId(files({ '/etc/machine-id': 'garbage' })), os.hostname(), 'else the host name')
+  t.equal(usableCores(files({}), 4), 4, 'no cgroup file: the affinity count')
+  t.equal(usableCores(files({ '/sys/fs/cgroup/cpu.max': 'max 100000\n' }), 4), 4, 'no quota')
+  t.equal(usableCores(files({ '/sys/fs/cgroup/cpu.max': '150000 100000\n' }), 4), 2, 'a 1.5-core quota rounds up to 2')
+  t.equal(usableCores(files({ '/sys/fs/cgroup/cpu.max': '50000 100000\n' }), 4), 1, 'at least one')
+  t.equal(usableCores(files({ '/sys/fs/cgroup/cpu.max': '800000 100000\n' }), 2), 2, 'a quota above the cores changes nothing')
 })

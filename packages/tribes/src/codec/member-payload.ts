@@ -50,6 +50,24 @@ export function isNodecatPayload (payload: Uint8Array): boolean {
   return true
 }
 
+const PROP_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,31}$/
+const MAX_PROPS = 16
+const MAX_PROP_VALUE = 128
+
+function validateProps (value: unknown): Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw payloadError('props is not a map')
+  const entries = Object.entries(value)
+  if (entries.length > MAX_PROPS) throw payloadError(`props has ${entries.length} entries, at most ${MAX_PROPS} are allowed`)
+  // names start with a letter (PROP_NAME), so "__proto__" cannot be one
+  const out: Record<string, string> = {}
+  for (const [k, x] of entries) {
+    if (!PROP_NAME.test(k)) throw payloadError(`props name ${JSON.stringify(k).slice(0, 40)} is not 1..32 letters, digits, _ or -`)
+    if (typeof x !== 'string' || x.length > MAX_PROP_VALUE) throw payloadError(`props.${k} is not a string of at most ${MAX_PROP_VALUE} characters`)
+    out[k] = x
+  }
+  return out
+}
+
 /** Check the metadata shape; unknown extra keys are ignored (newer members may add some). */
 export function validateMeta (value: unknown): MemberMeta {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw payloadError('metadata is not a map')
@@ -65,6 +83,11 @@ export function validateMeta (value: unknown): MemberMeta {
     if (typeof v.http !== 'string' || v.http.length > 1024) throw payloadError('http is not a string of at most 1024 characters')
     meta.http = v.http
   }
+  if (v.host !== undefined && v.host !== null) {
+    if (typeof v.host !== 'string' || v.host.length === 0 || v.host.length > 255) throw payloadError('host is not a string of 1..255 characters')
+    meta.host = v.host
+  }
+  if (v.props !== undefined && v.props !== null) meta.props = validateProps(v.props)
   return meta
 }
 

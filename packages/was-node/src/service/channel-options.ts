@@ -40,7 +40,7 @@ export function channelOptionsOf (o: ResolvedNodeOptions, httpUrl: string, logge
     port: o.receiver.port,
     autoBind: o.receiver.autoBind,
     domain: m.domain,
-    meta: { role: 'node', route: o.jvmRoute, http: httpUrl },
+    meta: { role: 'node', route: o.jvmRoute, http: httpUrl, host: o.hostId, props: { manager: o.manager, ...(o.manager === 'backup' ? { backups: String(o.backups) } : {}) } },
     membership: {
       type: m.type,
       address: m.address,

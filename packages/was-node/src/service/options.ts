@@ -12,6 +12,7 @@ import { WasOptionError } from '../errors.js'
 import { resolveCookieOptions, COOKIE_DEFAULTS, type CookieOptions } from '../http/cookie-options.js'
 import { DEFAULT_REPLICATION_FILTER, resolveTracking, type SessionTracking } from '../http/options.js'
 import { compileTrustProxy, type TrustProxy } from '../http/trust-proxy.js'
+import { defaultHostId, usableCores } from './host.js'
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
 
@@ -39,6 +40,14 @@ export interface ResolvedNodeOptions {
     members: string[]
   }
   receiver: { address: string, port: number, autoBind: number }
+  /** members this command runs on this machine, each with its own route, HTTP port and receiver (`auto`: usable cores) */
+  workers: number
+  /** this machine's identity in the cluster: members with the same one share a machine (default: machine id, else host name) */
+  hostId: string
+  /** 'delta' (Tomcat's DeltaManager): every change to every node; 'backup' (BackupManager): to each session's backups only */
+  manager: 'delta' | 'backup'
+  /** with manager 'backup': the members besides the primary that hold a copy of each session */
+  backups: number
   /** the channel send mode for session deltas (Tomcat channelSendOptions 8 = async, 2 = ack, 6 = sync) */
   channelSendOptions: 'async' | 'sync'
   expireSessionsOnShutdown: boolean
@@ -99,6 +108,10 @@ export const NODE_DEFAULTS = Object.freeze({
   }),
   // why 'auto': like Tomcat's receiver address="auto", the first non-internal IPv4 of this host
   receiver: Object.freeze({ address: 'auto', port: 4000, autoBind: 100 }),
+  workers: 1 as number | 'auto',
+  hostId: null as string | null,
+  manager: 'delta' as 'delta' | 'backup',
+  backups: 1,
   channelSendOptions: 8 as number | string,
   expireSessionsOnShutdown: false,
   notifyListenersOnReplication: true,
@@ -145,6 +158,12 @@ export function sendModeOf (value: unknown, name = 'channelSendOptions'): SendMo
     if (words.includes('ack') || words.includes('use_ack')) return 'ack'
   }
   return v.fail(name, '8 or "async", 2 or "ack" (use_ack), 6 or "sync" (use_ack,sync)', value)
+}
+
+/** a count of at least 1, or 'auto' (the cores this process may use) */
+function workerCount (value: unknown): number {
+  if (value === 'auto') return usableCores()
+  return v.integer(value, 'workers', 1, 256)
 }
 
 /** The session manager replicates asynchronously (8) or waits until peers applied it (6). */
@@ -237,6 +256,10 @@ export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOption
       port: v.integer(orDefault(rcv.port, D.receiver.port), 'receiver.port', 0, 65535),
       autoBind: v.integer(orDefault(rcv.autoBind, D.receiver.autoBind), 'receiver.autoBind', 1, 1000)
     },
+    workers: workerCount(orDefault(top.workers, D.workers)),
+    hostId: v.string(orDefault(top.hostId, null) ?? defaultHostId(), 'hostId', /^[\x21-\x7e]{1,255}$/, '1..255 printable characters without spaces'),
+    manager: v.oneOf(orDefault(top.manager, D.manager), 'manager', ['delta', 'backup'] as const),
+    backups: v.integer(orDefault(top.backups, D.backups), 'backups', 1, 8),
     channelSendOptions: sessionSendMode(orDefault(top.channelSendOptions, D.channelSendOptions)),
     expireSessionsOnShutdown: v.boolean(orDefault(top.expireSessionsOnShutdown, D.expireSessionsOnShutdown), 'expireSessionsOnShutdown'),
     notifyListenersOnReplication: v.boolean(orDefault(top.notifyListenersOnReplication, D.notifyListenersOnReplication), 'notifyListenersOnReplication'),
