@@ -14,3 +14,4 @@ export { pathSessionId, cookieSessionIds, readSessionIds, sessionRoutes, isSessi
 export { loggablePath } from './redact.js'
 export { hostName, listenerHostNames, checkHostHeader, HOST_NAME_PATTERN, type HostRefusal } from './host.js'
 export { duplicateHost, screenHead, type HeadRefusal } from './request-head.js'
+export { buddiesOf, placementOf, type PlacedMember } from './placement.js'
