@@ -4,12 +4,20 @@
  *               [--static 127.0.0.1:4001,127.0.0.1:4002] [--receiver 127.0.0.1:4001] ...
  * Exit codes: 0 after a clean stop (SIGTERM/SIGINT) or --help; 2 for bad usage or an invalid option
  * (the message names it); 1 when the node cannot start for another reason.
+ *
+ * With --workers n (n > 1) this process is a supervisor (service/supervisor.ts) running n workers,
+ * each this same CLI with the same argv and env plus NODECAT_WORKER_OPTIONS (its route, ports,
+ * sibling receivers and `workers: 1`, merged over everything else). A worker tells its supervisor
+ * over IPC when it started, or why it could not.
  */
 import { readFileSync } from 'node:fs'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { gatherOptions, helpText } from './service/sources.js'
-import { resolveNodeOptions } from './service/options.js'
+import { gatherOptions, helpText, merge } from './service/sources.js'
+import { resolveNodeOptions, type ResolvedNodeOptions } from './service/options.js'
 import { startNode } from './service/node.js'
+import { createServiceLogger } from './service/logger.js'
+import { planWorkers, workerOverrides } from './service/worker-plan.js'
+import { forkWorker, Supervisor, WorkerStartError, type WorkerMessage } from './service/supervisor.js'
 
 /** option-like failures: the user must change how the node is started */
 const USAGE_CODES = new Set(['WAS_ERR_INVALID_OPTION', 'TRIBES_ERR_INVALID_OPTION', 'TRIBES_ERR_KEY_INVALID', 'TRIBES_ERR_INSECURE'])
@@ -21,30 +29,87 @@ function version (): string {
   } catch { return 'unknown' }
 }
 
+/** Tell the supervisor (when there is one: this process is a worker) how the start went; bounded wait. */
+async function tellSupervisor (message: WorkerMessage): Promise<void> {
+  if (typeof process.send !== 'function' || process.connected !== true) return
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 2000)
+    try {
+      process.send!(message, undefined, {}, () => { clearTimeout(timer); resolve() })
+    } catch { clearTimeout(timer); resolve() }
+  })
+}
+
 /**
  * Parse, validate and start. Resolves with an exit code when the process should end now, or null
  * while the node runs (it exits 0 on SIGTERM/SIGINT after a graceful stop).
  */
 export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number | null> {
-  let options
+  let options: ResolvedNodeOptions
+  // a worker of a --workers supervisor: its route, ports and sibling receivers win over the rest
+  let worker: string | null = null
+  const failed = async (err: unknown, prefix: string): Promise<number> => {
+    const code = (err as { code?: string }).code ?? ''
+    const exitCode = USAGE_CODES.has(code) ? 2 : 1
+    const message = (err as Error).message
+    process.stderr.write(`nodecat-was${worker === null ? '' : `[${worker}]`}: ${prefix}${message}\n`)
+    if (worker !== null) await tellSupervisor({ type: 'nodecat-worker-failed', message, code: code === '' ? null : code, exitCode })
+    return exitCode
+  }
   try {
+    const overrides = workerOverrides(env)
+    if (overrides !== null) worker = typeof overrides.jvmRoute === 'string' ? overrides.jvmRoute : 'worker'
     const gathered = gatherOptions(argv, env)
     if (gathered.help) { process.stdout.write(helpText()); return 0 }
     if (gathered.version) { process.stdout.write(version() + '\n'); return 0 }
-    options = resolveNodeOptions(gathered.options)
+    options = resolveNodeOptions(overrides === null ? gathered.options : merge(gathered.options, overrides as Record<string, unknown>))
+    if (options.workers > 1) return await supervise(options, argv, env)
   } catch (err) {
-    process.stderr.write(`nodecat-was: ${(err as Error).message}\n(run nodecat-was --help for the options)\n`)
-    return USAGE_CODES.has((err as { code?: string }).code ?? '') ? 2 : 1
+    const code = await failed(err, '')
+    process.stderr.write('(run nodecat-was --help for the options)\n')
+    return code
   }
   try {
-    await startNode(options, { handleSignals: true })
+    if (worker !== null) {
+      // why: a worker whose supervisor is gone (killed, crashed) stops as on SIGTERM instead of running orphaned
+      process.once('disconnect', () => { process.kill(process.pid, 'SIGTERM') })
+    }
+    const node = await startNode(options, { handleSignals: true })
+    if (worker !== null) await tellSupervisor({ type: 'nodecat-worker-ready', url: node.url })
     return null
   } catch (err) {
     const code = (err as { code?: string }).code ?? ''
     // a signal during start-up: the signal handler finishes the clean stop and exits 0
     if (code === 'WAS_ERR_STOPPED') return null
-    process.stderr.write(`nodecat-was: ${USAGE_CODES.has(code) ? '' : 'cannot start: '}${(err as Error).message}\n`)
-    return USAGE_CODES.has(code) ? 2 : 1
+    return await failed(err, USAGE_CODES.has(code) ? '' : 'cannot start: ')
+  }
+}
+
+/**
+ * --workers n > 1: run the workers and serve nothing here. Resolves null once every worker started
+ * (a signal then stops them all and exits 0), or an exit code when one of them could not start.
+ */
+async function supervise (options: ResolvedNodeOptions, argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number | null> {
+  const plans = planWorkers(options)
+  const logger = createServiceLogger(options.log).child({ component: 'supervisor' })
+  const supervisor = new Supervisor({ plans, logger, shutdownTimeout: options.shutdownTimeout, spawn: forkWorker(argv, env) })
+  let signalled = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (signalled) { logger.info({ event: 'signal-ignored', signal }, `${signal}: already stopping the workers`); return }
+    signalled = true
+    supervisor.stop(signal).then(() => process.exit(0), (err: unknown) => { logger.fatal({ err }, 'stopping the workers failed'); process.exit(1) })
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  try {
+    await supervisor.start()
+    return null
+  } catch (err) {
+    if (signalled) return null
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+    process.stderr.write(`nodecat-was: ${(err as Error).message}\n`)
+    return err instanceof WorkerStartError ? err.exitCode : 1
   }
 }
 

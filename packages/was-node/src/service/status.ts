@@ -2,12 +2,15 @@
  * GET /_nodecat/status: what this node knows of the cluster, as JSON. Members (nodecat and
  * foreign), session counts, replication counters and lag, state-transfer state. Never a session
  * id or a session's contents. `?replicas=1` adds session references, stamps and a digest of every
- * copy held, to check that replicas converged.
+ * copy held, to check that replicas converged. A worker of `nodecat-was --workers n` adds `worker`:
+ * its index, its pid, and its machine's other workers (from the supervisor's NODECAT_WORKER_SIBLINGS)
+ * with whether this worker currently has each one as a cluster member.
  */
 import type { FastifyInstance } from 'fastify'
 import type { Channel, Member } from '@nodecat/tribes'
 import type { SessionManagerStats } from '../manager/stats.js'
 import { statusPage } from './status-page.js'
+import { workerSiblings, type WorkerSiblings } from './worker-plan.js'
 
 export const STATUS_PATH = '/_nodecat/status'
 
@@ -21,6 +24,28 @@ export interface StatusSource {
   replicas?: () => unknown
   /** requests to /_nodecat/* refused (Host not this node's), by code */
   pagesRefused?: () => Partial<Record<string, number>>
+  /** this worker's siblings (default: read once from NODECAT_WORKER_SIBLINGS; null when not a worker) */
+  workerSiblings?: () => WorkerSiblings | null
+}
+
+let fromEnv: { value: WorkerSiblings | null } | null = null
+const envSiblings = (): WorkerSiblings | null => (fromEnv ??= { value: workerSiblings(process.env) }).value
+
+/** the `worker` part: null for a node that is no worker of a --workers supervisor */
+function workerPart (source: StatusSource, channel: Channel | null): Record<string, unknown> | null {
+  const w = (source.workerSiblings ?? envSiblings)()
+  if (w === null) return null
+  let members: Member[] = []
+  try { members = channel?.members() ?? [] } catch {}
+  return {
+    index: w.index,
+    count: w.count,
+    pid: process.pid,
+    siblings: w.siblings.map((s) => {
+      const m = members.find((x) => x.meta?.route === s.route)
+      return { route: s.route, http: m?.meta?.http ?? s.http, member: m !== undefined }
+    })
+  }
 }
 
 function member (m: Member) {
@@ -46,6 +71,7 @@ export function statusDocument (source: StatusSource): Record<string, unknown> {
   return {
     jvmRoute: source.jvmRoute,
     http: source.httpUrl(),
+    worker: workerPart(source, channel),
     uptime: Math.round((Date.now() - source.startedAt) / 1000),
     member: channel === null ? null : (() => { try { return member(channel.local) } catch { return null } })(),
     members: channel?.members().map(member) ?? [],
