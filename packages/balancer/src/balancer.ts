@@ -48,10 +48,10 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
   const registry = new WorkerRegistry(o, logger)
   for (const w of o.workers) registry.add(w, true)
   const stats = new BalancerStats()
-  const chooser = new Chooser(registry, o)
-  const ctx: ProxyContext = { options: o, chooser, stats, logger, accessLog: o.accessLog ? logger.child({ component: 'access' }) : null, tunnels: new Set() }
   const health = o.healthCheck === false ? null : new HealthChecker(registry, o.healthCheck)
   const discovery: Discovery | null = o.channel === undefined ? null : createDiscovery(o.channel, registry, { connectionLimit: o.connectionLimit, logger, healthChecked: health !== null })
+  const chooser = new Chooser(registry, o, (route) => discovery?.adopterOf(route))
+  const ctx: ProxyContext = { options: o, chooser, stats, logger, accessLog: o.accessLog ? logger.child({ component: 'access' }) : null, tunnels: new Set() }
 
   const c = o.client
   const server = http.createServer({

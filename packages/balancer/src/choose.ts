@@ -1,6 +1,7 @@
 /**
  * Choosing a worker (mod_jk's lb algorithm): sticky to the session's route while that worker is
- * usable; otherwise its redirect, then its domain, then the best usable worker by lbfactor-weighted
+ * usable; otherwise its redirect, then the member the placement names (backup manager), then its
+ * domain, then the best usable worker by lbfactor-weighted
  * request count (`requests`) or in-flight count (`busyness`). Ties rotate.
  */
 import type { LbMethod } from './options.js'
@@ -25,9 +26,16 @@ export class Chooser {
   readonly #rules: ChooseRules
   #next = 0
 
-  constructor (registry: WorkerRegistry, rules: ChooseRules) {
+  readonly #adopterOf: (route: string) => string | undefined
+
+  /**
+   * `adopterOf`: where a route's sessions are served when its worker is unusable or gone, when
+   * the placement says so (discovery of backup-manager members); a configured redirect comes first
+   */
+  constructor (registry: WorkerRegistry, rules: ChooseRules, adopterOf: (route: string) => string | undefined = () => undefined) {
     this.#registry = registry
     this.#rules = rules
+    this.#adopterOf = adopterOf
   }
 
   /**
@@ -46,12 +54,17 @@ export class Chooser {
             const r = this.#registry.get(w.redirect)
             if (r !== undefined && r !== w && this.#stickyUsable(r, exclude, now) && !r.atLimit()) return this.#take(r, false, now)
           }
+          const adopted = this.#adopter(route, w, exclude, now)
+          if (adopted !== undefined) return this.#take(adopted, false, now)
           if (w.domain !== undefined) {
             const d = this.#best(exclude, now, w.domain)
             if (d !== undefined) return this.#take(d, false, now)
           }
           break
         }
+        // a discovered worker that is gone: its sessions' holder by the placement
+        const adopted = this.#adopter(route, undefined, exclude, now)
+        if (adopted !== undefined) return this.#take(adopted, false, now)
         // why (mod_jk): an unknown "dom.t1" may name a replication group: try domain "dom"
         const dot = route.indexOf('.')
         if (dot > 0) {
@@ -67,6 +80,13 @@ export class Chooser {
     const forced = this.#oldestError(exclude, now)
     if (forced !== undefined) return this.#take(forced, false, now)
     return NO_WORKER
+  }
+
+  #adopter (route: string, w: Worker | undefined, exclude: ReadonlySet<Worker> | null, now: number): Worker | undefined {
+    const name = this.#adopterOf(route)
+    if (name === undefined) return undefined
+    const a = this.#registry.get(name)
+    return a !== undefined && a !== w && a.activation === 'active' && this.#stickyUsable(a, exclude, now) && !a.atLimit() ? a : undefined
   }
 
   #stickyUsable (w: Worker, exclude: ReadonlySet<Worker> | null, now: number): boolean {

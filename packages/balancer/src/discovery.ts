@@ -9,6 +9,7 @@
 import type { Logger } from 'pino'
 import pino from 'pino'
 import type { Channel, Member } from '@nodecat/tribes'
+import { buddiesOf, type PlacedMember } from '@nodecat/protocol'
 import { DEFAULTS, resolveWorker } from './options.js'
 import type { WorkerRegistry } from './worker-registry.js'
 
@@ -26,6 +27,13 @@ export interface DiscoveryOptions {
 export interface Discovery {
   /** listen to the channel and take in the members it already has */
   start (): void
+  /**
+   * Where the sessions of `route` are served when its member is gone, for members that run the
+   * backup manager (`--manager backup`): the route's first buddy by the placement rule of
+   * @nodecat/protocol, computed from the members seen, as the nodes compute it. Undefined for
+   * delta-manager members (every node holds every session) and unknown routes.
+   */
+  adopterOf (route: string): string | undefined
   /** stop listening (workers stay) */
   stop (): void
   /** members ignored because their metadata did not make a usable worker */
@@ -74,17 +82,38 @@ export function createDiscovery (channel: Channel, workers: WorkerRegistry, opti
     if (!worker.isStatic) workers.remove(route)
   }
 
+  // routes seen with the backup manager: their host and backup count (bounded, oldest forgotten)
+  const placed = new Map<string, { host: string }>()
+  const notePlacement = (member: Member): void => {
+    const meta = member.meta
+    if (meta?.role !== 'node' || meta.route === undefined || meta.props?.manager !== 'backup') return
+    placed.delete(meta.route)
+    placed.set(meta.route, { host: meta.host ?? '' })
+    if (placed.size > 4096) placed.delete(placed.keys().next().value!)
+  }
+  const adopterOf = (route: string): string | undefined => {
+    const seen = placed.get(route)
+    if (seen === undefined) return undefined
+    const live: PlacedMember[] = []
+    for (const m of channel.members()) {
+      if (m.meta?.role === 'node' && m.meta.route !== undefined && m.meta.route !== route && m.meta.props?.manager === 'backup') live.push({ route: m.meta.route, host: m.meta.host ?? '' })
+    }
+    return buddiesOf(route, seen.host, live, 1)[0]?.route
+  }
+
   const onGone = (member: Member): void => gone(member)
+  const onAdded = (member: Member): void => { notePlacement(member); added(member) }
   return {
     start () {
-      channel.on('memberAdded', added)
+      channel.on('memberAdded', onAdded)
       channel.on('memberDisappeared', onGone)
-      for (const m of channel.members()) added(m)
+      for (const m of channel.members()) onAdded(m)
     },
     stop () {
-      channel.off('memberAdded', added)
+      channel.off('memberAdded', onAdded)
       channel.off('memberDisappeared', onGone)
     },
+    adopterOf,
     get ignored () { return ignored }
   }
 }

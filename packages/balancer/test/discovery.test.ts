@@ -74,6 +74,27 @@ t.test('discovery with a fake channel: nodes come and go as workers, mixed with 
   t.equal(lb.workers().find((w) => w.route === 'a')?.state, 'OK', 'the old member leaving does not touch the new one')
 })
 
+t.test('backup-manager members: a gone primary\'s users go to the member the placement names (its first buddy on another host)', async (t) => {
+  const backends: Record<string, Awaited<ReturnType<typeof startBackend>>> = {}
+  for (const r of ['a0', 'a1', 'b0', 'b1']) backends[r] = await startBackend(t, r)
+  const channel = new FakeChannel()
+  const meta = (route: string) => ({ route, http: backends[route]!.url, host: route[0]!.toUpperCase(), props: { manager: 'backup', backups: '1' } })
+  const ms = Object.fromEntries(['a0', 'a1', 'b0', 'b1'].map((r) => [r, member(r, meta(r))]))
+  for (const m of Object.values(ms)) channel.present.set(m.id, m)
+  const { base } = await startBalancer(t, { channel: channel as unknown as Channel, healthCheck: false, recoverTime: 60_000 })
+  t.equal((await call(`${base}/x`, { headers: { cookie: 'JSESSIONID=z.a0' } })).text, 'a0', 'sticky while the primary is there')
+  channel.leave(ms.a0!)
+  for (let i = 0; i < 4; i++) t.equal((await call(`${base}/x`, { headers: { cookie: 'JSESSIONID=z.a0' } })).text, 'b0', 'a0 gone: to b0, which holds the copy (not balanced at random)')
+  channel.leave(ms.b0!)
+  // both a0 and b0 gone: a0's sessions were adopted by b0, whose buddy… the rule, computed from who is left, names b1
+  t.equal((await call(`${base}/x`, { headers: { cookie: 'JSESSIONID=z.b0' } })).text, 'a1', 'b0 gone: its first buddy on the other host, a1')
+  // delta-manager members get no placement: the usual balancing
+  const d = member('d0', { route: 'd0', http: backends.a1!.url })
+  channel.join(d)
+  channel.leave(d)
+  t.equal((await call(`${base}/x`, { headers: { cookie: 'JSESSIONID=z.d0' } })).status, 200, 'an unknown delta route is balanced as before')
+})
+
 t.test('discovery with real tribes channels on 127.0.0.1 (static membership)', async (t) => {
   const node = await startBackend(t, 'n1')
   const [p1, p2] = await freePorts(2)

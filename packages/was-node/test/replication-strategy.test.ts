@@ -20,8 +20,10 @@ t.test('a manager with another strategy sends a session\'s changes only to the m
   const picked: string[] = []
   const onlyN2: ReplicationStrategy = {
     name: 'only-n2',
+    placed: false,
     targets: (change, members) => { picked.push(change.type); return members.filter((m) => m.meta?.route === 'n2') },
-    fetchFrom: (_id, members) => members
+    fetchFrom: (_id, members) => members,
+    placement: (_route, members) => ({ mine: true, others: members })
   }
   const channel = hub.channel('n1')
   await channel.start()

@@ -50,6 +50,10 @@ export interface SessionManagerOptions {
   sessionFetchTimeout?: number
   /** ms a removed session's id is remembered, so late messages cannot resurrect it */
   tombstoneTime?: number
+  /** backup manager: ms a copy this node should no longer hold is kept before it is dropped */
+  rebalanceGrace?: number
+  /** backup manager: ms between checks of the copies while members do not change */
+  rebalanceInterval?: number
   logger?: Logger
   clock?: Clock
 }
@@ -71,7 +75,9 @@ export const DEFAULTS = Object.freeze({
   gapWait: 100,
   sessionRequestTimeout: 5000,
   sessionFetchTimeout: 100,
-  tombstoneTime: 120_000
+  tombstoneTime: 120_000,
+  rebalanceGrace: 10_000,
+  rebalanceInterval: 5000
 })
 
 export interface ResolvedOptions extends Required<Omit<SessionManagerOptions, 'channel' | 'logger' | 'clock'>> {
@@ -103,6 +109,8 @@ export function resolveOptions (opts: SessionManagerOptions): ResolvedOptions {
     gapWait: v.integer(o.gapWait, 'gapWait', 0, 60_000),
     sessionRequestTimeout: v.integer(o.sessionRequestTimeout, 'sessionRequestTimeout', 10, 600_000),
     sessionFetchTimeout: v.integer(o.sessionFetchTimeout, 'sessionFetchTimeout', 0, 60_000),
-    tombstoneTime: v.integer(o.tombstoneTime, 'tombstoneTime', 0, 86_400_000)
+    tombstoneTime: v.integer(o.tombstoneTime, 'tombstoneTime', 0, 86_400_000),
+    rebalanceGrace: v.integer(o.rebalanceGrace, 'rebalanceGrace', 0, 3_600_000),
+    rebalanceInterval: v.integer(o.rebalanceInterval, 'rebalanceInterval', 100, 3_600_000)
   }
 }

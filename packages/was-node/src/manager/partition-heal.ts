@@ -49,7 +49,7 @@ export class PartitionHeal {
     let pushed = 0
     let removed = 0
     for (const rec of table.values()) {
-      if (rec.primary && (rec.lastAccessedTime >= since || rec.lastReplicated >= since)) {
+      if (rec.primary && (rec.lastAccessedTime >= since || rec.lastReplicated >= since) && replicator.belongsTo(rec, member)) {
         sends.push(replicator.pushWinner(rec, member, 'sync'))
         pushed++
       }

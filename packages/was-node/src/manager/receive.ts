@@ -110,6 +110,7 @@ export class ReplicationReceiver {
       if (verdict.lost !== null) this.#copyConflict(rec, incoming, sender, verdict.lost)
       if (verdict.install) {
         const changes = attributeChanges(rec.attributes, incoming.attributes)
+        incoming.holders = rec.holders
         table.set(incoming)
         listeners.changes(incoming.id, changes, true)
       } else if (verdict.lost === 'incoming copy lost') {
@@ -119,6 +120,8 @@ export class ReplicationReceiver {
         stats.duplicates++
       }
     }
+    const held = table.get(p.base)
+    if (held !== undefined) this.#ctx.replicator.heldBy(held, sender)
     this.#drainHeld(p.base)
   }
 
@@ -185,6 +188,7 @@ export class ReplicationReceiver {
     rec.lastReplicated = now
     rec.unsent = []
     rec.unsentBase = null
+    this.#ctx.replicator.heldBy(rec, d.sender)
     stats.deltasApplied++
     const lag = Math.max(0, this.#ctx.now() - d.to.at) // why: the writer's wall clock against ours
     stats.lag.lastMs = lag

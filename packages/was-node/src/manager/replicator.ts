@@ -50,6 +50,18 @@ export class Replicator {
     }
   }
 
+  /**
+   * Should `member` hold a copy of `rec`? Always with the delta manager; with a placed strategy
+   * only when the placement rule names it (counted among the live peers even if not heard yet).
+   */
+  belongsTo (rec: SessionRecord, member: Member): boolean {
+    const { strategy } = this.#o
+    if (!strategy.placed) return true
+    const peers = this.peers()
+    if (!peers.some((m) => m.id === member.id)) peers.push(member)
+    return strategy.placement(rec.route, peers).others.some((m) => m.id === member.id)
+  }
+
   /** a session as it travels to a peer now */
   full (rec: SessionRecord, now = this.#o.mono()): FullSession {
     return toFull(rec, now)
@@ -59,7 +71,7 @@ export class Replicator {
 
   /** a session created here */
   created (rec: SessionRecord, now: number): Promise<SendResult | null> {
-    return this.#replicate(rec.id, message({ t: 'created', s: toFull(rec, now) }))
+    return this.#replicate(rec, message({ t: 'created', s: toFull(rec, now) }))
   }
 
   /** what changed since `base`: a delta, or the whole session if peers never saw it */
@@ -68,33 +80,33 @@ export class Replicator {
     rec.unsentBase = null
     rec.lastReplicated = now
     if (base.version === 0) return await this.created(rec, now)
-    return await this.#replicate(rec.id, message({ t: 'delta', id: rec.id, from: toTuple(base), to: toTuple(rec.stamp), a: actions.map(actionToTuple) }))
+    return await this.#replicate(rec, message({ t: 'delta', id: rec.id, from: toTuple(base), to: toTuple(rec.stamp), a: actions.map(actionToTuple) }))
   }
 
   /** a read-only use (keeps the backups from expiring it) */
   accessed (rec: SessionRecord): Promise<SendResult | null> {
-    return this.#replicate(rec.id, message({ t: 'accessed', id: rec.id, at: toTuple(rec.stamp) }))
+    return this.#replicate(rec, message({ t: 'accessed', id: rec.id, at: toTuple(rec.stamp) }))
   }
 
-  /** a session took a new id (regenerated) or route (the binder) */
-  idChanged (oldId: string, newId: string): Promise<SendResult | null> {
-    return this.#replicate(newId, message({ t: 'id-changed', from: oldId, to: newId }))
+  /** a session took a new id (regenerated) or route (the binder); `rec` carries the new id */
+  idChanged (rec: SessionRecord, oldId: string): Promise<SendResult | null> {
+    return this.#replicate(rec, message({ t: 'id-changed', from: oldId, to: rec.id }))
   }
 
   /** a session held here was removed (expired or invalidated) */
   expired (rec: SessionRecord, why: 'expired' | 'invalidated'): Promise<SendResult | null> {
-    return this.#replicate(rec.id, expiredMessage(rec.id, rec.stamp, why))
+    return this.#replicate(rec, expiredMessage(rec.id, rec.stamp, why))
   }
 
   // ---- to one member -------------------------------------------------------------------------
 
   /**
    * Our copy, as an unsolicited session-full (req 0): installed only where it orders after the
-   * copy held. To one member, or to the members the strategy chooses for the session.
+   * copy held. To the given member(s), or to the members the strategy chooses for the session.
    */
-  pushWinner (rec: SessionRecord, to?: Member, mode: SendMode = 'async'): Promise<SendResult | null> {
-    const msg = message({ t: 'session-full', id: rec.id, req: 0, s: this.full(rec) })
-    return this.send(msg, to ? [to] : this.#o.strategy.targets({ id: rec.id, type: 'session-full' }, this.peers()), mode)
+  pushWinner (rec: SessionRecord, to?: Member | Member[], mode: SendMode = 'async'): Promise<SendResult | null> {
+    const targets = Array.isArray(to) ? to : to ? [to] : this.#o.strategy.targets({ id: rec.id, type: 'session-full' }, this.peers())
+    return this.#tracked(rec, targets, this.send(this.#wholeOf(rec), targets, mode))
   }
 
   /** a session removed here at `at` (a tombstone), to one member: so it cannot come back there */
@@ -117,7 +129,13 @@ export class Replicator {
 
   /** answer a session-request: our copy, or null when this node has none */
   answer (id: string, req: number, rec: SessionRecord | undefined, to: Member): Promise<SendResult | null> {
-    return this.send(message({ t: 'session-full', id, req, s: rec ? this.full(rec) : null }), [to], 'async')
+    const sent = this.send(message({ t: 'session-full', id, req, s: rec ? this.full(rec) : null }), [to], 'async')
+    return rec ? this.#tracked(rec, [to], sent) : sent
+  }
+
+  /** `member` holds a copy of `rec` (it sent us one, or a change to it) */
+  heldBy (rec: SessionRecord, member: Member | null): void {
+    if (member !== null && this.#o.strategy.placed) (rec.holders ??= new Set()).add(member.id)
   }
 
   /** the one send: counts the message, and every member it did not reach */
@@ -139,9 +157,47 @@ export class Replicator {
     }
   }
 
-  /** a change to one session, to the members the strategy chooses, in the configured send mode */
-  async #replicate (id: string, msg: SessionMessage): Promise<SendResult | null> {
-    return await this.send(msg, this.#o.strategy.targets({ id, type: msg.t }, this.peers()), this.#o.sendMode)
+  /**
+   * A change to one session, to the members the strategy chooses, in the configured send mode.
+   * With a placed strategy (backup), a target that does not hold the session yet (a new backup, a
+   * restarted one, the buddy of a node that adopted it) gets the whole session instead of the
+   * change, in the same mode: so in sync mode the answer waits until every backup holds all of it.
+   */
+  async #replicate (rec: SessionRecord, msg: SessionMessage): Promise<SendResult | null> {
+    const { strategy, sendMode } = this.#o
+    const targets = strategy.targets({ id: rec.id, type: msg.t }, this.peers())
+    if (!strategy.placed || msg.t === 'expired') return await this.send(msg, targets, sendMode)
+    if (msg.t === 'created') return await this.#tracked(rec, targets, this.send(msg, targets, sendMode))
+    const holders = rec.holders ??= new Set()
+    const lacking = targets.filter((m) => !holders.has(m.id))
+    const having = lacking.length === 0 ? targets : targets.filter((m) => holders.has(m.id))
+    if (lacking.length === 0) return await this.send(msg, having, sendMode)
+    const [a, b] = await Promise.all([
+      having.length === 0 ? null : this.send(msg, having, sendMode),
+      this.#tracked(rec, lacking, this.send(this.#wholeOf(rec), lacking, sendMode))
+    ])
+    if (a === null) return b
+    if (b === null) return a
+    return { delivered: [...a.delivered, ...b.delivered], failed: [...a.failed, ...b.failed] }
+  }
+
+  /** the whole session as an unsolicited session-full (req 0): installed where it is newer */
+  #wholeOf (rec: SessionRecord): SessionMessage {
+    return message({ t: 'session-full', id: rec.id, req: 0, s: this.full(rec) })
+  }
+
+  /**
+   * With a placed strategy, the members a whole copy goes to hold it from now on (marked at once,
+   * so a second change does not send the whole session again); one the send failed to reach does not
+   */
+  async #tracked (rec: SessionRecord, to: Member[], sent: Promise<SendResult | null>): Promise<SendResult | null> {
+    if (!this.#o.strategy.placed) return await sent
+    const holders = rec.holders ??= new Set()
+    for (const m of to) holders.add(m.id)
+    const result = await sent
+    if (result === null) for (const m of to) holders.delete(m.id)
+    else for (const f of result.failed) holders.delete(f.member.id)
+    return result
   }
 }
 

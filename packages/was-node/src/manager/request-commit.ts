@@ -103,7 +103,7 @@ export class RequestCommit {
       table.rebase(rec, s.base)
       rec.route = route
       listeners.idChanged(oldId, rec.id, false)
-      sends.push(replicator.idChanged(oldId, rec.id))
+      sends.push(replicator.idChanged(rec, oldId))
     }
     const wasPrimary = rec.primary
     rec.primary = true

@@ -46,6 +46,7 @@ import { ReplicationReceiver } from './receive.js'
 import { TransferCoordinator } from './transfer-coordinator.js'
 import { PartitionHeal } from './partition-heal.js'
 import { RequestPrepare } from './request-prepare.js'
+import { Rebalance } from './rebalance.js'
 import { inspectSession, replicaDigest, type SessionSnapshot } from './snapshot.js'
 
 /**
@@ -70,6 +71,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
   readonly #transfer: TransferCoordinator
   readonly #heal: PartitionHeal
   readonly #prepare: RequestPrepare
+  readonly #rebalance: Rebalance
   readonly #host: RequestHost
   #nextReq = 1 // why: 0 marks an unsolicited session-full (a pushed winner)
   #running = false
@@ -111,7 +113,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       sessions: () => table.records,
       removed: () => table.removedBases().map((base) => `${base}.${this.route}`),
       send: async (msg, to) => await replicator.send(msg, [to], 'sync'),
-      push: (rec, to) => { void replicator.pushWinner(rec, to) },
+      push: (rec, to) => { if (replicator.belongsTo(rec, to)) void replicator.pushWinner(rec, to) },
       removedThere: (rec) => this.#expiry.remove(rec, 'invalidated', true)
     })
     this.#held = new HeldDeltas({
@@ -134,6 +136,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     })
     this.ready = this.#transfer.ready
     this.#heal = new PartitionHeal(ctx)
+    this.#rebalance = new Rebalance(ctx, strategy, { grace: opts.rebalanceGrace, interval: opts.rebalanceInterval, settle: 250 }, (base) => this.#held.clear(base))
+    stats.manager = strategy.name
     const host = new RequestCommit(ctx, this.#expiry).host()
     this.#host = { ...host, commit: async (o) => { this.#prepare.served(); return await host.commit(o) } }
     this.#prepare = new RequestPrepare({
@@ -164,6 +168,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     }
     this.#transfer.begin(this.#replicator.peers())
     await this.ready
+    this.#rebalance.start()
+    this.#rebalance.schedule()
   }
 
   /**
@@ -180,6 +186,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#channel?.off('memberDisappeared', this.#onMemberGone)
     this.#channel?.off('memberAdded', this.#onMemberBack)
     if (this.#expiryTimer) clearInterval(this.#expiryTimer)
+    this.#rebalance.stop()
     this.#transfer.cancel()
     this.#held.clearAll()
     this.#fetch.clear()
@@ -209,7 +216,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
         rec.route = this.route
         this.#log.info({ session: sessionRef(rec.id), fromRoute: oldId.slice(oldId.indexOf('.') + 1), toRoute: this.route }, 'session moved to this node (binder): renamed')
         this.#ctx.listeners.idChanged(oldId, rec.id, false)
-        pending.push(this.#replicator.idChanged(oldId, rec.id))
+        pending.push(this.#replicator.idChanged(rec, oldId))
       }
       return new RequestSessionImpl(this.#host, { base: parsed.base, clientId: candidate, rebound: parsed.route !== this.route, pending })
     }
@@ -242,6 +249,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     s.held = this.#held.count
     s.fetch = { ...this.#fetch.stats }
     s.reconcile = { ...this.#reconciler.stats }
+    s.rebalance = { ...this.#rebalance.stats }
     return s
   }
 
@@ -271,12 +279,19 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#reconciler.forget(member)
     this.#heal.memberGone(member, reason)
     if (reason !== 'shutdown' && this.#replicator.peers().length === 0) this.#prepare.cutOff()
+    if (this.#transfer.isReady) this.#rebalance.schedule()
   }
 
   /** a member appears: one we lost is resynced (partition-heal.ts); a new one may be reconciled */
   #onMemberBack = (member: Member): void => {
     if (this.#heal.memberBack(member)) this.#prepare.rejoined(2 * this.#opts.sessionRequestTimeout)
     else this.#onMemberNew(member)
+    if (this.#transfer.isReady) this.#rebalance.schedule()
+  }
+
+  /** backup manager: check every copy against the placement now (tests, benchmarks); resolves when the pushes are acknowledged */
+  async rebalance (): Promise<void> {
+    await this.#rebalance.run()
   }
 
   /**

@@ -2,6 +2,7 @@
 import type { MessageType } from './messages.js'
 import { emptyFetchStats, type FetchStats } from './fetch.js'
 import { emptyReconcileStats, type ReconcileStats } from './reconcile.js'
+import { emptyRebalanceStats, type RebalanceStats } from './rebalance.js'
 
 export interface SessionManagerStats {
   route: string
@@ -38,6 +39,10 @@ export interface SessionManagerStats {
   fetch: FetchStats
   /** digest exchanges with members not known at start (reconcile.ts) */
   reconcile: ReconcileStats
+  /** the session manager in use: delta (every node holds every session) or backup */
+  manager: string
+  /** backup manager: copies moved to the members that should hold them (rebalance.ts) */
+  rebalance: RebalanceStats
   /** ms between a delta's stamp time on its writer and its apply here (includes clock skew between nodes) */
   lag: { lastMs: number, maxMs: number }
   /** ms the last sync-mode send waited for its peers */
@@ -68,6 +73,8 @@ export function emptyStats (route: string): SessionManagerStats {
     transfer: { state: 'idle', sessionsReceived: 0, chunksReceived: 0, sessionsSent: 0, queuedDuringTransfer: 0 },
     fetch: emptyFetchStats(),
     reconcile: emptyReconcileStats(),
+    manager: 'delta',
+    rebalance: emptyRebalanceStats(),
     lag: { lastMs: 0, maxMs: 0 },
     lastSyncWaitMs: 0
   }

@@ -138,7 +138,10 @@ export class TransferCoordinator {
   async #sendAll (xfer: number, to: Member): Promise<void> {
     const { log, stats, replicator, table, opts } = this.#ctx
     const host = { log, stats: stats.transfer, send: async (msg: SessionMessage, m: Member, mode: 'async' | 'sync') => await replicator.send(msg, [m], mode) }
-    await answerGetAll(host, xfer, to, table.records, (rec) => replicator.full(rec),
+    // why filtered: with the backup manager a starting member gets only what it should hold
+    const sessions = replicator.strategy.placed ? new Map([...table.records].filter(([, rec]) => replicator.belongsTo(rec, to))) : table.records
+    if (replicator.strategy.placed) for (const rec of sessions.values()) replicator.heldBy(rec, to)
+    await answerGetAll(host, xfer, to, sessions, (rec) => replicator.full(rec),
       { sessions: opts.transferChunkSessions, bytes: opts.transferChunkBytes })
     // why: a node that (re)starts has no tombstones; without ours, a replayed or late 'created' of
     // a session invalidated in the last tombstoneTime would re-install it there (SECURITY.md)

@@ -5,6 +5,7 @@
  */
 import { createChannel, type Channel } from '@nodecat/tribes'
 import { SessionManager } from '../manager/session-manager.js'
+import { backupStrategy, deltaStrategy } from '../manager/replication-strategy.js'
 import type { ServiceChannelOptions } from './channel-options.js'
 import type { ManagerFactoryOptions, NodeSessionManager } from './types.js'
 
@@ -25,6 +26,6 @@ export const defaultFactories = {
       expireSessionsOnShutdown: options.expireSessionsOnShutdown,
       notifyListenersOnReplication: options.notifyListenersOnReplication,
       logger
-    })
+    }, options.manager === 'backup' ? backupStrategy({ route: options.jvmRoute, host: options.hostId }, options.backups) : deltaStrategy)
   }
 }

@@ -43,6 +43,13 @@ export class SessionRecord {
   /** changes made by requests excluded from replication, sent with the next replicated delta */
   unsent: DeltaAction[] = []
   unsentBase: Stamp | null = null
+  /**
+   * member ids known to hold a copy (sent to, or heard from); used by the backup manager, which
+   * sends a member that lacks the session the whole of it instead of a delta
+   */
+  holders: Set<string> | null = null
+  /** backup manager: when this node found it should no longer hold this copy (mono ms), or null */
+  strayAt: number | null = null
 
   constructor (base: string, route: string, now: number, maxInactiveInterval: number, primary: boolean) {
     this.base = base

@@ -31,8 +31,8 @@ export class FakeHub {
   #port = 4000
 
   /** a channel for a node (role 'node', meta.route = route) or a balancer */
-  channel (route: string, role: 'node' | 'balancer' = 'node'): FakeChannel {
-    return new FakeChannel(this, route, role, this.#port++)
+  channel (route: string, role: 'node' | 'balancer' = 'node', host?: string): FakeChannel {
+    return new FakeChannel(this, route, role, this.#port++, host)
   }
 
   nextSeq (): number { return ++this.#seq }
@@ -70,11 +70,11 @@ export class FakeChannel extends EventEmitter<ChannelEvents> implements Channel 
   /** every message this channel's handlers received, decoded (for assertions) */
   readonly received: any[] = []
 
-  constructor (hub: FakeHub, route: string, role: 'node' | 'balancer', port: number) {
+  constructor (hub: FakeHub, route: string, role: 'node' | 'balancer', port: number, host?: string) {
     super()
     this.hub = hub
     const uniqueId = randomBytes(16).toString('hex')
-    this.#local = { id: `127.0.0.1:${port}/${uniqueId}`, host: '127.0.0.1', port, uniqueId, domain: '', aliveTime: 0, meta: { protocol: 1, role, route } }
+    this.#local = { id: `127.0.0.1:${port}/${uniqueId}`, host: '127.0.0.1', port, uniqueId, domain: '', aliveTime: 0, meta: { protocol: 1, role, route, ...(host === undefined ? {} : { host }) } }
   }
 
   /** aliveTime grows from the start, as a real member's does (who started first matters) */

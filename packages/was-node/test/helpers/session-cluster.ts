@@ -4,6 +4,7 @@ import pino from 'pino'
 import type { Logger } from 'pino'
 import { SessionManager } from '../../src/manager/session-manager.js'
 import type { SessionManagerOptions } from '../../src/manager/defaults.js'
+import { backupStrategy, deltaStrategy } from '../../src/manager/replication-strategy.js'
 import type { CookieAction, SessionApi } from '../../src/session/types.js'
 import { FakeHub, type FakeChannel } from './fake-channel.js'
 import { FakeClock } from './clock.js'
@@ -17,11 +18,13 @@ export function memoryLogger (): { logger: Logger, logs: any[] } {
   return { logger, logs }
 }
 
-export async function startNode (t: Test, hub: FakeHub, route: string, opts: Partial<SessionManagerOptions> = {}, clock?: FakeClock): Promise<Node> {
-  const channel = hub.channel(route)
+/** `placed`: run the backup manager on host `placed.host` with `placed.backups` copies */
+export async function startNode (t: Test, hub: FakeHub, route: string, opts: Partial<SessionManagerOptions> = {}, clock?: FakeClock, placed?: { host: string, backups: number }): Promise<Node> {
+  const channel = hub.channel(route, 'node', placed?.host)
   await channel.start()
   const { logger, logs } = memoryLogger()
-  const manager = new SessionManager({ route, channel, logger, clock, processExpiresFrequency: 0, ...opts })
+  const strategy = placed === undefined ? deltaStrategy : backupStrategy({ route, host: placed.host }, placed.backups)
+  const manager = new SessionManager({ route, channel, logger, clock, processExpiresFrequency: 0, ...opts }, strategy)
   t.teardown(async () => { await manager.stop(); await channel.stop() })
   await manager.start()
   return { route, channel, manager, logs }
