@@ -45,7 +45,8 @@ for (const setup of setups) {
     t.ok(options.keyFile, 'the example uses a cluster key')
     const channel = resolveChannelOptions({ ...channelOptionsOf(options, 'http://192.0.2.1:8080', silent), logger: silent })
     t.ok(channel.key, 'the key file was read')
-    if (setup === 'static-members') t.equal(channel.membership.members.length, 3)
+    t.ok(options.workers >= 1, 'workers auto resolves to the usable cores')
+    if (setup === 'static-members') t.equal(channel.membership.members.length, 12, 'three machines of four workers each (host:4000-4003)')
   })
 
   t.test(`${setup}/balancer.json is a valid nodecat-balancer config`, async (t) => {
@@ -59,7 +60,7 @@ for (const setup of setups) {
       t.equal(options.workers.length, 0)
     } else {
       t.equal(config!.discovery, null)
-      t.same(options.workers.map((w) => w.route), ['pi1', 'pi2', 'pi3'])
+      t.same(options.workers.map((w) => w.route), ['pi1', 'pi2', 'pi3'].flatMap((pi) => [0, 1, 2, 3].map((i) => `${pi}-${i}`)), 'every per-core worker of every Pi')
     }
   })
 }
@@ -69,6 +70,7 @@ t.test('systemd units start the built commands with their config', async (t) => 
     const text = readFileSync(path.join(deploy, 'systemd', `${unit}.service`), 'utf8')
     t.match(text, new RegExp(`^ExecStart=/usr/bin/node /opt/nodecat/${bin} --config /etc/nodecat/${config}$`, 'm'), unit)
     t.match(text, /^KillSignal=SIGTERM$/m, `${unit} stops gracefully`)
+    if (unit === 'nodecat-was') t.match(text, /^KillMode=mixed$/m, 'systemd signals the supervisor only; it forwards SIGTERM to its workers')
     t.ok(readFileSync(path.join(repoRoot, bin), 'utf8').length > 0, `${bin} exists`)
   }
 })
