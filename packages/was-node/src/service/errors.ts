@@ -13,6 +13,9 @@ export const serviceErrors = {
     new WasError('WAS_ERR_STOPPED', 'the node was stopped before it finished starting'),
   appLoad: (file: string, cause: unknown) =>
     new WasError('WAS_ERR_APP_LOAD', `app module ${file} cannot be loaded: ${cause instanceof Error ? cause.message : String(cause)}`, { cause }),
+  /** a member of the same cluster runs another session manager (or backup count) than this node */
+  managerMismatch: (mine: string, route: string, member: string, theirs: string) =>
+    new WasError('WAS_ERR_MANAGER_MISMATCH', `this node (${route}) runs the ${mine} session manager, but member ${member} of the same cluster runs ${theirs}: every node of one cluster (one --domain) needs the same --manager and --backups`),
   appShape: (file: string) =>
     new WasError('WAS_ERR_APP_SHAPE', `app module ${file} must export (default) a fastify plugin (fastify, opts) or an express app / connect handler (req, res, next)`)
 } as const

@@ -31,6 +31,7 @@ import { defaultFactories } from './wiring.js'
 import type { ManagerFactoryOptions, NodeSessionManager } from './types.js'
 import { Drain, DRAIN_TIME } from './drain.js'
 import { refuseMalformed } from './request-screen.js'
+import { managerClash, ownManager, refuseManagerClash } from './manager-check.js'
 
 export interface StartNodeDeps {
   logger?: Logger
@@ -199,6 +200,8 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     channel.on('memberAdded', (m) => {
       // why: two nodes with one route would each take the other's sessions as their own
       if (m.meta?.route === options.jvmRoute) logger.error({ event: 'duplicate-route', member: describe(m) }, `member ${m.id} uses this node's jvmRoute ${options.jvmRoute}: give every node its own --jvm-route`)
+      const clash = managerClash([m], options)
+      if (clash !== null) logger.error({ event: 'manager-mismatch', member: describe(m), theirs: clash.theirs, mine: ownManager(options) }, `member ${clash.member} runs the ${clash.theirs} session manager, this node ${ownManager(options)}: give every node of one cluster the same --manager and --backups`)
     })
     channel.on('memberDisappeared', (m, reason) => logger.debug({ event: 'member-disappeared', reason, member: describe(m) }, `member left (${reason}): ${m.meta?.route ?? m.id}`))
     channel.on('foreignMember', (m) => logger.debug({ event: 'foreign-member', member: describe(m) }, `foreign member seen (not a session peer): ${m.id}`))
@@ -210,6 +213,8 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     logger.info({ event: 'members-known', members: known.members, down: known.down, unheard: known.unheard },
       `${known.members} member(s) known at start` + (known.down.length > 0 ? `; listed but down: ${known.down.join(', ')}` : '') +
       (known.unheard.length > 0 ? `; listed, answering, but not heard: ${known.unheard.join(', ')}` : ''))
+    // why before the manager starts: a node of another manager kind must not take part at all
+    refuseManagerClash(channel.members(), options)
     deferred.attach(manager)
     await manager.start()
     readiness.sessionsReady()

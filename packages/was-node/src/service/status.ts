@@ -76,9 +76,10 @@ export function statusDocument (source: StatusSource): Record<string, unknown> {
     member: channel === null ? null : (() => { try { return member(channel.local) } catch { return null } })(),
     members: channel?.members().map(member) ?? [],
     foreignMembers: channel?.foreignMembers().map(member) ?? [],
-    sessions: s === null ? null : { count: s.sessions, primary: s.primary, backup: s.backup, expired: s.expired, rejected: s.rejected },
+    sessions: s === null ? null : { count: s.sessions, primary: s.primary, backup: s.backup, expired: s.expired, rejected: s.rejected, manager: s.manager, rebalance: s.rebalance },
     replication: {
       sent: s === null ? 0 : sum(s.sent),
+      sentByType: s?.sent ?? {},
       received: s === null ? 0 : sum(s.received),
       failed: s?.sendFailures ?? 0,
       queued: c?.queued ?? 0,
