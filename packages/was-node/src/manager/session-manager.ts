@@ -9,8 +9,9 @@
  * - session-table.ts: the sessions, tombstones and lost members;
  * - request-commit.ts: what a request changed becomes one change, stored and sent;
  * - replicator.ts: every message sent, built once, with send-failure accounting;
- * - replication-strategy.ts: who receives each change and where a missing session is fetched from
- *   (the one thing a primary/backup manager would change);
+ * - replication-strategy.ts: who receives each change, where a missing session is fetched from
+ *   and who should hold a session: every node (delta), or a primary and k buddies (backup,
+ *   Tomcat's BackupManager, with rebalance.ts moving copies when members come and go);
  * - receive.ts: the switch over incoming messages, through conflict-rules.ts (pure functions);
  * - held.ts, fetch.ts, reconcile.ts: gaps, fetch on miss, digest exchange;
  * - transfer-coordinator.ts and transfer.ts: state transfer and readiness;
