@@ -7,6 +7,8 @@
 import type { Member } from '@nodecat/tribes'
 import type { DeltaAction } from '../session/record.js'
 import type { Stamp } from '../session/stamp.js'
+import type { ManagerContext } from './context.js'
+import { sessionRef } from '../session/id.js'
 
 /** a delta waiting for a missing version or an unknown session */
 export interface Held { id: string, route: string, from: Stamp, to: Stamp, actions: DeltaAction[], sender: Member }
@@ -162,4 +164,13 @@ export class HeldDeltas {
       this.request(base, first.id, first.sender)
     }
   }
+}
+
+/** A manager's held deltas: gave-up gaps are counted and logged, the waits come from its options. */
+export function heldDeltasOf (ctx: ManagerContext, host: Pick<HeldHost, 'peers' | 'nextReq' | 'ask' | 'overflow'>): HeldDeltas {
+  const giveUp = (id: string, held: number, why: string): void => {
+    ctx.stats.gapsUnrecoverable++
+    ctx.log.warn({ session: sessionRef(id), held }, `${why}: held deltas dropped`)
+  }
+  return new HeldDeltas({ ...host, running: ctx.running, giveUp }, { gapWait: ctx.opts.gapWait, requestTimeout: ctx.opts.sessionRequestTimeout })
 }

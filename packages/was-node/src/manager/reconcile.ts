@@ -20,6 +20,7 @@ import type { Stamp } from '../session/stamp.js'
 import type { SessionMessage, StampTuple } from './messages.js'
 import { compareStamps } from '../session/stamp.js'
 import { fromTuple, message, toTuple } from './messages.js'
+import type { ManagerContext } from './context.js'
 
 type Digest = Extract<SessionMessage, { t: 'digest' }>
 
@@ -115,4 +116,21 @@ export class Reconciler {
     this.stats.sessionsPushed += pushed
     this.#host.log.info({ member: from.id, theirs: theirs.size, pushed, removed }, 'session digest compared: sent the member what it lacked')
   }
+}
+
+/**
+ * A manager's reconciler: its sessions, removals and sends come from `ctx`; a removal the member
+ * made is applied through `removedThere`. With the backup manager a member is sent only the
+ * sessions it should hold.
+ */
+export function reconcilerOf (ctx: ManagerContext, removedThere: (rec: SessionRecord) => void): Reconciler {
+  const { log, table, replicator, route } = ctx
+  return new Reconciler({
+    log,
+    sessions: () => table.records,
+    removed: () => table.removedBases().map((base) => `${base}.${route}`),
+    send: async (msg, to) => await replicator.send(msg, [to], 'sync'),
+    push: (rec, to) => { if (replicator.belongsTo(rec, to)) void replicator.pushWinner(rec, to) },
+    removedThere
+  })
 }

@@ -32,9 +32,9 @@ import { RequestSessionImpl } from '../session/request.js'
 import { parseSessionId, sessionRef } from '../session/id.js'
 import { ManagerNotRunningError } from '../session/errors.js'
 import { resolveOptions } from './defaults.js'
-import { HeldDeltas } from './held.js'
+import { heldDeltasOf, type HeldDeltas } from './held.js'
 import { SessionFetch } from './fetch.js'
-import { Reconciler } from './reconcile.js'
+import { reconcilerOf, type Reconciler } from './reconcile.js'
 import { emptyStats } from './stats.js'
 import { systemClock } from './clock.js'
 import { SessionTable } from './session-table.js'
@@ -109,25 +109,8 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     const fetchFrom = (id: string): Member[] => strategy.fetchFrom(id, replicator.peers())
     this.#fetch = new SessionFetch({ peers: fetchFrom, running, nextReq, ask, install: (f, from) => receiver.installFull(f, 'session-full', from) },
       { timeout: opts.sessionFetchTimeout, maxInFlight: 1000, missMemory: 5000 })
-    this.#reconciler = new Reconciler({
-      log,
-      sessions: () => table.records,
-      removed: () => table.removedBases().map((base) => `${base}.${this.route}`),
-      send: async (msg, to) => await replicator.send(msg, [to], 'sync'),
-      push: (rec, to) => { if (replicator.belongsTo(rec, to)) void replicator.pushWinner(rec, to) },
-      removedThere: (rec) => this.#expiry.remove(rec, 'invalidated', true)
-    })
-    this.#held = new HeldDeltas({
-      peers: fetchFrom,
-      running,
-      nextReq,
-      ask,
-      overflow: (d) => receiver.drop('hold-full', d.sender, { session: sessionRef(d.id) }),
-      giveUp: (id, held, why) => {
-        stats.gapsUnrecoverable++
-        log.warn({ session: sessionRef(id), held }, `${why}: held deltas dropped`)
-      }
-    }, { gapWait: opts.gapWait, requestTimeout: opts.sessionRequestTimeout })
+    this.#reconciler = reconcilerOf(ctx, (rec) => this.#expiry.remove(rec, 'invalidated', true))
+    this.#held = heldDeltasOf(ctx, { peers: fetchFrom, nextReq, ask, overflow: (d) => receiver.drop('hold-full', d.sender, { session: sessionRef(d.id) }) })
     this.#transfer = new TransferCoordinator(ctx, {
       localId: () => this.#channel?.local.id ?? null,
       install: (f) => receiver.installFull(f, 'transfer'),
