@@ -1,40 +1,17 @@
 /**
- * `nodecat-was --workers n` in tests: consecutive free ports (worker i takes port + i), a
- * supervisor process started with its workers' PIDs read from its log, and a teardown that stops
- * the supervisor by PID and then SIGKILLs, by PID, any worker it left running (checked to be one
- * of ours through /proc, so a reused PID is never hit).
+ * `nodecat-was --workers n` in tests: consecutive free ports (testkit's freePortRange: worker i
+ * takes port + i), a supervisor process started with its workers' PIDs read from its log, and a
+ * teardown that stops the supervisor by PID and then SIGKILLs, by PID, any worker it left running
+ * (checked to be one of ours through /proc, so a reused PID is never hit).
  */
-import net from 'node:net'
 import { readFileSync } from 'node:fs'
 import { startNode, type TestProcess } from './proc.js'
 import { HOST, SHOP_APP } from './cluster.js'
-import { sleep } from '@nodecat/testkit'
+import { sleep, freePortRange } from '@nodecat/testkit'
+
+export { freePortRange }
 
 type Teardown = { teardown: (fn: () => Promise<void> | void) => void }
-
-async function canListen (port: number): Promise<boolean> {
-  const srv = net.createServer()
-  const ok = await new Promise<boolean>((resolve) => {
-    srv.once('error', () => resolve(false))
-    srv.listen(port, HOST, () => resolve(true))
-  })
-  if (ok) await new Promise((resolve) => srv.close(resolve))
-  return ok
-}
-
-/**
- * `n` consecutive ports free on 127.0.0.1 right now (a random start between 20000 and 59000,
- * at most 200 tries). Like freePorts, nothing holds them afterwards.
- */
-export async function freePortRange (n: number): Promise<number> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 39_000)
-    let all = true
-    for (let i = 0; i < n && all; i++) all = await canListen(base + i)
-    if (all) return base
-  }
-  throw new Error(`no ${n} consecutive free ports found on ${HOST}`)
-}
 
 /** Is `pid` a running process started from a nodecat CLI (never judged by name alone: by PID, then its command line)? */
 export function isNodecatProcess (pid: number): boolean {

@@ -4,7 +4,7 @@
  * stdout is read as JSON lines that can be waited for, stopped by their PID, and private networks of
  * namespaces. Private to the repository, never published.
  */
-export { freePort, freePorts } from './ports.js'
+export { freePort, freePorts, freePortRange } from './ports.js'
 export { sleep, waitUntil, becomes, type WaitOptions } from './wait.js'
 export { JsonLines, type LogLine, type LineMatch } from './json-lines.js'
 export { spawnWatched, livePids, type WatchedProcess, type WatchedOptions, type Exit } from './watched-process.js'

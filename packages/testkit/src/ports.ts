@@ -21,3 +21,28 @@ export async function freePorts (n: number, host = '127.0.0.1'): Promise<number[
     await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))))
   }
 }
+
+async function canListen (port: number, host: string): Promise<boolean> {
+  const srv = net.createServer()
+  const ok = await new Promise<boolean>((resolve) => {
+    srv.once('error', () => resolve(false))
+    srv.listen(port, host, () => resolve(true))
+  })
+  if (ok) await new Promise((resolve) => srv.close(resolve))
+  return ok
+}
+
+/**
+ * The first of `n` consecutive ports free on `host` right now (for `nodecat-was --workers n`,
+ * whose worker i listens on port + i): tried from a random start between 20000 and 59000, at most
+ * 200 times. Like freePorts, nothing holds them afterwards.
+ */
+export async function freePortRange (n: number, host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * 39_000)
+    let all = true
+    for (let i = 0; i < n && all; i++) all = await canListen(base + i, host)
+    if (all) return base
+  }
+  throw new Error(`no ${n} consecutive free ports found on ${host}`)
+}
