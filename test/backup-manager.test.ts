@@ -4,7 +4,7 @@
  * By the placement rule n1 and n2 back up on n3, n3 and n4 on n1.
  */
 import t from 'tap'
-import { startCluster, ShopClient, describe, sleep, startLoad, lossReport, type Cluster } from './lib/cluster.js'
+import { startCluster, ShopClient, describe, sleep, startLoad, lossReport, rollingRestart, type Cluster } from './lib/cluster.js'
 import { waitUntil } from '@nodecat/testkit'
 import { startNode } from './lib/proc.js'
 
@@ -93,15 +93,7 @@ t.test('backup manager: rolling restart of every node under load, sync mode: no 
   const load = startLoad(c.balancerUrl, { clients: 4, durationMs: 120_000, pauseMs: 100, prefix: 'b' })
   await waitUntil('every user logged in', () => load.users.every((u) => u.loggedInAt !== null), 30_000)
   await sleep(500)
-  for (const node of c.nodes) {
-    node.proc!.signal('SIGTERM')
-    t.same(await node.proc!.exited, { code: 0, signal: null }, `${node.route} stopped cleanly`)
-    await sleep(300)
-    await node.start()
-    await c.waitWorkerState(node.route, ['OK'], 30_000)
-    await c.waitMembers(30_000)
-    await sleep(500)
-  }
+  await rollingRestart(t, c, 300)
   load.stop()
   await load.done
   const requests = load.users.reduce((n, u) => n + u.client.log.length, 0)

@@ -5,7 +5,7 @@
  * exists with everything that was acknowledged, and no request failed (the stops are graceful).
  */
 import t from 'tap'
-import { startCluster, startLoad, lossReport, sleep, describe } from './lib/cluster.js'
+import { startCluster, startLoad, lossReport, sleep, describe, rollingRestart } from './lib/cluster.js'
 
 t.test('rolling restart of every node under light load: every session survives with its data', async (t) => {
   const c = await startCluster(t, { nodes: 2, mode: 'sync' })
@@ -16,16 +16,7 @@ t.test('rolling restart of every node under light load: every session survives w
   t.ok(load.users.every((u) => u.loggedInAt !== null), 'every user logged in')
   await sleep(1000)
 
-  for (const node of c.nodes) {
-    node.proc!.signal('SIGTERM')
-    t.same(await node.proc!.exited, { code: 0, signal: null }, `${node.route} stopped cleanly`)
-    await sleep(500) // some load while it is down
-    await node.start() // waits for node-started and node-ready (state transfer done)
-    t.pass(`${node.route} restarted and received the sessions`)
-    await c.waitWorkerState(node.route, ['OK'], 30_000)
-    await c.waitMembers(30_000)
-    await sleep(500)
-  }
+  await rollingRestart(t, c)
   load.stop()
   await load.done
 

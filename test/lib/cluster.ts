@@ -194,6 +194,24 @@ export async function startCluster (t: Teardown, options: ClusterOptions = {}): 
   return cluster
 }
 
+/**
+ * Restart every node in turn with SIGTERM: each must stop cleanly, and the next goes down only
+ * once the restarted one has its sessions (node-ready), the balancer sees it OK and every node
+ * lists every other as a member. `downMs`: how long it stays down (load goes on meanwhile).
+ */
+export async function rollingRestart (t: { same: (a: unknown, b: unknown, m: string) => unknown, pass: (m: string) => unknown }, c: Cluster, downMs = 500): Promise<void> {
+  for (const node of c.nodes) {
+    node.proc!.signal('SIGTERM')
+    t.same(await node.proc!.exited, { code: 0, signal: null }, `${node.route} stopped cleanly`)
+    await sleep(downMs)
+    await node.start() // waits for node-started and node-ready (state transfer done)
+    t.pass(`${node.route} restarted and received the sessions`)
+    await c.waitWorkerState(node.route, ['OK'], 30_000)
+    await c.waitMembers(30_000)
+    await sleep(500)
+  }
+}
+
 /** testkit's sleep, re-exported for the cluster tests that import it from here */
 export { sleep }
 
