@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { BalancerError } from './errors.js'
 import type { BalancerOptions, WorkerConfig } from './options.js'
+import { expandMemberList } from '@nodecat/tribes'
 
 /** Bad usage: exit 2. */
 export class UsageError extends BalancerError {
@@ -37,7 +38,7 @@ export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
                               its own address, and localhost on loopback)
   --access-log                one log line per request
   --discover                  join the cluster and take its nodes as workers
-  --static-members H:P,...    static membership instead of multicast (with --discover)
+  --static-members H:P,...    static membership instead of multicast (with --discover); H:4000-4003 lists a machine's workers
   --cluster-address IP        receiver address for the cluster channel
   --cluster-port PORT         receiver port (default 4000, autoBind)
   --multicast-bind IP         interface for multicast membership
@@ -165,8 +166,8 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env):
     const membership: Record<string, unknown> = { ...(d.membership as Record<string, unknown> | undefined) }
     if (str('static-members') !== undefined) {
       membership.type = 'static'
-      membership.members = str('static-members')!.split(',').map((s) => s.trim()).filter(Boolean)
-      for (const m of membership.members as string[]) parseHostPort(m, 'static-members')
+      const listed = str('static-members')!.split(',').map((s) => s.trim()).filter(Boolean)
+      membership.members = expandMemberList(listed, (expected, entry) => { throw new UsageError(`--static-members: ${expected}, got ${JSON.stringify(entry)}`) })
     }
     if (str('multicast-bind') !== undefined) membership.bind = str('multicast-bind')
     if (Object.keys(membership).length > 0) d.membership = membership

@@ -19,6 +19,10 @@ t.test('--worker parsing and the other flags become options', async (t) => {
   t.equal(c.discovery, null)
   const d = parseCli(['--discover', '--static-members', '127.0.0.1:4000,127.0.0.1:4001', '--key-file', '/k', '--cluster-port', '4100'], {})!
   t.same(d.discovery, { meta: { role: 'balancer' }, membership: { type: 'static', members: ['127.0.0.1:4000', '127.0.0.1:4001'] }, port: 4100, keyFile: '/k' })
+  const ranged = parseCli(['--discover', '--static-members', 'pi1:4000-4002,pi2:4000'], {})!
+  t.same((ranged.discovery as any).membership.members, ['pi1:4000', 'pi1:4001', 'pi1:4002', 'pi2:4000'], 'a machine\'s workers as a port range, as nodecat-was --static takes them')
+  t.throws(() => parseCli(['--discover', '--static-members', 'pi1:4003-4000'], {}), { message: /--static-members: a port range whose first port is not above its last/ })
+  t.throws(() => parseCli(['--discover', '--static-members', 'pi1'], {}), { message: /--static-members: a list of "host:port"/ })
   t.equal(parseCli(['--help']), null)
   const withEnv = parseCli(['--admin', '10.0.0.1:8090'], { NODECAT_ADMIN_TOKEN: 'a-token-from-the-env-123' })!
   t.match(resolveBalancerOptions(withEnv.balancer).admin, { host: '10.0.0.1', requireToken: true, token: 'a-token-from-the-env-123' })

@@ -18,3 +18,4 @@ export {
   encodeMember, decodeMember, hostToBytes, hostToString, isShutdownCommand, SHUTDOWN_COMMAND, type MemberFields
 } from './codec/member.js'
 export { MEMBERSHIP_DEFAULTS } from './membership/defaults.js'
+export { expandMemberList, MEMBER_RANGE_MAX } from './membership/member-list.js'

@@ -7,7 +7,7 @@
 import os from 'node:os'
 import { isIP } from 'node:net'
 import { HOST_NAME_PATTERN, JVM_ROUTE_PATTERN, JVM_ROUTE_RULE, routeFromName } from '@nodecat/protocol'
-import { validators, type SendMode } from '@nodecat/tribes'
+import { expandMemberList, validators, type SendMode } from '@nodecat/tribes'
 import { WasOptionError } from '../errors.js'
 import { resolveCookieOptions, COOKIE_DEFAULTS, type CookieOptions } from '../http/cookie-options.js'
 import { DEFAULT_REPLICATION_FILTER, resolveTracking, type SessionTracking } from '../http/options.js'
@@ -134,8 +134,6 @@ export const NODE_DEFAULTS = Object.freeze({
 const v = validators((message) => new WasOptionError(message))
 
 const HOST = /^[A-Za-z0-9.:_-]{1,255}$/
-const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$/
-const HOST_PORT_RANGE = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})-(\d{1,5})$/
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 /** 'cookie', 'url', 'cookie,url' (flags, env) or a list (config files) */
@@ -193,36 +191,9 @@ function allowedHosts (value: unknown, name: string): string[] {
   })
 }
 
-/** most ports one `host:first-last` entry may stand for (a machine's workers, not a port scan) */
-export const MEMBER_RANGE_MAX = 256
-
-/**
- * membership.members: "host:port" receivers, and "host:first-last" for the consecutive receivers
- * of one machine's workers (pi2:4000-4003 is pi2:4000 … pi2:4003), expanded in order, duplicates
- * dropped. A reversed range, a port outside 1..65535 or a range of more than MEMBER_RANGE_MAX
- * ports names the option.
- */
+/** membership.members: "host:port" and "host:first-last" entries, expanded (tribes' expandMemberList) */
 function staticMembers (value: unknown): string[] {
-  const out: string[] = []
-  for (const entry of v.stringList(value, 'membership.members')) {
-    const range = HOST_PORT_RANGE.exec(entry)
-    if (range === null) {
-      if (!HOST_PORT.test(entry)) v.fail('membership.members', 'a list of "host:port" receiver addresses (or "host:first-last" for consecutive ports)', entry)
-      if (!out.includes(entry)) out.push(entry)
-      continue
-    }
-    const [, host, a, b] = range
-    const first = Number(a)
-    const last = Number(b)
-    if (first < 1 || last > 65535) v.fail('membership.members', 'ports between 1 and 65535 in "host:first-last"', entry)
-    if (last < first) v.fail('membership.members', 'a port range whose first port is not above its last ("host:4000-4003")', entry)
-    if (last - first + 1 > MEMBER_RANGE_MAX) v.fail('membership.members', `a port range of at most ${MEMBER_RANGE_MAX} ports`, entry)
-    for (let port = first; port <= last; port++) {
-      const member = `${host!}:${port}`
-      if (!out.includes(member)) out.push(member)
-    }
-  }
-  return out
+  return expandMemberList(v.stringList(value, 'membership.members'), (expected, entry) => v.fail('membership.members', expected, entry))
 }
 
 function orDefault<T> (value: unknown, fallback: T): unknown {
