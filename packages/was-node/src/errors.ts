@@ -30,6 +30,7 @@ export const WAS_ERROR_CODES = [
   'WAS_ERR_APP_SHAPE',
   'WAS_ERR_APP',
   'WAS_ERR_MANAGER_MISMATCH',
+  'WAS_ERR_WORKER_START',
   // requests refused before the app runs
   'WAS_ERR_DUPLICATE_HOST',
   'WAS_ERR_HTTP_VERSION',

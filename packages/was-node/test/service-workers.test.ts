@@ -210,6 +210,8 @@ t.test('supervisor: a worker that exits before it is ready stops the whole start
   t.type(err, WorkerStartError)
   t.match((err as Error).message, /^worker w-1 \(http 127\.0\.0\.1:8081, receiver port 4001\) could not start: listen EADDRINUSE/)
   t.equal((err as WorkerStartError).exitCode, 1)
+  t.equal((err as WorkerStartError).code, 'WAS_ERR_WORKER_START', 'a coded error')
+  t.equal((err as WorkerStartError).workerCode, 'EADDRINUSE', 'carrying the worker\'s own code')
   t.same(children.map((c) => c.signals), [['SIGTERM'], [], ['SIGTERM']], 'the others were stopped')
   t.equal(children.length, 3, 'nothing restarted')
 })

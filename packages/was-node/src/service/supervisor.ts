@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import { DRAIN_TIME } from './drain.js'
 import { workerEnv, type WorkerPlan } from './worker-plan.js'
+import { WasError } from '../errors.js'
 
 /** Messages a worker sends its supervisor. */
 export type WorkerMessage =
@@ -65,8 +66,11 @@ export class RestartBackoff {
   get restarts (): number { return this.#restarts }
 }
 
-/** A worker exited before it was started; the message names it (route, HTTP port) and says why. */
-export class WorkerStartError extends Error {
+/**
+ * A worker exited before it was started (WAS_ERR_WORKER_START); the message names it (route,
+ * HTTP port) and says why; `workerCode` is the worker's own error code, when it had one.
+ */
+export class WorkerStartError extends WasError {
   readonly route: string
   readonly port: number
   /** the exit code the supervisor should end with: 2 when the worker's options were refused, else 1 */
@@ -74,7 +78,7 @@ export class WorkerStartError extends Error {
   readonly workerCode: string | null
 
   constructor (plan: WorkerPlan, why: string, exitCode: number, workerCode: string | null) {
-    super(`worker ${plan.route} (http ${plan.http.address}:${plan.http.port}, receiver port ${plan.receiver.port}) could not start: ${why}`)
+    super('WAS_ERR_WORKER_START', `worker ${plan.route} (http ${plan.http.address}:${plan.http.port}, receiver port ${plan.receiver.port}) could not start: ${why}`)
     this.name = 'WorkerStartError'
     this.route = plan.route
     this.port = plan.http.port
