@@ -18,7 +18,7 @@
  */
 import { createInterface } from 'node:readline'
 import { createChannel } from '@nodecat/tribes'
-import { SessionManager } from '@nodecat/was-node'
+import { SessionManager, backupStrategy, deltaStrategy } from '@nodecat/was-node'
 import { sleep } from '@nodecat/testkit'
 
 interface Config {
@@ -36,23 +36,14 @@ interface Config {
   dropTime: number
 }
 
-type Strategy = NonNullable<ConstructorParameters<typeof SessionManager>[1]>
-interface StrategyModule {
-  deltaStrategy: Strategy
-  backupStrategy: (self: { route: string, host: string }, backups: number) => Strategy
-}
-
 const config = JSON.parse(process.argv[2] ?? '{}') as Config
 const say = (o: Record<string, unknown>): void => { process.stdout.write(JSON.stringify(o) + '\n') }
 /** CLOCK_MONOTONIC in µs: one clock for every process of the machine */
 const nowUs = (): number => Number(process.hrtime.bigint() / 1000n)
 
-// why: @nodecat/was-node exports SessionManager but not its strategies (only its service wires
-// them); the built module is loaded by path, the same file the service itself uses
-const strategies = await import(new URL('../../../packages/was-node/dist/manager/replication-strategy.js', import.meta.url).href) as StrategyModule
 const strategy = config.manager === 'backup'
-  ? strategies.backupStrategy({ route: config.route, host: config.host }, config.backups)
-  : strategies.deltaStrategy
+  ? backupStrategy({ route: config.route, host: config.host }, config.backups)
+  : deltaStrategy
 
 const channel = createChannel({
   address: '127.0.0.1',

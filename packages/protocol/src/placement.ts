@@ -3,12 +3,14 @@
  * BackupManager), as a rule every node and the balancer compute alike from the members they see.
  *
  * Buddy replication: a member backs up every session it serves on the same k buddies. The buddies
- * of a route are found on a ring of the members' routes in sorted order: walk the ring from the
- * route's place, take members on other hosts first (a session must survive the loss of a whole
- * machine when another machine exists), then, if that leaves fewer than k, members on the same
- * host. The rule needs no coordination and names the same buddies wherever it runs; the route
- * itself need not be a live member (its place on the ring is where it would sort), so the
- * balancer and the survivors agree on where a failed member's sessions are.
+ * of a route are found on a ring that deals the members out host by host (the first member of
+ * each host, in host order, then the second of each, and so on; each host's members in route
+ * order), so each member is the first buddy of about one other and the backups spread evenly. From
+ * the route's place on the ring, the walk takes members on other hosts first (a session must
+ * survive the loss of a whole machine when another machine exists), then, if that leaves fewer
+ * than k, members on the same host. The rule needs no coordination and names the same buddies
+ * wherever it runs. The route itself need not be a live member: it is dealt onto the ring where
+ * it was, so the balancer and the survivors agree on where a failed member's sessions are.
  *
  * When a session's primary is gone, its first buddy (the adopter) serves it: the balancer sends
  * its users there, and that node renames the session to its own route on the next request.
@@ -26,15 +28,30 @@ export interface PlacedMember {
  * best first.
  */
 export function buddiesOf (route: string, host: string, members: readonly PlacedMember[], k: number): PlacedMember[] {
-  const ring = members.filter((m) => m.route !== route).sort((a, b) => (a.route < b.route ? -1 : a.route > b.route ? 1 : 0))
-  if (ring.length === 0 || k <= 0) return []
-  // first member whose route sorts after `route`: the walk starts there and wraps around
-  let start = ring.findIndex((m) => m.route > route)
-  if (start < 0) start = 0
-  const walk = [...ring.slice(start), ...ring.slice(0, start)]
+  if (k <= 0) return []
+  const ring = ringOf([...members.filter((m) => m.route !== route), { route, host }])
+  const at = ring.findIndex((m) => m.route === route)
+  const walk = [...ring.slice(at + 1), ...ring.slice(0, at)]
   const away = walk.filter((m) => host === '' || m.host !== host)
   const near = walk.filter((m) => host !== '' && m.host === host)
   return [...away, ...near].slice(0, k)
+}
+
+const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+
+/** the members dealt out host by host: the first of each host (hosts in order), then the second of each, … */
+function ringOf (members: readonly PlacedMember[]): PlacedMember[] {
+  const hosts = new Map<string, PlacedMember[]>()
+  for (const m of members) {
+    const list = hosts.get(m.host)
+    if (list === undefined) hosts.set(m.host, [m])
+    else if (!list.some((x) => x.route === m.route)) list.push(m)
+  }
+  const groups = [...hosts.keys()].sort(byText).map((h) => hosts.get(h)!.sort((a, b) => byText(a.route, b.route)))
+  const ring: PlacedMember[] = []
+  const depth = Math.max(0, ...groups.map((g) => g.length))
+  for (let i = 0; i < depth; i++) for (const g of groups) if (i < g.length) ring.push(g[i]!)
+  return ring
 }
 
 /**

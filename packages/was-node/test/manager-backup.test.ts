@@ -33,9 +33,27 @@ t.test('a session lives on its primary and one buddy on the other host; a change
   const before = sentChanges(nodes.a0!)
   for (let i = 0; i < 5; i++) await request(nodes.a0!, [s.id!], (x) => { x.set('n', i) })
   await hub.settle()
-  t.equal(sentChanges(nodes.a0!) - before, 5, 'five changes, five messages: one per change, to the one backup')
+  t.equal(sentChanges(nodes.a0!) - before, 5, 'five changes, five messages: one per change, to the one backup (delta would send 15)')
   t.same(attrs(nodes.b0!, s.id!), { cart: ['a'], n: 4 }, 'the backup holds the newest state')
   t.same(holders(nodes, base), ['a0', 'b0'], 'still only two copies')
+})
+
+t.test('with k = 2 a change costs 2 messages; the delta manager, every peer', async (t) => {
+  const { hub, nodes } = await backupCluster(t, 2)
+  const s = await request(nodes.a0!, [], (x) => { x.set('v', 0) })
+  await hub.settle()
+  const before = sentChanges(nodes.a0!)
+  for (let i = 1; i <= 4; i++) await request(nodes.a0!, [s.id!], (x) => { x.set('v', i) })
+  t.equal(sentChanges(nodes.a0!) - before, 8, 'k = 2: four changes, eight messages')
+  const hub2 = new FakeHub()
+  const delta: Node[] = []
+  for (const r of ['d1', 'd2', 'd3', 'd4']) delta.push(await startNode(t, hub2, r))
+  const d = await request(delta[0]!, [], (x) => { x.set('v', 0) })
+  const dBefore = sentChanges(delta[0]!)
+  for (let i = 1; i <= 4; i++) await request(delta[0]!, [d.id!], (x) => { x.set('v', i) })
+  t.equal(sentChanges(delta[0]!) - dBefore, 12, 'delta, 4 nodes: four changes, twelve messages')
+  await hub.settle()
+  await hub2.settle()
 })
 
 t.test('the primary fails: its buddy serves the session, becomes primary, and brings it back to k + 1 copies', async (t) => {

@@ -142,7 +142,8 @@ export class Replicator {
   async send (msg: SessionMessage, to: Member[], mode: SendMode): Promise<SendResult | null> {
     const { channel, stats, log } = this.#o
     if (!channel || to.length === 0 || !this.#o.running()) return null
-    stats.sent[msg.t] = (stats.sent[msg.t] ?? 0) + 1
+    // why per member: what a change costs (n - 1 copies with delta, k with backup)
+    stats.sent[msg.t] = (stats.sent[msg.t] ?? 0) + to.length
     try {
       const result = await channel.send(msg, { mode, to })
       for (const f of result.failed) {

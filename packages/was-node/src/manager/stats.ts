@@ -12,6 +12,7 @@ export interface SessionManagerStats {
   primary: number
   /** copies held for other nodes */
   backup: number
+  /** messages sent, by type, counted once per member sent to */
   sent: Partial<Record<MessageType, number>>
   received: Partial<Record<MessageType, number>>
   deltasApplied: number
