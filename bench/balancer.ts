@@ -10,8 +10,8 @@ import { runMain } from './lib/cleanup.js'
 import { machineInfo } from './lib/machine.js'
 import { createProgress } from './lib/progress.js'
 import { runInterleaved, column, Unavailable, oneLine, type Variant } from './lib/interleave.js'
-import { summarize, pairedRatio, formatSummary, formatRatio, formatNumber } from './lib/stats.js'
-import { writeReport } from './lib/report.js'
+import { summarize, pairedRatio, formatSummary, formatRatio } from './lib/stats.js'
+import { rpsBars, writeReport } from './lib/report.js'
 import { startWorker } from './lib/children.js'
 import { tempDir } from './lib/tempdir.js'
 import { freePorts } from './lib/ports.js'
@@ -171,11 +171,7 @@ async function main (): Promise<void> {
     chart: {
       title: 'Sticky reverse proxies, keep-alive, 127.0.0.1',
       unit: `requests/s (median of ${reps}; whisker = min–max)`,
-      bars: outcomes.map((o, i) => {
-        const s = summarize(rps[i]!)
-        const ratio = i === 0 ? '' : ` (${pairedRatio(rps[i]!, directRps).median.toFixed(2)}× direct)`
-        return { label: o.name, baseline: i === 0, value: o.unavailable !== undefined ? NaN : s.median, low: s.min, high: s.max, text: o.unavailable !== undefined ? 'not available' : `${formatNumber(s.median)} req/s${ratio}` }
-      })
+      bars: rpsBars(outcomes, rps, directRps, '× direct')
     },
     raw: { reps, seconds, connections, loadTool, sticky: Object.fromEntries(sticky), outcomes }
   })

@@ -19,8 +19,8 @@ import { runMain, onCleanup } from './lib/cleanup.js'
 import { machineInfo } from './lib/machine.js'
 import { createProgress } from './lib/progress.js'
 import { runInterleaved, column, Unavailable, oneLine, withTimeout, type Variant } from './lib/interleave.js'
-import { summarize, pairedRatio, formatSummary, formatRatio, formatNumber } from './lib/stats.js'
-import { writeReport } from './lib/report.js'
+import { summarize, pairedRatio, formatSummary, formatRatio } from './lib/stats.js'
+import { rpsBars, writeReport } from './lib/report.js'
 import { startChild, type Child } from './lib/children.js'
 import { tempDir } from './lib/tempdir.js'
 import { freePorts } from './lib/ports.js'
@@ -254,11 +254,7 @@ async function main (): Promise<void> {
     chart: {
       title: 'Session writes through the nodecat balancer, one machine',
       unit: `requests/s (median of ${reps}; whisker = min–max)`,
-      bars: outcomes.map((o, i) => {
-        const s = summarize(rps[i]!)
-        const ratio = i === 0 ? '' : ` (${pairedRatio(rps[i]!, rps[0]!).median.toFixed(2)}×)`
-        return { label: o.name, baseline: i === 0, value: o.unavailable !== undefined ? NaN : s.median, low: s.min, high: s.max, text: o.unavailable !== undefined ? 'not available' : `${formatNumber(s.median)} req/s${ratio}` }
-      })
+      bars: rpsBars(outcomes, rps, rps[0]!, '×')
     },
     raw: { reps, seconds, connections, loadTool, perCore, usableCores: usableCores(), sessions: SESSIONS, outcomes }
   })

@@ -8,7 +8,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Table from 'cli-table3'
 import { describeMachine, type MachineInfo } from './machine.js'
-import { barChartSvg, type Chart } from './svg-chart.js'
+import { barChartSvg, type Bar, type Chart } from './svg-chart.js'
+import { summarize, pairedRatio, formatNumber } from './stats.js'
 import { startNoiseMeter, describeNoise, type NoiseReport } from './noise.js'
 import { isAborted } from './cleanup.js'
 
@@ -99,4 +100,16 @@ export function writeReport (r: Report): string[] {
   printReport(r)
   process.stdout.write(`\nwritten: ${written.map((p) => path.relative(process.cwd(), p)).join(', ')}\n`)
   return written
+}
+
+/**
+ * Bars of requests/s, one per variant (median, whisker min–max, the first the baseline), each
+ * labelled with its paired ratio to `against` (per repetition) and `suffix`; none on the first.
+ */
+export function rpsBars (outcomes: ReadonlyArray<{ name: string, unavailable?: string }>, rps: number[][], against: number[], suffix = '×'): Bar[] {
+  return outcomes.map((o, i) => {
+    const s = summarize(rps[i]!)
+    const ratio = i === 0 ? '' : ` (${pairedRatio(rps[i]!, against).median.toFixed(2)}${suffix})`
+    return { label: o.name, baseline: i === 0, value: o.unavailable !== undefined ? NaN : s.median, low: s.min, high: s.max, text: o.unavailable !== undefined ? 'not available' : `${formatNumber(s.median)} req/s${ratio}` }
+  })
 }
