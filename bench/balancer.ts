@@ -10,7 +10,7 @@ import { runMain } from './lib/cleanup.js'
 import { machineInfo } from './lib/machine.js'
 import { createProgress } from './lib/progress.js'
 import { runInterleaved, column, Unavailable, oneLine, type Variant } from './lib/interleave.js'
-import { summarize, pairedRatio, formatSummary, formatRatio } from './lib/stats.js'
+import { summarize, pairedRatio, formatSummary, formatRatio, msSummary, usSummary } from './lib/stats.js'
 import { rpsBars, writeReport } from './lib/report.js'
 import { startWorker } from './lib/children.js'
 import { tempDir } from './lib/tempdir.js'
@@ -131,17 +131,15 @@ async function main (): Promise<void> {
   const rows = outcomes.map((o, i) => {
     if (o.unavailable !== undefined) return [o.name, 'not available', '', '', '', '', '', '', o.unavailable]
     const col = (f: (s: Sample) => number): number[] => column(o, reps, f)
-    const ms = (v: number[]): string => formatSummary(summarize(v), (x) => x.toFixed(2))
-    const us = (v: number[]): string => formatSummary(summarize(v), (x) => x.toFixed(0))
     return [
       o.name,
       formatSummary(summarize(rps[i]!)),
       i === 0 ? '1.00×' : formatRatio(pairedRatio(rps[i]!, directRps)),
       i === 3 ? formatRatio(pairedRatio(rps[i]!, haRps)) : i === 1 ? '1.00×' : '',
-      ms(col((s) => s.p50ms)),
-      ms(col((s) => s.p99ms)),
-      i === 0 ? '–' : us(col((s) => s.proxyCpuUsPerRequest)),
-      us(col((s) => s.backendCpuUsPerRequest)),
+      msSummary(col((s) => s.p50ms)),
+      msSummary(col((s) => s.p99ms)),
+      i === 0 ? '–' : usSummary(col((s) => s.proxyCpuUsPerRequest)),
+      usSummary(col((s) => s.backendCpuUsPerRequest)),
       [i === 0 ? '' : `sticky ${sticky.get(o.name) ?? '?'}`, quotas.has(o.name) ? `throttled ${throttledShare(quotas.get(o.name)!)}` : '', `errors ${summarize(col((s) => s.errors)).max}`, ...o.errors.map(oneLine)].filter(Boolean).join('; ')
     ]
   })

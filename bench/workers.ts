@@ -19,7 +19,7 @@ import { runMain, onCleanup } from './lib/cleanup.js'
 import { machineInfo } from './lib/machine.js'
 import { createProgress } from './lib/progress.js'
 import { runInterleaved, column, Unavailable, oneLine, withTimeout, type Variant } from './lib/interleave.js'
-import { summarize, pairedRatio, formatSummary, formatRatio } from './lib/stats.js'
+import { summarize, pairedRatio, formatSummary, formatRatio, msSummary, usSummary } from './lib/stats.js'
 import { rpsBars, writeReport } from './lib/report.js'
 import { startChild, type Child } from './lib/children.js'
 import { tempDir } from './lib/tempdir.js'
@@ -219,16 +219,14 @@ async function main (): Promise<void> {
   const rows = outcomes.map((o, i) => {
     if (o.unavailable !== undefined) return [o.name, 'not available', '', '', '', '', '', o.unavailable]
     const col = (f: (s: Sample) => number): number[] => column(o, reps, f)
-    const ms = (v: number[]): string => formatSummary(summarize(v), (x) => x.toFixed(2))
-    const us = (v: number[]): string => formatSummary(summarize(v), (x) => x.toFixed(0))
     return [
       o.name,
       formatSummary(summarize(rps[i]!)),
       i === 0 ? '1.00×' : formatRatio(pairedRatio(rps[i]!, rps[0]!)),
-      ms(col((s) => s.p50ms)),
-      ms(col((s) => s.p99ms)),
-      us(col((s) => s.nodesCpuUsPerRequest)),
-      us(col((s) => s.balancerCpuUsPerRequest)),
+      msSummary(col((s) => s.p50ms)),
+      msSummary(col((s) => s.p99ms)),
+      usSummary(col((s) => s.nodesCpuUsPerRequest)),
+      usSummary(col((s) => s.balancerCpuUsPerRequest)),
       [`errors ${summarize(col((s) => s.errors)).max}`, `sessions still answering after the runs: ${counted[i]}/8`, ...o.errors.map(oneLine)].join('; ')
     ]
   })

@@ -72,3 +72,8 @@ export function formatNumber (v: number): string {
 export function formatRatio (s: Summary): string {
   return formatSummary(s, (v) => `${v.toFixed(2)}×`)
 }
+
+/** "median (min–max)" of milliseconds, two decimals */
+export const msSummary = (v: number[]): string => formatSummary(summarize(v), (x) => x.toFixed(2))
+/** "median (min–max)" of microseconds, whole */
+export const usSummary = (v: number[]): string => formatSummary(summarize(v), (x) => x.toFixed(0))
