@@ -73,7 +73,7 @@ export function backupStrategy (self: PlacedMember, backups: number): Replicatio
     }
     return { route, host }
   }
-  const placement = (route: string, peers: Member[]): Placement => {
+  const compute = (route: string, peers: Member[]): Placement => {
     const byRoute = new Map<string, Member>()
     const members: PlacedMember[] = [self]
     for (const m of peers) {
@@ -89,7 +89,24 @@ export function backupStrategy (self: PlacedMember, backups: number): Replicatio
       if (p.route === self.route) mine = true
       else others.push(byRoute.get(p.route)!)
     }
-    return { mine, others }
+    // frozen: the answer is shared by every caller until the members change
+    return Object.freeze({ mine, others: Object.freeze(others) as Member[] })
+  }
+  // why: a rebalance pass asks once per session and every request once; the answer depends only on
+  // the route and the members, so it is kept per route until the member list changes
+  let signature = ''
+  const memo = new Map<string, Placement>()
+  const placement = (route: string, peers: Member[]): Placement => {
+    let sig = ''
+    for (const m of peers) sig += m.id + ' '
+    if (sig !== signature) { signature = sig; memo.clear() }
+    let p = memo.get(route)
+    if (p === undefined) {
+      if (memo.size >= MAX_REMEMBERED_HOSTS) memo.clear()
+      p = compute(route, peers)
+      memo.set(route, p)
+    }
+    return p
   }
   return Object.freeze({
     name: 'backup' as const,
