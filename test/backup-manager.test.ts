@@ -55,7 +55,6 @@ t.test('backup manager: a change costs k sends; the user survives the loss of it
   const victims = users.filter((u) => u.route === victim.route)
   await victim.kill('SIGKILL')
   for (const u of victims) {
-    // why a GET first: see test/backup-workers.test.ts (a POST on a connection closing at that moment is not replayed)
     const g = await u.state()
     t.equal(g.status, 200, `after SIGKILL of ${victim.route} a GET succeeds: ${describe(g)}`)
     const a = await u.addToCart('b')
