@@ -48,8 +48,9 @@ export class PartitionHeal {
     const sends: Array<Promise<SendResult | null>> = []
     let pushed = 0
     let removed = 0
+    const heldThere = replicator.heldThere(member)
     for (const rec of table.values()) {
-      if (rec.primary && (rec.lastAccessedTime >= since || rec.lastReplicated >= since) && replicator.belongsTo(rec, member)) {
+      if (rec.primary && (rec.lastAccessedTime >= since || rec.lastReplicated >= since) && heldThere(rec)) {
         sends.push(replicator.pushWinner(rec, member, 'sync'))
         pushed++
       }

@@ -51,15 +51,21 @@ export class Replicator {
   }
 
   /**
-   * Should `member` hold a copy of `rec`? Always with the delta manager; with a placed strategy
-   * only when the placement rule names it (counted among the live peers even if not heard yet).
+   * Which sessions should `member` hold? Always all with the delta manager; with a placed strategy
+   * those the placement rule names it for (counted among the live peers even if not heard yet).
+   * The members are read once, so a loop over many sessions uses one test.
    */
-  belongsTo (rec: SessionRecord, member: Member): boolean {
+  heldThere (member: Member): (rec: SessionRecord) => boolean {
     const { strategy } = this.#o
-    if (!strategy.placed) return true
+    if (!strategy.placed) return () => true
     const peers = this.peers()
     if (!peers.some((m) => m.id === member.id)) peers.push(member)
-    return strategy.placement(rec.route, peers).others.some((m) => m.id === member.id)
+    return (rec) => strategy.placement(rec.route, peers).others.some((m) => m.id === member.id)
+  }
+
+  /** should `member` hold a copy of `rec` ({@link heldThere}, for one session) */
+  belongsTo (rec: SessionRecord, member: Member): boolean {
+    return this.heldThere(member)(rec)
   }
 
   /** a session as it travels to a peer now */

@@ -139,7 +139,8 @@ export class TransferCoordinator {
     const { log, stats, replicator, table, opts } = this.#ctx
     const host = { log, stats: stats.transfer, send: async (msg: SessionMessage, m: Member, mode: 'async' | 'sync') => await replicator.send(msg, [m], mode) }
     // why filtered: with the backup manager a starting member gets only what it should hold
-    const sessions = replicator.strategy.placed ? new Map([...table.records].filter(([, rec]) => replicator.belongsTo(rec, to))) : table.records
+    const heldThere = replicator.heldThere(to)
+    const sessions = replicator.strategy.placed ? new Map([...table.records].filter(([, rec]) => heldThere(rec))) : table.records
     if (replicator.strategy.placed) for (const rec of sessions.values()) replicator.heldBy(rec, to)
     await answerGetAll(host, xfer, to, sessions, (rec) => replicator.full(rec),
       { sessions: opts.transferChunkSessions, bytes: opts.transferChunkBytes })
