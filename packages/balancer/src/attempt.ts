@@ -4,10 +4,16 @@
  * the try in flight on it, end the try (released, probe released, success recorded), and when a
  * try fails apply the retry decision (retry.ts): blame the worker's health, remember the failure
  * to report if no later try succeeds, and keep the worker out of this request's later tries.
+ *
+ * maxAttempts bounds the tries that cost something: a try the worker refused before processing
+ * anything (connection refused, or a stopping nodecat node's "not processed" 503) does not count,
+ * since that worker is excluded from the request's later tries, so such tries are bounded by the
+ * number of workers. Otherwise a machine stopping its three workers at once could use up a
+ * request's three tries on three refusals while a fourth worker was up.
  */
 import type { Chooser } from './choose.js'
 import type { ClientErrorCode } from './errors.js'
-import { decideRetry, laterFailure, IDEMPOTENT_METHODS, type RetryDecision, type RetryFailure } from './retry.js'
+import { decideRetry, laterFailure, IDEMPOTENT_METHODS, WORKER_DRAINING, type RetryDecision, type RetryFailure } from './retry.js'
 import type { BalancerStats } from './stats.js'
 import type { Worker } from './worker.js'
 
@@ -48,6 +54,14 @@ export interface TryFacts {
   replayable: boolean
 }
 
+/** codes of a connection the worker's host refused outright (nothing was sent) */
+const REFUSED = new Set(['ECONNREFUSED'])
+
+/** the worker refused the try before processing anything, at once: the try cost nothing */
+function refusedUnprocessed (code: string, facts: TryFacts): boolean {
+  return code === WORKER_DRAINING || (!facts.reached && REFUSED.has(code))
+}
+
 export class Tries {
   readonly #chooser: Chooser
   readonly #stats: BalancerStats
@@ -55,6 +69,8 @@ export class Tries {
   readonly #routes: readonly string[]
   readonly #idempotent: boolean
   #attempts = 0
+  /** tries that were refused unprocessed and do not count against maxAttempts */
+  #free = 0
   #lastWorker: Worker | null = null
   /** workers this request must not go to again */
   #exclude: Set<Worker> | null = null
@@ -82,7 +98,7 @@ export class Tries {
    * that could not be reached) rather than a bare "no worker".
    */
   next (): Try | ClientErrorCode {
-    if (this.#attempts >= this.#maxAttempts) return this.#lastFailure ?? 'LB_ERR_NO_WORKER'
+    if (this.#attempts - this.#free >= this.#maxAttempts) return this.#lastFailure ?? 'LB_ERR_NO_WORKER'
     const choice = this.#chooser.choose(this.#routes, this.#exclude)
     if (choice.error !== undefined) return choice.error === 'LB_ERR_STICKY_UNAVAILABLE' ? choice.error : this.#lastFailure ?? choice.error
     if (this.#attempts > 0) this.#stats.retries++
@@ -108,6 +124,7 @@ export class Tries {
       this.#lastFailure = laterFailure(this.#lastFailure, d.failure)
       if (d.where === 'elsewhere') (this.#exclude ??= new Set()).add(w)
       else (this.#retriedOn ??= new Set()).add(w)
+      if (d.where === 'elsewhere' && refusedUnprocessed(code, facts)) this.#free++
     }
     return d
   }

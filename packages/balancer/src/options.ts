@@ -75,7 +75,7 @@ export interface BalancerOptions {
   stickySession?: boolean
   stickySessionForce?: boolean
   method?: LbMethod
-  /** different worker tries per request */
+  /** different worker tries per request (a try a worker refused unprocessed, by a refused connection or a draining 503, is not counted) */
   maxAttempts?: number
   /** request bodies up to this many bytes are buffered and can be replayed on another worker */
   replayBufferSize?: number

@@ -159,3 +159,33 @@ t.test('a failure that is not the worker\'s is neither recorded nor blamed', asy
   t.same(tries.failed(x, 'UND_ERR_INVALID_ARG', { reached: false, responded: false, replayable: true }), { action: 'fail', code: 'LB_ERR_BAD_REQUEST', blame: 'none' })
   t.match(a.status(), { inFlight: 0, errors: 0, lastError: null, state: 'OK' })
 })
+
+t.test('tries a worker refused unprocessed do not use up maxAttempts: a machine stopping three workers leaves the fourth', async (t) => {
+  const workers = ['a', 'b', 'c', 'd'].map((r, i) => `${r}=http://127.0.0.1:${i + 1}`)
+  const { chooser, stats, registry } = cluster(t, { workers })
+  const tries = new Tries(chooser, stats, 3, ['a'], 'POST')
+  const unprocessed = { reached: true, responded: false, replayable: true }
+  const first = taken(t, tries.next())
+  t.equal(first.worker, registry.get('a'), 'sticky first')
+  tries.failed(first, 'LB_ERR_WORKER_DRAINING', unprocessed)
+  const seen: string[] = ['a']
+  for (let i = 0; i < 4; i++) {
+    const next = taken(t, tries.next())
+    seen.push(next.worker.route)
+    if (next.worker.route === 'd') { next.end(true); break }
+    // the other two refuse too: one by a draining 503, one by a refused connection
+    if (seen.length === 2) tries.failed(next, 'LB_ERR_WORKER_DRAINING', unprocessed)
+    else tries.failed(next, 'ECONNREFUSED', { ...unprocessed, reached: false })
+  }
+  t.equal(seen.at(-1), 'd', 'the fourth worker got the request')
+  t.equal(tries.attempts, 4, 'four tries were made (the access log counts them all)')
+})
+
+t.test('tries that cost something still stop at maxAttempts', async (t) => {
+  const workers = ['a', 'b', 'c', 'd'].map((r, i) => `${r}=http://127.0.0.1:${i + 1}`)
+  const { chooser, stats } = cluster(t, { workers })
+  const tries = new Tries(chooser, stats, 2, ['a'], 'GET')
+  tries.failed(taken(t, tries.next()), 'UND_ERR_CONNECT_TIMEOUT', { reached: false, responded: false, replayable: true })
+  tries.failed(taken(t, tries.next()), 'UND_ERR_CONNECT_TIMEOUT', { reached: false, responded: false, replayable: true })
+  t.equal(tries.next(), 'LB_ERR_NO_WORKER', 'two connect timeouts use up two tries though two workers are left')
+})
