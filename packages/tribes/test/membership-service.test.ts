@@ -312,3 +312,21 @@ t.test('a transport that cannot start fails start(); stop() afterwards sends not
   t.same(bus.sent, [], 'no heartbeat and no goodbye')
   await t.rejects(a.start(), { code: 'TRIBES_ERR_MEMBERSHIP_STATE' }, 'a service is started once')
 })
+
+t.test('a member heard for the first time is answered at once, so a joiner knows the group within a round trip', async (t) => {
+  const bus = new MemoryBus(); const clock = new ManualClock()
+  const old1 = makeService(bus, clock, { name: 'old1' }); const old2 = makeService(bus, clock, { name: 'old2' })
+  await old1.start(); await old2.start()
+  await new Promise((resolve) => setTimeout(resolve, 120)) // the two answer each other
+  const joiner = makeService(bus, clock, { name: 'joiner' })
+  const seen = record(joiner)
+  const before = [old1.stats().answers, old2.stats().answers]
+  await joiner.start() // one heartbeat; no periodic heartbeat is sent in this test (timers: false)
+  await new Promise((resolve) => setTimeout(resolve, 120))
+  t.same(seen.added.map((m) => m.meta?.route).sort(), ['old1', 'old2'], 'the joiner heard both running members without any of them reaching its period')
+  t.same([old1.stats().answers - before[0]!, old2.stats().answers - before[1]!], [1, 1], 'each answered the new member once')
+  t.equal(joiner.stats().answers, 1, 'the joiner answered its two new members with one heartbeat (coalesced)')
+  const settled = [old1, old2, joiner].map((s) => s.stats().answers)
+  await new Promise((resolve) => setTimeout(resolve, 120))
+  t.same([old1, old2, joiner].map((s) => s.stats().answers), settled, 'answers to known members: none, so the exchange ends')
+})

@@ -61,6 +61,8 @@ export interface MembershipServiceOptions {
 
 export interface MembershipStats {
   heartbeatsSent: number
+  /** heartbeats sent at once to answer a member heard for the first time (part of heartbeatsSent) */
+  answers: number
   heartbeatsReceived: number
   sendErrors: number
   /** failure-detector TCP probes started */
@@ -68,6 +70,11 @@ export interface MembershipStats {
   /** datagrams dropped, by reason: malformed, auth, domain, replay, duplicate, version, full */
   dropped: Record<string, number>
 }
+
+/** ms between two prompted heartbeats (answers to new members) at most */
+export const ANSWER_GAP_MS = 50
+/** ms after start at which a joiner heartbeats once more, in case its first datagram was lost */
+export const HELLO_AGAIN_MS = 100
 
 function randomUniqueId (): Buffer {
   return Buffer.from(randomUUID().replaceAll('-', ''), 'hex')
@@ -96,6 +103,11 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
   #interval: NodeJS.Timeout | undefined
   #sending = false
   #sent = 0
+  #answers = 0
+  #lastAlive = -1
+  #answer: NodeJS.Timeout | undefined
+  #lastAnswer = -Infinity
+  #hello: NodeJS.Timeout | undefined
   #received = 0
   #sendErrors = 0
 
@@ -171,6 +183,10 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
       throw err
     }
     await this.heartbeat()
+    if (this.#timers && this.#state === 'started') {
+      this.#hello = setTimeout(() => { void this.heartbeat() }, Math.min(HELLO_AGAIN_MS, this.#frequency))
+      this.#hello.unref()
+    }
     if (this.#timers) {
       this.#interval = setInterval(() => {
         void this.heartbeat()
@@ -186,7 +202,9 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     if (this.#state !== 'started') { this.#state = 'stopped'; return }
     this.#state = 'stopped'
     clearInterval(this.#interval)
-    const goodbye = this.#encode(this.#aliveTime(), true)
+    clearTimeout(this.#hello)
+    clearTimeout(this.#answer)
+    const goodbye = this.#encode(Math.max(this.#aliveTime(), this.#lastAlive + 1), true)
     let timer: NodeJS.Timeout | undefined
     try {
       await Promise.race([
@@ -207,7 +225,10 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
   async heartbeat (): Promise<void> {
     if (this.#state !== 'started' || this.#sending) return
     this.#sending = true
-    this.#blob = this.#encode(this.#aliveTime(), false)
+    // why: each heartbeat carries a larger aliveTime than the last, or peers drop it as a replayed
+    // duplicate (an answer to a new member can fall in the same millisecond as a periodic one)
+    this.#lastAlive = Math.max(this.#aliveTime(), this.#lastAlive + 1)
+    this.#blob = this.#encode(this.#lastAlive, false)
     try {
       await this.#transport.send(this.#blob)
       this.#sent++
@@ -248,6 +269,7 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
         } else {
           this.#log.info({ member: member.id, route: meta.route, role: meta.role }, 'member added')
           this.#emit('memberAdded', member)
+          this.#answerNewMember()
         }
         return
       case 'updated':
@@ -315,9 +337,24 @@ export class MembershipService extends EventEmitter<MembershipEvents> {
     return alive
   }
 
+  /** a new member was heard: send our heartbeat soon (coalesced, at most one per ANSWER_GAP_MS) */
+  #answerNewMember (): void {
+    if (this.#answer !== undefined) return
+    const wait = Math.max(0, this.#lastAnswer + ANSWER_GAP_MS - this.#clock())
+    this.#answer = setTimeout(() => {
+      this.#answer = undefined
+      if (this.#state !== 'started') return
+      this.#lastAnswer = this.#clock()
+      this.#answers++
+      void this.heartbeat()
+    }, wait)
+    this.#answer.unref()
+  }
+
   stats (): MembershipStats {
     return {
       heartbeatsSent: this.#sent,
+      answers: this.#answers,
       heartbeatsReceived: this.#received,
       sendErrors: this.#sendErrors,
       probes: this.#detector.probes,
