@@ -10,10 +10,15 @@
  *   coming, and the node waits for it, for as long as membership itself would keep such a silent
  *   member (dropTime + suspectFactor × dropTime) when no other node is known; when another node
  *   is, at most dropTime (the late one is reconciled when it appears).
- * - Multicast: the peers cannot be known in advance, so (like Tomcat's McastService, which sleeps
- *   about two heartbeat periods at start) the node waits two heartbeat periods. A member heard
- *   later is reconciled with (the session manager exchanges digests with it), and a request for a
- *   session this node lacks fetches it from the peers first, so this guess loses nothing.
+ * - Multicast: the peers cannot be known in advance. Tomcat's McastService sleeps about two
+ *   heartbeat periods at start; here every member answers a member it hears for the first time
+ *   with its heartbeat at once (tribes' MembershipService), so the group is known within a round
+ *   trip: the node waits until no node was heard for SETTLE_MS after the last one it heard, or,
+ *   when no node answers at all, for a first window of FIRST_WINDOW_MS (a joiner says hello
+ *   twice in it), and never longer than the old two heartbeat periods. A member heard later (a
+ *   lost answer, an old version that does not answer) is reconciled with (the session manager
+ *   exchanges digests with it), and a request for a session this node lacks fetches it from the
+ *   peers first, so this guess loses nothing.
  */
 import type { Channel, ReceiverState } from '@nodecat/tribes'
 import { MEMBERSHIP_DEFAULTS } from '@nodecat/tribes'
@@ -26,6 +31,14 @@ export interface InitialMembers {
   down: string[]
   /** listed peers that answer but were not heard before the wait gave up on them (static) */
   unheard: string[]
+  /**
+   * why the wait ended: every listed peer a member or down (static); no node answered within
+   * the first window, or the nodes that answered settled (multicast); the wait's upper limit;
+   * the node is stopping
+   */
+  ended: 'accounted' | 'first-window' | 'settled' | 'limit' | 'stopping'
+  /** ms the wait took */
+  waitedMs: number
 }
 
 interface PeerWatch { address: string, host: string, port: number, state: ReceiverState | 'member', since: number }
@@ -33,10 +46,7 @@ interface PeerWatch { address: string, host: string, port: number, state: Receiv
 const sleep = async (ms: number): Promise<void> => await new Promise((resolve) => setTimeout(resolve, ms))
 
 export async function awaitInitialMembers (channel: Channel, m: ResolvedNodeOptions['membership'], isStopping: () => boolean = () => false): Promise<InitialMembers> {
-  if (m.type !== 'static') {
-    await new Promise<void>((resolve) => setTimeout(resolve, Math.min(m.dropTime, 2 * m.frequency + 100)))
-    return { members: channel.members().length, down: [], unheard: [] }
-  }
+  if (m.type !== 'static') return await awaitAnswers(channel, Math.min(m.dropTime, 2 * m.frequency + 100), isStopping)
   const start = performance.now()
   const silentLimit = m.dropTime
   const answeringLimit = m.dropTime * (1 + MEMBERSHIP_DEFAULTS.suspectFactor)
@@ -63,10 +73,35 @@ export async function awaitInitialMembers (channel: Channel, m: ResolvedNodeOpti
     await Promise.race([sleep(Math.min(m.frequency, 250)), memberAdded(channel)])
   }
   return {
+    ended: isStopping() ? 'stopping' : 'accounted',
+    waitedMs: Math.round(performance.now() - start),
     members: channel.members().length,
     down: peers.filter((p) => p.state === 'down' || (p.state === 'silent' && !isMember(p))).map((p) => p.address),
     unheard: peers.filter((p) => p.state === 'answering' && !isMember(p)).map((p) => p.address)
   }
+}
+
+/** ms a multicast start waits when no node answers (the node's own start takes longer than this) */
+export const FIRST_WINDOW_MS = 300
+/** ms a multicast start waits after the last node it heard, for the others' answers */
+export const SETTLE_MS = 100
+
+async function awaitAnswers (channel: Channel, limit: number, isStopping: () => boolean): Promise<InitialMembers> {
+  const start = performance.now()
+  const nodes = (): number => channel.members().filter((x) => x.meta?.role === 'node').length
+  let heard = nodes()
+  let lastHeardAt = start
+  let ended: InitialMembers['ended'] = 'stopping'
+  while (!isStopping()) {
+    const now = performance.now()
+    const n = nodes()
+    if (n !== heard) { heard = n; lastHeardAt = now }
+    const own = heard === 0 ? start + FIRST_WINDOW_MS : lastHeardAt + SETTLE_MS
+    if (now >= start + limit) { ended = 'limit'; break }
+    if (now >= own) { ended = heard === 0 ? 'first-window' : 'settled'; break }
+    await Promise.race([sleep(Math.min(own, start + limit) - now), memberAdded(channel)])
+  }
+  return { ended, waitedMs: Math.round(performance.now() - start), members: channel.members().length, down: [], unheard: [] }
 }
 
 /** resolves at the next memberAdded (the listener is removed after a while either way) */

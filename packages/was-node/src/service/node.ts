@@ -210,7 +210,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     manager = factories.createManager({ options, channel: early.channel, logger: logger.child({ component: 'sessions' }) })
     await channel.start()
     const known = await awaitInitialMembers(channel, options.membership, () => stopping !== null)
-    logger.info({ event: 'members-known', members: known.members, down: known.down, unheard: known.unheard },
+    logger.info({ event: 'members-known', members: known.members, down: known.down, unheard: known.unheard, ended: known.ended, waitedMs: known.waitedMs },
       `${known.members} member(s) known at start` + (known.down.length > 0 ? `; listed but down: ${known.down.join(', ')}` : '') +
       (known.unheard.length > 0 ? `; listed, answering, but not heard: ${known.unheard.join(', ')}` : ''))
     // why before the manager starts: a node of another manager kind must not take part at all
