@@ -12,7 +12,7 @@ import { createDiscovery, type Discovery } from './discovery.js'
 import { HealthChecker } from './health-check.js'
 import { resolveBalancerOptions, resolveWorker, type Activation, type BalancerOptions, type ResolvedOptions, type WorkerConfig } from './options.js'
 import { proxyRequest, screen, type ProxyContext } from './proxy.js'
-import { sendRawError } from './respond.js'
+import { lingering, sendRawError } from './respond.js'
 import { BalancerStats } from './stats.js'
 import type { BalancerStatus } from './status.js'
 import { proxyUpgrade } from './websocket.js'
@@ -42,6 +42,32 @@ export interface Balancer {
   readonly options: ResolvedOptions
 }
 
+/**
+ * Close at accept a connection whose client IP has `max` open already (counted). The address is
+ * the TCP peer's, also behind a trusted proxy (X-Forwarded-For is a request header, read long after
+ * accept, and names the proxy's clients, not who holds the connection).
+ */
+function limitConnectionsPerIp (server: http.Server, max: number, stats: BalancerStats): void {
+  const open = new Map<string, number>()
+  server.on('connection', (socket: Socket) => {
+    const raw = socket.remoteAddress
+    if (raw === undefined) return
+    const ip = raw.startsWith('::ffff:') ? raw.slice(7) : raw
+    const n = open.get(ip) ?? 0
+    if (n >= max) {
+      stats.connectionsRefusedPerIp++
+      socket.destroy()
+      return
+    }
+    open.set(ip, n + 1)
+    socket.once('close', () => {
+      const left = (open.get(ip) ?? 1) - 1
+      if (left <= 0) open.delete(ip)
+      else open.set(ip, left)
+    })
+  })
+}
+
 export function createBalancer (options: BalancerOptions = {}): Balancer {
   const o = resolveBalancerOptions(options)
   const logger: Logger = o.logger ?? pino({ level: 'silent' })
@@ -62,12 +88,16 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
     connectionsCheckingInterval: c.connectionsCheckingInterval
   }, (req, res) => proxyRequest(ctx, req, res))
   server.maxConnections = c.maxConnections
+  if (o.maxConnsPerIp > 0) limitConnectionsPerIp(server, o.maxConnsPerIp, stats)
   // why: node would say "100 Continue" to every Expect; a request we refuse must hear only the refusal
   server.on('checkContinue', (req, res) => {
-    if (screen(req, o) === null) res.writeContinue()
+    if (screen(req, o) === null && !lingering.has(req.socket)) res.writeContinue()
     proxyRequest(ctx, req, res)
   })
-  server.on('upgrade', (req, socket, head) => proxyUpgrade(ctx, req, socket, head))
+  server.on('upgrade', (req, socket, head) => {
+    if (lingering.has(socket)) { socket.destroy(); return }
+    proxyUpgrade(ctx, req, socket, head)
+  })
   // why: node closes CONNECT requests silently without a listener; say why instead (we are no forward proxy)
   server.on('connect', (_req, socket: Socket) => {
     stats.requests++
@@ -100,6 +130,7 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
         retries: stats.retries,
         websockets: stats.websockets,
         clientErrors: stats.clientErrors,
+        connectionsRefused: { perIp: stats.connectionsRefusedPerIp },
         answered: { ...stats.answered },
         adminRefused: { ...stats.adminRefused },
         workers: {

@@ -32,6 +32,9 @@ export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
   --health-interval MS        0 turns active checks off (default 2000)
   --connect-timeout MS  --headers-timeout MS  --body-timeout MS
   --replay-buffer BYTES       bodies up to this size can be retried elsewhere (default 65536)
+  --max-body BYTES            larger request bodies get 413 and the connection closes (default 0: no limit)
+  --max-conns-per-ip N        connections at once from one client IP (the TCP peer, also behind a
+                              trusted proxy); more are closed at accept (default 0: no limit)
   --admin HOST:PORT           admin listener (status page, /status, /metrics, activation)
   --admin-token TOKEN         bearer token for activation changes (or NODECAT_ADMIN_TOKEN)
   --admin-host NAME[,NAME]    more Host names the admin listener answers to (repeat; besides
@@ -72,6 +75,8 @@ const FLAGS = {
   'headers-timeout': { type: 'string' },
   'body-timeout': { type: 'string' },
   'replay-buffer': { type: 'string' },
+  'max-body': { type: 'string' },
+  'max-conns-per-ip': { type: 'string' },
   admin: { type: 'string' },
   'admin-token': { type: 'string' },
   'admin-host': { type: 'string', multiple: true },
@@ -139,6 +144,8 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env):
   num('headers-timeout', (n) => { b.headersTimeout = n })
   num('body-timeout', (n) => { b.bodyTimeout = n })
   num('replay-buffer', (n) => { b.replayBufferSize = n })
+  num('max-body', (n) => { b.maxBody = n })
+  num('max-conns-per-ip', (n) => { b.maxConnsPerIp = n })
   const health = (b.healthCheck === false ? { interval: 0 } : { ...(b.healthCheck ?? {}) })
   if (str('health-path') !== undefined) health.path = str('health-path')
   num('health-interval', (n) => { health.interval = n })

@@ -34,6 +34,8 @@ export function renderMetrics (s: BalancerStatus): string {
   w.sample('nodecat_balancer_websockets_total', null, b.websockets)
   w.family('nodecat_balancer_client_errors_total', 'counter', 'Malformed client requests rejected before reaching a worker.')
   w.sample('nodecat_balancer_client_errors_total', null, b.clientErrors)
+  w.family('nodecat_balancer_connections_refused_total', 'counter', 'Client connections closed at accept, by reason (per-ip: over maxConnsPerIp from one address).')
+  w.sample('nodecat_balancer_connections_refused_total', { reason: 'per-ip' }, b.connectionsRefused?.perIp ?? 0)
   w.family('nodecat_balancer_answers_total', 'counter', 'Responses the balancer produced itself, by error code.')
   for (const [code, n] of Object.entries(b.answered)) w.sample('nodecat_balancer_answers_total', { code }, n)
   w.family('nodecat_balancer_admin_refused_total', 'counter', 'Admin requests refused (Host not this listener, forgeable or cross-site change), by error code.')

@@ -79,6 +79,10 @@ export interface BalancerOptions {
   maxAttempts?: number
   /** request bodies up to this many bytes are buffered and can be replayed on another worker */
   replayBufferSize?: number
+  /** largest request body in bytes; a larger one gets 413 LB_ERR_PAYLOAD_TOO_LARGE and the connection closes (0: no limit, the default) */
+  maxBody?: number
+  /** client connections at once from one IP address (the TCP peer); more are closed at accept and counted (0: no limit, the default) */
+  maxConnsPerIp?: number
   connectTimeout?: number
   /** ms from sending the request to the response headers */
   headersTimeout?: number
@@ -117,6 +121,8 @@ export interface ResolvedOptions {
   method: LbMethod
   maxAttempts: number
   replayBufferSize: number
+  maxBody: number
+  maxConnsPerIp: number
   connectTimeout: number
   headersTimeout: number
   bodyTimeout: number
@@ -145,6 +151,8 @@ export const DEFAULTS = {
   method: 'requests' as LbMethod,
   maxAttempts: 3,
   replayBufferSize: 64 * 1024,
+  maxBody: 0,
+  maxConnsPerIp: 0,
   connectTimeout: 3000,
   headersTimeout: 30_000,
   bodyTimeout: 30_000,
@@ -232,7 +240,7 @@ function mount (value: unknown, name: string): string {
 /** Validate everything once; throws BalancerOptionError naming the bad option. */
 export function resolveBalancerOptions (options: BalancerOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') v.fail('options', 'an object', options)
-  known(options as Record<string, unknown>, '', ['host', 'port', 'workers', 'mounts', 'sessionCookie', 'sessionPathParam', 'stickySession', 'stickySessionForce', 'method', 'maxAttempts', 'replayBufferSize', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'recoverTime', 'failuresToError', 'maintainInterval', 'poolKeepAliveTimeout', 'connectionLimit', 'healthCheck', 'client', 'trustForwarded', 'admin', 'accessLog', 'logger', 'channel'])
+  known(options as Record<string, unknown>, '', ['host', 'port', 'workers', 'mounts', 'sessionCookie', 'sessionPathParam', 'stickySession', 'stickySessionForce', 'method', 'maxAttempts', 'replayBufferSize', 'maxBody', 'maxConnsPerIp', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'recoverTime', 'failuresToError', 'maintainInterval', 'poolKeepAliveTimeout', 'connectionLimit', 'healthCheck', 'client', 'trustForwarded', 'admin', 'accessLog', 'logger', 'channel'])
   const o = options
   const connectionLimit = v.integer(o.connectionLimit ?? DEFAULTS.connectionLimit, 'connectionLimit', 0, 100_000)
   const rawWorkers = o.workers ?? []
@@ -324,6 +332,8 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
     method: v.oneOf(o.method ?? DEFAULTS.method, 'method', ['requests', 'busyness'] as const),
     maxAttempts: v.integer(o.maxAttempts ?? DEFAULTS.maxAttempts, 'maxAttempts', 1, 20),
     replayBufferSize: v.integer(o.replayBufferSize ?? DEFAULTS.replayBufferSize, 'replayBufferSize', 0, 64 * 1024 * 1024),
+    maxBody: v.integer(o.maxBody ?? DEFAULTS.maxBody, 'maxBody', 0, Number.MAX_SAFE_INTEGER),
+    maxConnsPerIp: v.integer(o.maxConnsPerIp ?? DEFAULTS.maxConnsPerIp, 'maxConnsPerIp', 0, 10_000_000),
     connectTimeout: v.integer(o.connectTimeout ?? DEFAULTS.connectTimeout, 'connectTimeout', 10, 600_000),
     headersTimeout,
     bodyTimeout,

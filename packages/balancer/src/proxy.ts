@@ -17,7 +17,7 @@ import { ClientGoneError, errors, type ClientErrorCode } from './errors.js'
 import { requestHeaders, responseHeaders, type HeaderMap } from './headers.js'
 import type { ResolvedOptions } from './options.js'
 import { RequestBody, hasBody } from './request-body.js'
-import { sendError } from './respond.js'
+import { lingerClose, lingering, sendError } from './respond.js'
 import type { BalancerStats } from './stats.js'
 import type { Worker } from './worker.js'
 
@@ -84,6 +84,12 @@ export function screen (req: IncomingMessage, options: ResolvedOptions): ClientE
   const te = req.headers['transfer-encoding']
   if (te !== undefined && !/(?:^|,)[ \t]*chunked[ \t]*$/i.test(te)) return 'LB_ERR_BAD_REQUEST'
   if (!mounted(url, options.mounts) || nodeInternal(url)) return 'LB_ERR_NOT_MOUNTED'
+  // why before reading: a Content-Length over maxBody is refused without a byte of the body (and
+  // without "100 Continue", so a client that waits for it never sends the body)
+  if (options.maxBody > 0 && te === undefined) {
+    const length = req.headers['content-length']
+    if (length !== undefined && Number(length) > options.maxBody) return 'LB_ERR_PAYLOAD_TOO_LARGE'
+  }
   return null
 }
 
@@ -104,12 +110,17 @@ export function interruptRequest (res: ServerResponse, code: ClientErrorCode): b
 
 /** Handle one client request (the node:http 'request' listener). */
 export function proxyRequest (ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
+  // why: bytes after a refused body on a connection that is closing (respond.ts lingerClose)
+  if (lingering.has(req.socket)) { req.resume(); return }
   ctx.stats.requests++
   const refused = screen(req, ctx.options)
   if (refused !== null) {
     ctx.stats.count(refused)
     // why: the unread body would be taken for the next request on this connection
-    if (hasBody(req)) res.setHeader('connection', 'close')
+    if (hasBody(req)) {
+      res.setHeader('connection', 'close')
+      if (refused === 'LB_ERR_PAYLOAD_TOO_LARGE') lingerClose(req, res)
+    }
     sendError(res, refused)
     if (ctx.accessLog !== null) logAccess(ctx, req, res, null, 0, Date.now())
     return
@@ -139,7 +150,7 @@ class Exchange {
   readonly res: ServerResponse
   readonly routes: readonly string[]
   readonly headers: HeaderMap
-  readonly body = new RequestBody()
+  readonly body: RequestBody
   readonly tries: Tries
   readonly startedAt = Date.now()
   current: Attempt | null = null
@@ -155,6 +166,15 @@ class Exchange {
     this.routes = routes
     this.headers = headers
     this.tries = new Tries(ctx.chooser, ctx.stats, ctx.options.maxAttempts, routes, req.method)
+    this.body = new RequestBody(ctx.options.maxBody, ctx.options.maxBody > 0 ? () => this.tooLarge() : null)
+  }
+
+  /** the body grew past maxBody: 413 if the answer has not started (else the connection is cut), and close */
+  tooLarge (): void {
+    if (this.interrupted !== null) return
+    this.ctx.stats.count('LB_ERR_PAYLOAD_TOO_LARGE')
+    if (!this.res.headersSent) lingerClose(this.req, this.res)
+    this.interrupt('LB_ERR_PAYLOAD_TOO_LARGE')
   }
 
   start (): void {

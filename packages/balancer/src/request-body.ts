@@ -25,6 +25,15 @@ export class RequestBody {
   #abandoned = false
   /** fails the read in progress (one at a time: the prefix reader, then the worker's stream) */
   #failRead: ((err: Error) => void) | null = null
+  /** maxBody (0: none) and what to do when the body grows past it */
+  readonly #limit: number
+  readonly #onTooLarge: (() => void) | null
+  #received = 0
+
+  constructor (limit = 0, onTooLarge: (() => void) | null = null) {
+    this.#limit = limit
+    this.#onTooLarge = onTooLarge
+  }
 
   /** can this body be sent (again) to a worker? */
   replayable (): boolean {
@@ -49,12 +58,23 @@ export class RequestBody {
 
   async #read (): Promise<IteratorResult<Buffer>> {
     if (this.#abandoned) throw errors.bodyAbandoned()
-    return await new Promise((resolve, reject) => {
+    const r = await new Promise<IteratorResult<Buffer>>((resolve, reject) => {
       const fail = (err: Error): void => { reject(err) }
       const settled = (): void => { if (this.#failRead === fail) this.#failRead = null }
       this.#failRead = fail
       this.#iterator!.next().then((r) => { settled(); resolve(r) }, (err: unknown) => { settled(); reject(err) })
     })
+    if (this.#limit > 0 && r.done !== true) {
+      this.#received += r.value.length
+      // why here: a chunked body (or one node reads past a lying length) has no size up front;
+      // the byte that crosses maxBody is never passed on
+      if (this.#received > this.#limit) {
+        this.#onTooLarge?.()
+        this.#abandoned = true
+        throw errors.bodyAbandoned()
+      }
+    }
+    return r
   }
 
   async * #stream (): AsyncGenerator<Buffer> {

@@ -13,6 +13,8 @@ export class BalancerStats {
   readonly answered: Partial<Record<ClientErrorCode, number>> = {}
   /** malformed requests node's parser rejected (never reached a worker) */
   clientErrors = 0
+  /** client connections closed at accept because their IP had maxConnsPerIp open already */
+  connectionsRefusedPerIp = 0
   /** admin requests refused, by code */
   readonly adminRefused: Partial<Record<AdminRefusal, number>> = {}
 

@@ -38,7 +38,7 @@ workers ${b.workers.ok} OK, ${b.workers.recovering} recovering, ${b.workers.erro
 ${rows || '<tr><td colspan="11">no workers</td></tr>'}
 </tbody></table>
 <p>Requests ${b.requests} &middot; in flight ${b.inFlight} &middot; retries ${b.retries} &middot; WebSockets ${b.websockets} &middot;
-malformed requests ${b.clientErrors} &middot; balancer answers: ${answered} &middot; admin requests refused: ${refused}</p>
+malformed requests ${b.clientErrors} &middot; connections refused (per IP) ${b.connectionsRefused?.perIp ?? 0} &middot; balancer answers: ${answered} &middot; admin requests refused: ${refused}</p>
 <p><small>Refreshes every ${refreshSeconds} s. JSON at <a href="status">/status</a>, Prometheus at <a href="metrics">/metrics</a>.</small></p>
 </body></html>
 `

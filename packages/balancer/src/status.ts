@@ -15,6 +15,8 @@ export interface BalancerTotals {
   websockets: number
   /** requests node's parser rejected (400/408/431), which never reached a worker */
   clientErrors: number
+  /** client connections closed at accept: `perIp`, over maxConnsPerIp from one address */
+  connectionsRefused: { perIp: number }
   /** answers the balancer gave itself, by LB_ERR_* code */
   answered: Record<string, number>
   /** admin requests refused (bad Host, forgeable or cross-site changes), by LB_ERR_ADMIN_* code */
