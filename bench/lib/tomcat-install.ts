@@ -1,0 +1,110 @@
+/**
+ * The classic stack's software for bench:was, from Debian: Tomcat 10 (`tomcat10-common`,
+ * `libtomcat10-java`: catalina.sh, the server and Jasper jars; a Java runtime comes as their
+ * dependency), Apache httpd (`apache2-bin`) and mod_jk (`libapache2-mod-jk`). Installed with
+ * apt-get (after apt-get update) when missing and we are root; otherwise reported as not available.
+ *
+ * Why `apache2-bin` and not `apache2`: apache2-bin is Debian's httpd binary and modules; `apache2`
+ * adds only /etc/apache2 and the system service, which would start a daemon on port 80 of this
+ * machine on install. The bench writes its own httpd.conf with Debian's default settings
+ * (bench/was/apache/httpd.conf) and runs httpd itself, inside a namespace.
+ *
+ * Tomcat's stock conf/ files (web.xml with the default and JSP servlets, catalina.properties,
+ * logging.properties, context.xml) live in Debian's `tomcat10` package (/usr/share/tomcat10/etc),
+ * whose install would add a system service and user: when it is not installed, its .deb is fetched
+ * with `apt-get download` and unpacked into the bench's temp dir (dpkg-deb -x), never installed.
+ */
+import { existsSync, readdirSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import path from 'node:path'
+import { isRoot, which } from './tools.js'
+
+export const CATALINA_HOME = '/usr/share/tomcat10'
+export const MOD_JK = '/usr/lib/apache2/modules/mod_jk.so'
+const CATALINA_SH = `${CATALINA_HOME}/bin/catalina.sh`
+const JASPER = `${CATALINA_HOME}/lib/jasper.jar`
+const STOCK_CONF = `${CATALINA_HOME}/etc`
+const PACKAGES = ['tomcat10-common', 'libtomcat10-java', 'apache2-bin', 'libapache2-mod-jk']
+/** the stock conf files a CATALINA_BASE needs besides server.xml */
+export const STOCK_CONF_FILES = ['web.xml', 'catalina.properties', 'logging.properties', 'context.xml']
+
+export interface ClassicSoftware {
+  catalinaHome: string
+  /** the directory holding Tomcat's stock conf files */
+  stockConf: string
+  apache2: string
+  modJk: string
+  java: string
+  /** "Apache Tomcat/10.1.60 …, OpenJDK …, Apache/2.4.x, mod_jk 1.2.x" */
+  versions: string
+  /** how it was obtained (installed before, installed now, conf unpacked from the .deb) */
+  note: string
+}
+
+function missing (): string[] {
+  const out: string[] = []
+  if (!existsSync(CATALINA_SH) || !existsSync(JASPER)) out.push('tomcat10-common', 'libtomcat10-java')
+  if (which('apache2') === null) out.push('apache2-bin')
+  if (!existsSync(MOD_JK)) out.push('libapache2-mod-jk')
+  if (which('java') === null && !out.includes('tomcat10-common')) out.push('tomcat10-common')
+  return out
+}
+
+/** True when everything the classic stack needs is installed (nothing to apt-get). */
+export function classicInstalled (): boolean {
+  return missing().length === 0 && which('java') !== null
+}
+
+const aptEnv = (): NodeJS.ProcessEnv => ({ ...process.env, DEBIAN_FRONTEND: 'noninteractive' })
+
+function firstLine (cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20_000 })
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? 'unknown'
+}
+
+function versions (apache2: string, java: string): string {
+  const tomcat = firstLine('java', ['-cp', `${CATALINA_HOME}/lib/catalina.jar`, 'org.apache.catalina.util.ServerInfo'])
+  // eslint-disable-next-line no-template-curly-in-string -- dpkg-query's own field syntax
+  const jk = firstLine('dpkg-query', ['-W', '-f', 'mod_jk ${Version}', 'libapache2-mod-jk'])
+  return [tomcat.replace(/^Server version:\s*/, ''), firstLine(java, ['-version']), firstLine(apache2, ['-v']).replace(/^Server version:\s*/, ''), jk].join('; ')
+}
+
+/**
+ * Find (or install, as root) the classic stack. `scratch` is a temp dir for the stock conf when
+ * the `tomcat10` package is not installed. `install` false: never call apt-get.
+ * Returns the software, or a string saying why it is not available.
+ */
+export function ensureClassicSoftware (scratch: string, log: (s: string) => void, install = true): ClassicSoftware | string {
+  let note = 'installed before'
+  const lacking = missing()
+  if (lacking.length > 0) {
+    if (!install) return `not installed (${lacking.join(', ')}) and --no-install given`
+    if (!isRoot()) return `not installed (${lacking.join(', ')}) and not root (apt-get install -y ${PACKAGES.join(' ')})`
+    if (spawnSync('apt-get', ['--version']).status !== 0) return `not installed (${lacking.join(', ')}) and no apt-get`
+    log(`installing ${PACKAGES.join(', ')} from Debian (apt-get update; apt-get install -y --no-install-recommends …)…`)
+    spawnSync('apt-get', ['update', '-qq'], { env: aptEnv(), stdio: 'ignore', timeout: 300_000 })
+    const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...PACKAGES], { env: aptEnv(), encoding: 'utf8', timeout: 600_000 })
+    if (r.status !== 0) return `apt-get install ${PACKAGES.join(' ')} failed: ${`${r.stderr ?? ''}`.trim().split('\n').slice(-3).join(' ')}`
+    const still = missing()
+    if (still.length > 0) return `still missing after apt-get install: ${still.join(', ')}`
+    note = `installed now from Debian (${PACKAGES.join(', ')})`
+  }
+  const apache2 = which('apache2')
+  const java = which('java')
+  if (apache2 === null || java === null) return 'apache2 or java not found after install'
+
+  let stockConf = STOCK_CONF
+  if (!STOCK_CONF_FILES.every((f) => existsSync(path.join(STOCK_CONF, f)))) {
+    if (!isRoot() && !install) return `Tomcat's stock conf (${STOCK_CONF}) is missing`
+    // why: apt-get download writes into the current directory; as root it warns that _apt cannot read it, harmlessly
+    const d = spawnSync('apt-get', ['download', '-qq', 'tomcat10'], { cwd: scratch, env: aptEnv(), encoding: 'utf8', timeout: 300_000 })
+    const deb = readdirSync(scratch).find((f) => /^tomcat10_.*\.deb$/.test(f))
+    if (d.status !== 0 || deb === undefined) return `Tomcat's stock conf: apt-get download tomcat10 failed: ${`${d.stderr ?? ''}`.trim().split('\n').slice(-2).join(' ')}`
+    const unpacked = path.join(scratch, 'tomcat10-deb')
+    const x = spawnSync('dpkg-deb', ['-x', path.join(scratch, deb), unpacked], { encoding: 'utf8', timeout: 60_000 })
+    stockConf = path.join(unpacked, 'usr', 'share', 'tomcat10', 'etc')
+    if (x.status !== 0 || !STOCK_CONF_FILES.every((f) => existsSync(path.join(stockConf, f)))) return `Tomcat's stock conf: unpacking ${deb} failed: ${`${x.stderr ?? ''}`.trim()}`
+    note += `; stock conf/ from ${deb} (unpacked, not installed)`
+  }
+  return { catalinaHome: CATALINA_HOME, stockConf, apache2, modJk: MOD_JK, java, versions: versions(apache2, java), note }
+}
