@@ -10,11 +10,11 @@ import type { Channel, ChannelEvents, ChannelStats, Member, MessageHandler, Rece
 import { errors, TribesError } from './errors.js'
 import { resolveChannelOptions, isLoopback, type ChannelOptions, type ResolvedChannelOptions } from './options.js'
 import { Keyring } from './crypto/keyring.js'
-import { encodeBatchBody, encodeEnvelopeFrame, packValue, type EnvelopeKind } from './codec/envelope.js'
+import { batchPieces, encodeEnvelopeFrame, encodeEnvelopeParts, packValue, type EnvelopeKind } from './codec/envelope.js'
 import { modeToOptions, SEND_OPTIONS } from './codec/send-options.js'
 import { decodeMember, isShutdownCommand } from './codec/member.js'
 import { Receiver } from './transport/receiver.js'
-import { Sender, addressOf, type MemberConnection, type Target } from './transport/sender.js'
+import { Sender, addressOf, wireLength, type MemberConnection, type Target, type Wire } from './transport/sender.js'
 import { DispatchQueue, type DispatchItem } from './transport/dispatch-queue.js'
 import { TcpHeartbeat } from './transport/tcp-heartbeat.js'
 import { StaticAllowList } from './membership/static-allow-list.js'
@@ -28,7 +28,7 @@ import type { HeartbeatTransport } from './membership/heartbeat-transport.js'
 interface Outgoing extends DispatchItem {
   targets: readonly Target[]
   /** ack/sync: the frame, encoded once for every target */
-  frame?: Buffer
+  frame?: Wire
   /** async: the packed value, framed (and sealed) later with its neighbours, one batch per member */
   value?: Buffer
   /** ack sends: receives one promise per target, in order */
@@ -41,6 +41,12 @@ const HEARTBEAT_OPTIONS = SEND_OPTIONS.BYTE_MESSAGE | SEND_OPTIONS.ASYNCHRONOUS
 const BATCH_BYTES = 256 * 1024
 /** room for the frame, ChannelData and envelope around a value (member blob excluded) */
 const FRAME_ROOM = 18 + 40 + 6 + 28 + 4
+
+function sameValues (a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
+}
 
 /**
  * Create a channel. Options are validated here, at once (a bad option throws a coded error
@@ -250,9 +256,10 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
       const err = errors.queueFull(queue.size, queue.bytes)
       return { delivered: [], failed: targets.map((member) => ({ member, error: err })) }
     }
-    const frame = this.#frame('app', modeToOptions(mode), value)
+    const frame = this.#frameParts('app', modeToOptions(mode), [value], value.length)
+    const bytes = wireLength(frame)
     const results = await new Promise<Array<Promise<void>>>((resolve, reject) => {
-      if (!queue.push({ frame, bytes: frame.length, droppable: false, targets, done: resolve })) reject(errors.closed('channel'))
+      if (!queue.push({ frame, bytes, droppable: false, targets, done: resolve })) reject(errors.closed('channel'))
     })
     const settled = await Promise.allSettled(results)
     const delivered: Member[] = []
@@ -262,7 +269,7 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
       else failed.push({ member: targets[i]!, error: r.reason as TribesError })
     })
     this.#counters.messagesSent += delivered.length
-    this.#counters.bytesSent += frame.length * delivered.length
+    this.#counters.bytesSent += bytes * delivered.length
     this.#counters.sendFailures += failed.length
     return { delivered, failed }
   }
@@ -280,18 +287,31 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
       queued: this.#queue?.size ?? 0,
       queuedBytes: this.#queue?.bytes ?? 0,
       queueDropped: c.queueDropped,
+      socketWrites: this.#sender?.counts.writes ?? 0,
+      framesWritten: this.#sender?.counts.frames ?? 0,
       dropped
     }
   }
 
-  #frame (kind: EnvelopeKind, options: number, body: Buffer, sender = this.#membership!.localBlob()): Buffer {
+  #uniqueId (kind: EnvelopeKind): Buffer {
+    // why: app frames take their ids when sent, batches when delivered (later): on streams of their
+    // own, each stream's counters reach a member in increasing order
     const stream = kind === 'app' ? this.#ids.app : this.#ids.heartbeat
     const n = stream.next++
     const uniqueId = Buffer.allocUnsafe(16)
     stream.prefix.copy(uniqueId, 0)
     uniqueId.writeUInt32BE(Math.floor(n / 0x100000000) >>> 0, 8)
     uniqueId.writeUInt32BE(n >>> 0, 12)
-    return encodeEnvelopeFrame({ options, timestamp: Date.now(), uniqueId, sender }, kind, body, this.#keyring)
+    return uniqueId
+  }
+
+  #frame (kind: EnvelopeKind, options: number, body: Buffer, sender = this.#membership!.localBlob()): Buffer {
+    return encodeEnvelopeFrame({ options, timestamp: Date.now(), uniqueId: this.#uniqueId(kind), sender }, kind, body, this.#keyring)
+  }
+
+  /** an app or batch frame as buffers (the body's big pieces neither joined nor copied; see encodeEnvelopeParts) */
+  #frameParts (kind: EnvelopeKind, options: number, pieces: readonly Uint8Array[], length: number): Wire {
+    return encodeEnvelopeParts({ options, timestamp: Date.now(), uniqueId: this.#uniqueId(kind), sender: this.#membership!.localBlob() }, kind, pieces, length, this.#keyring)
   }
 
   /** write one batch of queued messages; returns a promise when a socket needs to drain */
@@ -305,11 +325,20 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
       if (!touched.has(conn)) { touched.add(conn); conn.cork() }
       return conn
     }
+    // why: members that get the same values in the same order (a delta to every peer) share one
+    // frame: encoded and sealed once, written to each (each receiver's replay guard is its own)
+    const recent: Array<{ values: Buffer[], frame: Wire }> = []
     const flush = (conn: MemberConnection): void => {
       const b = batches.get(conn)
       if (b === undefined) return
       batches.delete(conn)
-      this.#writeAsync(conn, this.#frame('batch', HEARTBEAT_OPTIONS, encodeBatchBody(b.values, b.bytes - 4 * b.values.length)), b.values.length)
+      let frame = recent.find((r) => sameValues(r.values, b.values))?.frame
+      if (frame === undefined) {
+        const { pieces, length } = batchPieces(b.values)
+        frame = this.#frameParts('batch', HEARTBEAT_OPTIONS, pieces, length)
+        if (recent.unshift({ values: b.values, frame }) > 8) recent.pop()
+      }
+      this.#writeAsync(conn, frame, b.values.length)
     }
     for (const item of batch) {
       if (item.value !== undefined) {
@@ -348,12 +377,12 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
     return this.#o.maxMessageSize - FRAME_ROOM - this.#membership!.localBlob().length
   }
 
-  #writeAsync (conn: MemberConnection, frame: Buffer, messages: number): void {
+  #writeAsync (conn: MemberConnection, frame: Wire, messages: number): void {
     const c = this.#counters
     const err = conn.sendAsync(frame)
     if (err === undefined) {
       c.messagesSent += messages
-      c.bytesSent += frame.length
+      c.bytesSent += wireLength(frame)
     } else {
       c.sendFailures += messages
       if (worthLogging(c.sendFailures)) this.#log.warn({ member: conn.address, err, sendFailures: c.sendFailures }, 'async message not sent')

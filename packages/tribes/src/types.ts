@@ -84,6 +84,12 @@ export interface ChannelStats {
   queuedBytes: number
   /** async messages dropped because the queue was full */
   queueDropped: number
+  /**
+   * writes handed to the sockets of the data connections (one write or writev each: frames to one
+   * member made in the same event-loop turn share one), and the frames in them
+   */
+  socketWrites?: number
+  framesWritten?: number
   /** frames, datagrams and messages dropped because they did not parse or authenticate */
   dropped: Record<string, number>
 }

@@ -71,6 +71,20 @@ export function allocChannelDataFrame (d: Omit<ChannelData, 'message'>, messageL
   return { frame, bodyOffset, messageOffset }
 }
 
+/**
+ * Like {@link allocChannelDataFrame} for a frame written as several buffers: allocate only the
+ * frame header, the ChannelData header and `extra` bytes after it (where the message begins),
+ * with the length fields already set for a message of `messageLength` bytes. The rest of the
+ * message and the 7-byte end marker follow in buffers of the caller's.
+ */
+export function allocChannelDataHead (d: Omit<ChannelData, 'message'>, messageLength: number, extra: number): { head: Buffer, bodyOffset: number, messageOffset: number } {
+  const bodyLength = channelDataLength(d.sender.length, messageLength)
+  const head = Buffer.allocUnsafe(FRAME_HEADER + channelDataHeaderLength(d.sender.length) + extra)
+  const bodyOffset = writeFrameHeader(head, bodyLength)
+  const messageOffset = writeChannelDataHeader(head, bodyOffset, d, messageLength)
+  return { head, bodyOffset, messageOffset }
+}
+
 /** Encode a ChannelData inside a frame (one allocation). */
 export function encodeChannelDataFrame (d: ChannelData): Buffer {
   const { frame, messageOffset } = allocChannelDataFrame(d, d.message.length)

@@ -16,8 +16,9 @@
  */
 import { Packr } from 'msgpackr'
 import { errors } from '../errors.js'
-import { SEAL_OVERHEAD, type Keyring } from '../crypto/keyring.js'
-import { allocChannelDataFrame, type ChannelData } from './channel-data.js'
+import { NONCE_LENGTH, SEAL_OVERHEAD, TAG_LENGTH, type Keyring } from '../crypto/keyring.js'
+import { allocChannelDataFrame, allocChannelDataHead, type ChannelData } from './channel-data.js'
+import { FRAME_END } from './frame.js'
 import { SEND_OPTIONS } from './send-options.js'
 
 export const ENVELOPE_MAGIC_0 = 0x4e // 'N'
@@ -103,6 +104,78 @@ export function encodeEnvelopeFrame (header: Omit<ChannelData, 'message'>, kind:
     keyring.sealInto(frame.subarray(bodyOffset, aadEnd), body, frame, aadEnd)
   }
   return frame
+}
+
+/** values at least this big go to the socket (or the cipher) as they are; smaller ones are copied together */
+export const ZERO_COPY_MIN = 2048
+
+/**
+ * The plaintext of a batch body (`int length ‖ bytes` per value) as pieces to write in order,
+ * without copying the big values: the length fields and the small values share one buffer,
+ * each value of ZERO_COPY_MIN bytes or more is a piece of its own (the caller's buffer itself).
+ */
+export function batchPieces (values: readonly Uint8Array[], valueBytes?: number): { pieces: Uint8Array[], length: number } {
+  let small = 0
+  let total = 0
+  for (const v of values) {
+    total += 4 + v.length
+    if (v.length < ZERO_COPY_MIN) small += v.length
+  }
+  if (valueBytes !== undefined && total !== valueBytes + 4 * values.length) throw new RangeError(`batch values hold ${total - 4 * values.length} bytes, not ${valueBytes}`)
+  const staging = Buffer.allocUnsafe(small + 4 * values.length)
+  const pieces: Uint8Array[] = []
+  let start = 0
+  let o = 0
+  for (const v of values) {
+    o = staging.writeUInt32BE(v.length, o)
+    if (v.length < ZERO_COPY_MIN) {
+      staging.set(v, o)
+      o += v.length
+    } else {
+      pieces.push(staging.subarray(start, o), v)
+      start = o
+    }
+  }
+  if (o > start) pieces.push(staging.subarray(start, o))
+  return { pieces, length: total }
+}
+
+/**
+ * The whole TCP frame of one nodecat message as buffers to write in order (one writev), for a
+ * body given as `pieces` (`length` bytes in all): a head (frame header, ChannelData header,
+ * envelope header, and when sealed the key id and nonce), then the body pieces (unsealed: the
+ * caller's buffers themselves; sealed: the ciphertext of each, straight from the cipher), then a
+ * tail (the tag when sealed, and the end marker). The bytes are exactly those of
+ * {@link encodeEnvelopeFrame} for the joined body, with no copy of the body on the way.
+ */
+export function encodeEnvelopeParts (header: Omit<ChannelData, 'message'>, kind: EnvelopeKind, pieces: readonly Uint8Array[], length: number, keyring?: Keyring): Buffer[] {
+  const sealed = keyring !== undefined
+  const keyId = sealed ? keyring.keyId : 0
+  const { head, bodyOffset, messageOffset: m } = allocChannelDataHead(header, envelopeLength(length, sealed), ENVELOPE_HEADER + (sealed ? 1 + NONCE_LENGTH : 0))
+  head[m] = ENVELOPE_MAGIC_0
+  head[m + 1] = ENVELOPE_MAGIC_1
+  head[m + 2] = ENVELOPE_VERSION
+  head[m + 3] = KIND[kind]
+  head[m + 4] = sealed ? FLAG_SEALED : 0
+  const out: Buffer[] = [head]
+  if (!sealed) {
+    for (const p of pieces) if (p.length > 0) out.push(Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.length))
+    out.push(FRAME_END)
+    return out
+  }
+  head[m + ENVELOPE_HEADER] = keyId
+  const aadEnd = m + ENVELOPE_HEADER + 1
+  const sealer = keyring.sealStream(head.subarray(bodyOffset, aadEnd), head, aadEnd)
+  for (const p of pieces) {
+    if (p.length === 0) continue
+    const c = sealer.update(p)
+    if (c.length > 0) out.push(c)
+  }
+  const tail = Buffer.allocUnsafe(TAG_LENGTH + FRAME_END.length)
+  sealer.final(tail, 0)
+  FRAME_END.copy(tail, TAG_LENGTH)
+  out.push(tail)
+  return out
 }
 
 /** True when a received ChannelData carries a nodecat envelope (byte message + "NC" magic). */

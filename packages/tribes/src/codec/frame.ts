@@ -93,6 +93,7 @@ export class FrameParser {
   push (chunk: Buffer): Buffer[] {
     if (this.#failed) throw this.#failed
     let buf: Buffer
+    let rest: Buffer | undefined
     if (this.#have === 0) {
       buf = chunk
     } else {
@@ -102,8 +103,17 @@ export class FrameParser {
         this.#have += chunk.length
         return []
       }
-      this.#pending.push(chunk)
-      buf = Buffer.concat(this.#pending, this.#have + chunk.length)
+      if (this.#need > 0) {
+        // why: join only the bytes of the frame being completed; the frames after it in this
+        // chunk are parsed where they are (not copied now and again when the next frame is joined)
+        const take = this.#need - this.#have
+        this.#pending.push(take === chunk.length ? chunk : chunk.subarray(0, take))
+        buf = Buffer.concat(this.#pending, this.#need)
+        if (take < chunk.length) rest = chunk.subarray(take)
+      } else {
+        this.#pending.push(chunk)
+        buf = Buffer.concat(this.#pending, this.#have + chunk.length)
+      }
       this.#pending = []
       this.#have = 0
       this.#need = 0
@@ -111,6 +121,7 @@ export class FrameParser {
     const out: Buffer[] = []
     try {
       this.#parse(buf, out)
+      if (rest !== undefined) this.#parse(rest, out)
     } catch (err) {
       this.#failed = err as Error
       this.#pending = []

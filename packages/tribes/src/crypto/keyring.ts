@@ -234,6 +234,29 @@ export class Keyring {
     cipher.getAuthTag().copy(out, o)
   }
 
+  /**
+   * Encrypt a plaintext given in parts, without joining them first: writes the nonce into `out`
+   * at `offset` (NONCE_LENGTH bytes) and returns a sealer whose `update(part)` gives the
+   * ciphertext of each part (a new buffer, written as is to the socket) and whose `final(tagOut,
+   * tagOffset)` writes the tag. The result is byte for byte what {@link sealInto} makes of the
+   * joined parts (nonce ‖ ciphertext ‖ tag), so {@link open} reads it. `aad` is read at once.
+   */
+  sealStream (aad: Uint8Array, out: Buffer, offset: number): { update: (part: Uint8Array) => Buffer, final: (tagOut: Buffer, tagOffset: number) => void } {
+    if (this.#nonceCounter > 0xffffffff) { this.#noncePrefix = crypto.randomBytes(8); this.#nonceCounter = 0 }
+    this.#noncePrefix.copy(out, offset)
+    out.writeUInt32BE(this.#nonceCounter++, offset + 8)
+    const cipher = crypto.createCipheriv('aes-256-gcm', this.#current.aead, out.subarray(offset, offset + NONCE_LENGTH), { authTagLength: TAG_LENGTH })
+    cipher.setAAD(aad)
+    return {
+      update: (part) => cipher.update(part),
+      final: (tagOut, tagOffset) => {
+        // why: GCM is a stream mode, final() emits nothing; checked so a change of mode cannot lose bytes
+        if (cipher.final().length !== 0) throw new Error('aes-256-gcm final() returned bytes')
+        cipher.getAuthTag().copy(tagOut, tagOffset)
+      }
+    }
+  }
+
   /** Encrypt to a new buffer (nonce ‖ ciphertext ‖ tag). */
   seal (aad: Uint8Array, plaintext: Uint8Array): Buffer {
     this.#maybeReload()

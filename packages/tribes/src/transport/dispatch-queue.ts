@@ -8,8 +8,8 @@
  *   first drop of a burst and a summary when the queue has drained again (not one log per drop).
  * - ack and sync messages are never dropped (their callers wait, which bounds them).
  *
- * The queue is emptied on a later turn of the event loop by `deliver`, in batches, so many small
- * messages share one socket write; when a socket is over its high-water mark, `deliver` returns a
+ * The queue is emptied at the end of the event-loop turn (setImmediate) by `deliver`, in batches,
+ * so the messages of one turn to one member share one socket write; when a socket is over its high-water mark, `deliver` returns a
  * promise and the pump waits for it (the queue, not the socket, absorbs a slow member).
  */
 import type { Logger } from 'pino'
@@ -90,6 +90,10 @@ export class DispatchQueue<T extends DispatchItem> {
   #schedule (): void {
     if (this.#scheduled || this.#pumping) return
     this.#scheduled = true
+    // why: setImmediate runs once per event-loop turn, right after the I/O callbacks of the turn:
+    // every message queued by them (a request's replication, other requests' too) leaves in one
+    // write per member, and none waits longer than the rest of the turn (a microtask would
+    // write once per callback instead; see bench/README.md, bench:replication)
     setImmediate(() => { this.#scheduled = false; void this.#pump() })
   }
 

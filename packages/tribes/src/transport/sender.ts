@@ -15,6 +15,11 @@
  * message whose first copy was already processed may be processed twice; with a cluster key the
  * receiver's replay check drops that duplicate (and still acks it). Each failure is reported to
  * `onPeerFailure`, which lets membership verify the member at once.
+ *
+ * Writes: a frame may be one Buffer or a list of buffers written in order (a frame built without
+ * joining its parts, see encodeEnvelopeParts). Between `cork()` and `uncork()` every frame written
+ * to a connection is handed to its socket as one write (one writev); `writes` and `frames` count
+ * the writes handed to the sockets and the frames in them (the coalescing is measurable).
  */
 import net from 'node:net'
 import type { Logger } from 'pino'
@@ -37,12 +42,37 @@ export interface SenderOptions {
   onPeerFailure?: (address: string, error: TribesError) => void
 }
 
+/**
+ * Bytes a connection's socket may hold beyond what the kernel took before the dispatch queue waits
+ * for it to drain (Node's default, 16 KiB, is less than one batch of big deltas: the queue would
+ * stop after every batch). Bounded per connection, so a slow member still costs at most this.
+ */
+export const WRITE_HIGH_WATER = 1024 * 1024
+
+/** one frame: a Buffer, or buffers that are written in order and make one frame together */
+export type Wire = Buffer | readonly Buffer[]
+
+export function wireLength (w: Wire): number {
+  if (Buffer.isBuffer(w)) return w.length
+  let n = 0
+  for (const b of w as readonly Buffer[]) n += b.length
+  return n
+}
+
+/** what a sender handed to its sockets, since it was made */
+export interface WriteCounts {
+  /** writes handed to the sockets (each one write or writev call) */
+  writes: number
+  /** frames in them */
+  frames: number
+}
+
 export function addressOf (t: Target): string {
   return t.host.includes(':') ? `[${t.host}]:${t.port}` : `${t.host}:${t.port}`
 }
 
 interface PendingAck {
-  frame: Buffer
+  frame: Wire
   resolve: () => void
   reject: (err: TribesError) => void
   timer: NodeJS.Timeout | undefined
@@ -71,11 +101,15 @@ export class MemberConnection {
   #backoffError: TribesError | undefined
   #closing = false
   #drainWaiters: Array<() => void> = []
+  #corked = 0
+  #wroteCorked = false
+  readonly #counts: WriteCounts
 
-  constructor (target: Target, options: SenderOptions) {
+  constructor (target: Target, options: SenderOptions, counts: WriteCounts = { writes: 0, frames: 0 }) {
     this.#target = { host: target.host, port: target.port }
     this.address = addressOf(target)
     this.#o = options
+    this.#counts = counts
   }
 
   get connected (): boolean { return this.#connected }
@@ -95,37 +129,60 @@ export class MemberConnection {
     this.#backoffUntil = 0
   }
 
-  cork (): void { this.#socket?.cork() }
-  uncork (): void { this.#socket?.uncork() }
+  /** Hold what is written until the matching {@link uncork}; then it goes out as one write. Nests. */
+  cork (): void {
+    if (this.#corked++ === 0) this.#socket?.cork()
+  }
+
+  uncork (): void {
+    if (this.#corked === 0) return
+    if (--this.#corked > 0) return
+    this.#socket?.uncork()
+    if (this.#wroteCorked) { this.#wroteCorked = false; this.#counts.writes++ }
+  }
+
+  #write (s: net.Socket, frame: Wire, cb?: (err?: Error | null) => void): void {
+    this.#counts.frames++
+    if (this.#corked > 0) this.#wroteCorked = true
+    else this.#counts.writes++
+    if (Buffer.isBuffer(frame)) { s.write(frame, cb); return }
+    const parts = frame as readonly Buffer[]
+    const last = parts.length - 1
+    // why: the parts of one frame leave in one writev even when the caller did not cork
+    if (this.#corked === 0 && last > 0) s.cork()
+    for (let i = 0; i < last; i++) s.write(parts[i]!)
+    s.write(parts[last]!, cb)
+    if (this.#corked === 0 && last > 0) s.uncork()
+  }
 
   /** Write without waiting for an ack. Returns the error instead of writing when the member is unreachable. */
-  sendAsync (frame: Buffer): TribesError | undefined {
+  sendAsync (frame: Wire): TribesError | undefined {
     const s = this.#ensure()
     if (!(s instanceof net.Socket)) return s
-    s.write(frame)
+    this.#write(s, frame)
     return undefined
   }
 
   /** Write and wait for this message's ACK (rejects with a coded error). */
-  sendAcked (frame: Buffer, timeout: number): Promise<void> {
+  sendAcked (frame: Wire, timeout: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const p: PendingAck = { frame, resolve, reject, timer: undefined, settled: false, retried: false }
       const s = this.#ensure()
       if (!(s instanceof net.Socket)) return settle(p, s)
       p.timer = setTimeout(() => settle(p, errors.sendTimeout(this.address, timeout)), timeout)
       this.#pending.push(p)
-      s.write(frame)
+      this.#write(s, frame)
     })
   }
 
   /** Write and resolve once the bytes are handed to the kernel (heartbeats, the goodbye). */
-  sendFlushed (frame: Buffer): Promise<void> {
+  sendFlushed (frame: Wire): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const s = this.#ensure()
       if (!(s instanceof net.Socket)) return reject(s)
       const onClose = (): void => reject(errors.connect(this.address, this.#lastError))
       s.once('close', onClose)
-      s.write(frame, (err) => {
+      this.#write(s, frame, (err) => {
         s.off('close', onClose)
         if (err) reject(errors.connect(this.address, err))
         else resolve()
@@ -158,8 +215,12 @@ export class MemberConnection {
   }
 
   #connect (): net.Socket {
-    const s = net.createConnection({ host: this.#target.host, port: this.#target.port, noDelay: true })
+    // why: the stream option is passed on to the socket's Writable but missing from NetConnectOpts' type
+    const opts: net.NetConnectOpts & { writableHighWaterMark: number } = { host: this.#target.host, port: this.#target.port, noDelay: true, writableHighWaterMark: WRITE_HIGH_WATER }
+    const s = net.createConnection(opts)
     this.#socket = s
+    // why: a connection made while the caller holds a cork is corked too, so uncork() releases it
+    if (this.#corked > 0) s.cork()
     this.#connected = false
     this.#lastError = undefined
     const parser = new FrameParser({ maxFrameSize: 64 })
@@ -237,11 +298,13 @@ export class MemberConnection {
     this.#o.logger.info({ member: this.address, messages: retry.length, err: cause }, 'connection to member broke before its acks; reconnecting and resending once')
     const s2 = this.#ensure()
     if (!(s2 instanceof net.Socket)) { for (const p of retry) settle(p, s2); return }
+    this.cork()
     for (const p of retry) {
       p.retried = true
       this.#pending.push(p)
-      s2.write(p.frame)
+      this.#write(s2, p.frame)
     }
+    this.uncork()
   }
 }
 
@@ -249,6 +312,7 @@ export class MemberConnection {
 export class Sender {
   readonly #o: SenderOptions
   readonly #connections = new Map<string, MemberConnection>()
+  readonly #counts: WriteCounts = { writes: 0, frames: 0 }
   #closed = false
 
   constructor (options: SenderOptions) {
@@ -256,13 +320,15 @@ export class Sender {
   }
 
   get closed (): boolean { return this.#closed }
+  /** writes handed to the sockets of every connection, and the frames in them, since start */
+  get counts (): Readonly<WriteCounts> { return this.#counts }
 
   /** the connection to a member (created, not yet connected, on first use) */
   connection (target: Target): MemberConnection {
     const address = addressOf(target)
     let c = this.#connections.get(address)
     if (c === undefined) {
-      c = new MemberConnection(target, this.#o)
+      c = new MemberConnection(target, this.#o, this.#counts)
       this.#connections.set(address, c)
     }
     return c
