@@ -5,6 +5,9 @@
  * saturation. Reported: deltas applied/s (slowest receiver), MB/s, lag p50/p99 (worst receiver),
  * and the saturated rates as fractions of raw TCP and of msgpackr measured in the same run,
  * interleaved. --profile pi3|pi4|pi5 runs every node in its own shaped namespace and CPU cgroup.
+ * --shape: what a delta is (bench/lib/deltas.ts): `wire` (default) is what was-node really sends,
+ * a small message whose attribute values are already msgpackr bytes; `tree` is the same change
+ * as a deep object tree that the channel must encode and decode field by field.
  * --targets drives nodecat-was nodes already running elsewhere (bench app) over HTTP instead.
  */
 import { parseArgs } from 'node:util'
@@ -18,17 +21,19 @@ import { measureTcp, measureCodec, type TcpResult, type CodecResult } from './li
 import { placeNodes } from './lib/placement.js'
 import { EMULATION_CAVEAT } from './lib/pi-profiles.js'
 import { startCluster, runReplication, clusterKey, type Cluster, type ReplicationSample } from './lib/cluster.js'
-import { packr, makeDelta } from './lib/deltas.js'
+import { encodedSize, type DeltaShape } from './lib/deltas.js'
 import { parseTargets, describeTargets, requireBenchApp, waitForTargets, REMOTE_NOTE, type Target } from './lib/remote.js'
 import { remoteWrite, remoteLag, type RemoteWriteSample, type RemoteLagSample } from './lib/remote-replication.js'
 
 const USAGE = `usage: pnpm bench:replication [--long] [--nodes 2,3,4] [--sizes 100,1024,16384] [--modes async,sync]
-       [--rate 1000] [--seconds S] [--reps N] [--concurrency 16] [--no-key] [--profile pi3|pi4|pi5]
+       [--rate 1000] [--seconds S] [--reps N] [--concurrency 16] [--no-key] [--profile pi3|pi4|pi5] [--shape wire|tree]
   default: 3-node cluster, 3 repetitions of 2 s runs (about 3 minutes); --long: nodes 2,3,4, 5 reps of 4 s
   --rate         the fixed "moderate" rate in deltas/s (the other load is saturation)
   --concurrency  sync sends in flight at saturation (concurrent requests waiting for replication)
   --no-key       plaintext cluster traffic (default: a random cluster key, as in production)
   --profile      Pi-class emulation (root): namespaces + tbf + CPU quota; throughput only, not latency
+  --shape        wire (default): deltas as was-node sends them, attribute values already bytes;
+                 tree: the same change as a deep object tree the channel must msgpack field by field
        pnpm bench:replication --targets http://pi1:8080,http://pi2:8080[,...] [--sizes ..] [--seconds S] [--reps N] [--concurrency C]
   --targets      nodecat-was nodes already running the bench app (see bench/README.md, "Remote nodes"):
                  the first one writes for S seconds (C sessions updated in parallel), the others apply;
@@ -51,6 +56,7 @@ async function main (): Promise<void> {
       concurrency: { type: 'string' },
       'no-key': { type: 'boolean' },
       profile: { type: 'string' },
+      shape: { type: 'string' },
       help: { type: 'boolean' },
       targets: { type: 'string' }
     }
@@ -72,6 +78,8 @@ async function main (): Promise<void> {
   const seconds = Number(values.seconds ?? (values.long ? 4 : 2))
   const reps = Number(values.reps ?? (values.long ? 5 : 3))
   const concurrency = Number(values.concurrency ?? 16)
+  const shape: DeltaShape = values.shape === 'tree' ? 'tree' : 'wire'
+  if (values.shape !== undefined && values.shape !== 'tree' && values.shape !== 'wire') throw new Error(`--shape must be wire or tree, got ${values.shape}`)
   const placement = placeNodes(Math.max(...nodeCounts), values.profile)
   const machine = machineInfo(placement.profile?.name ?? 'host')
   const key = values['no-key'] ? undefined : clusterKey()
@@ -85,7 +93,7 @@ async function main (): Promise<void> {
 
   const variants: Array<Variant<Sample>> = [
     ...sizes.map((size): Variant<Sample> => ({ name: `tcp ${size}`, run: async () => ({ kind: 'tcp', r: await measureTcp(size, { count: 20_000_000, ms: seconds * 1000, placement: placement.pair() }) }) })),
-    ...sizes.map((size): Variant<Sample> => ({ name: `codec ${size}`, run: async () => ({ kind: 'codec', r: await measureCodec(size, { ms: seconds * 750, wrap: placement.nodes[0]!.wrap, onStart: (c) => placement.nodes[0]!.adopt(c) }) }) }))
+    ...sizes.map((size): Variant<Sample> => ({ name: `codec ${size}`, run: async () => ({ kind: 'codec', r: await measureCodec(size, { shape, ms: seconds * 750, wrap: placement.nodes[0]!.wrap, onStart: (c) => placement.nodes[0]!.adopt(c) }) }) }))
   ]
   const replNames: Array<{ name: string, n: number, size: number, mode: 'async' | 'sync', rate: number }> = []
   for (const n of nodeCounts) {
@@ -99,7 +107,7 @@ async function main (): Promise<void> {
             run: async () => {
               const c = clusters.get(n)!
               if (c.unavailable) return new Unavailable(c.unavailable)
-              return { kind: 'repl', r: await runReplication(c, { size, mode, rate: r, seconds, concurrency }) }
+              return { kind: 'repl', r: await runReplication(c, { size, shape, mode, rate: r, seconds, concurrency }) }
             }
           })
         }
@@ -118,7 +126,7 @@ async function main (): Promise<void> {
   const repl = (name: string, f: (r: ReplicationSample) => number): number[] => col(name, (s) => (s.kind === 'repl' ? f(s.r) : NaN))
   const fmt = (v: number[]): string => formatSummary(summarize(v))
   const ms = (v: number[]): string => formatSummary(summarize(v), (x) => x.toFixed(x < 10 ? 2 : 0))
-  const encoded = new Map(sizes.map((s) => [s, packr.pack(makeDelta(s)).length]))
+  const encoded = new Map(sizes.map((s) => [s, encodedSize(s, shape)]))
 
   const tables: ReportTable[] = [{
     title: `Baselines measured in this run (${placement.profile ? 'across the emulated link, under the CPU quota' : '127.0.0.1'})`,
@@ -159,6 +167,9 @@ async function main (): Promise<void> {
     notes: [
       ...(placement.profile ? [EMULATION_CAVEAT, `Profile ${placement.profile.name}: ${placement.profile.models}; link tbf ${placement.profile.linkRate}, CPU quota ${placement.profile.cpuFraction} of one core per node (10 ms period).`] : []),
       ...(unavailable ? [`Replication not measured: ${unavailable}`] : []),
+      shape === 'wire'
+        ? 'Deltas as was-node sends them (--shape wire): `{k, v, t: \'delta\', id, from, to, a}` whose attribute values are already msgpackr bytes, so a ~16 KiB delta is one ~16 KiB Buffer in a small message; "msgpackr enc+dec" is that message\'s encode+decode.'
+        : 'Deltas as deep object trees (--shape tree: a cart with hundreds of items) that the channel msgpack-encodes and -decodes field by field; was-node never sends this shape (it replicates attribute values as bytes).',
       `Median of ${reps} interleaved repetitions, (min–max). Each run: ${seconds} s of sending, then the receivers drain (bounded). Cluster traffic ${key ? 'keyed (authenticated + encrypted, the default)' : 'plaintext (--no-key)'}.`,
       'applied deltas/s = the slowest receiver\'s rate; lag = receive time − send time on the shared monotonic clock, worst receiver. At the fixed rate the lag is the latency of replication; at saturation it includes queueing.',
       '"of raw TCP" = saturated applied deltas/s ÷ raw TCP messages/s of the same size in the same repetition (one connection, one direction); "of msgpackr" = ÷ msgpackr encode+decode ops/s. 1.00× would mean replication costs nothing beyond the wire and the codec.',
@@ -175,7 +186,7 @@ async function main (): Promise<void> {
         return { label: `${n} nodes ${size} B ${mode}`, value: o.unavailable !== undefined ? NaN : r.median, low: r.min, high: r.max, text: o.unavailable !== undefined ? 'not available' : `${r.median.toFixed(2)}× (${formatNumber(summarize(repl(name, (x) => x.appliedPerSecond)).median)}/s)` }
       })
     },
-    raw: { reps, seconds, rate, concurrency, nodeCounts, sizes, modes, profile: placement.profile, keyed: Boolean(key), outcomes }
+    raw: { reps, seconds, rate, concurrency, shape, nodeCounts, sizes, modes, profile: placement.profile, keyed: Boolean(key), outcomes }
   })
 }
 

@@ -56,8 +56,9 @@ export interface CodecResult {
   roundTripMbPerSecond: number
 }
 
-export async function measureCodec (size: number, opts: { ms: number, wrap?: string[], onStart?: (c: Child) => void }): Promise<CodecResult> {
-  const w = startWorker('codec', 'codec.js', [String(size), String(opts.ms)], { wrap: opts.wrap })
+/** msgpackr encode+decode of deltas of `size` bytes; `shape` as in deltas.ts (default tree) */
+export async function measureCodec (size: number, opts: { ms: number, wrap?: string[], onStart?: (c: Child) => void, shape?: 'tree' | 'wire' }): Promise<CodecResult> {
+  const w = startWorker('codec', 'codec.js', [String(size), String(opts.ms), opts.shape ?? 'tree'], { wrap: opts.wrap })
   opts.onStart?.(w)
   const d = await w.waitFor((l) => l.event === 'done', opts.ms + 20_000)
   await w.exited

@@ -53,6 +53,8 @@ export async function startCluster (size: number, slots: NodeSlot[], key: string
 
 export interface ReplicationRun {
   size: number
+  /** what a delta is (bench/lib/deltas.ts); default tree */
+  shape?: 'wire' | 'tree'
   mode: 'async' | 'sync'
   /** deltas/s, 0 = saturation */
   rate: number
@@ -80,7 +82,7 @@ export async function runReplication (cluster: Cluster, run: ReplicationRun): Pr
   const [sender, ...receivers] = cluster.nodes
   for (const r of receivers) r.send({ cmd: 'arm', id })
   await Promise.all(receivers.map((r) => r.waitFor((l) => l.event === 'armed' && l.id === id)))
-  sender!.send({ cmd: 'send', id, size: run.size, mode: run.mode, rate: run.rate, seconds: run.seconds, count: 50_000_000, concurrency: run.concurrency })
+  sender!.send({ cmd: 'send', id, size: run.size, shape: run.shape ?? 'tree', mode: run.mode, rate: run.rate, seconds: run.seconds, count: 50_000_000, concurrency: run.concurrency })
   const sent = await sender!.waitFor((l) => (l.event === 'sent' || l.event === 'error') && l.id === id, (run.seconds + 40) * 1000)
   if (sent.event === 'error') throw new Error(`sender: ${sent.message}`)
   // receivers may still be applying: poll (bounded) until each has everything

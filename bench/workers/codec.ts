@@ -1,13 +1,15 @@
 /**
  * msgpackr encode/decode speed for session deltas of one size, in its own process (a fresh,
  * monomorphic JIT like a node's). Encode-only, decode-only and encode+decode slices are
- * interleaved for about `ms` in total. Args: bytes ms. Prints ops/s of each and the encoded size.
+ * interleaved for about `ms` in total. Args: bytes ms [shape: tree (default) | wire]. Prints ops/s
+ * of each and the encoded size.
  */
-import { makeDeltas, packr } from '../lib/deltas.js'
+import { makeDeltas, packr, type DeltaShape } from '../lib/deltas.js'
 
 const bytes = Number(process.argv[2] ?? 1024)
 const ms = Number(process.argv[3] ?? 1500)
-const deltas = makeDeltas(bytes)
+const shape: DeltaShape = process.argv[4] === 'wire' ? 'wire' : 'tree'
+const deltas = makeDeltas(bytes, 64, shape)
 const encoded = deltas.map((d) => packr.pack(d) as Buffer)
 const mean = encoded.reduce((a, b) => a + b.length, 0) / encoded.length
 let sink = 0
@@ -15,8 +17,8 @@ let sink = 0
 type Op = (i: number) => void
 const ops: Record<'encode' | 'decode' | 'roundTrip', Op> = {
   encode: (i) => { sink += packr.pack(deltas[i & 63]).length },
-  decode: (i) => { sink += (packr.unpack(encoded[i & 63]!) as { version: number }).version },
-  roundTrip: (i) => { sink += (packr.unpack(packr.pack(deltas[i & 63])) as { version: number }).version }
+  decode: (i) => { sink += (packr.unpack(encoded[i & 63]!) as { v?: number, version?: number }).version ?? 1 },
+  roundTrip: (i) => { sink += (packr.unpack(packr.pack(deltas[i & 63])) as { v?: number, version?: number }).version ?? 1 }
 }
 const totals = { encode: { n: 0, ns: 0 }, decode: { n: 0, ns: 0 }, roundTrip: { n: 0, ns: 0 } }
 

@@ -5,15 +5,16 @@
  *
  * Commands:
  *  {cmd:"arm", id, size}                          receiver: reset counters for run `id`
- *  {cmd:"send", id, size, mode, rate, seconds, count, concurrency}
- *                                                 sender: send deltas (rate 0 = as fast as possible)
+ *  {cmd:"send", id, size, shape, mode, rate, seconds, count, concurrency}
+ *                                                 sender: send deltas (rate 0 = as fast as possible);
+ *                                                 shape 'wire' (values as bytes, as was-node sends) or 'tree'
  *  {cmd:"report", id}                             receiver: counts, bytes and lag percentiles
  * Each message carries the sender's monotonic clock (CLOCK_MONOTONIC is shared by all processes
  * of one machine, also across network namespaces), so lag = receive time − send time.
  */
 import { createInterface } from 'node:readline'
 import hdr from 'hdr-histogram-js'
-import { makeDeltas, type Delta } from '../lib/deltas.js'
+import { makeDeltas, type DeltaShape } from '../lib/deltas.js'
 import { sleep } from '@nodecat/testkit'
 
 interface Config { index: number, address: string, port: number, members: string[], key?: string }
@@ -44,7 +45,7 @@ let firstUs = 0
 let lastUs = 0
 const lag = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: 3 })
 channel.onMessage((message) => {
-  const m = message as { run: string, t: number, d: Delta }
+  const m = message as { run: string, t: number }
   if (m.run !== runId) return
   const now = nowUs()
   if (received === 0) firstUs = now
@@ -53,8 +54,12 @@ channel.onMessage((message) => {
   lag.recordValue(Math.max(1, now - m.t))
 })
 
-async function send (c: { id: string, size: number, mode: 'async' | 'sync' | 'ack', rate: number, seconds: number, count: number, concurrency: number }): Promise<void> {
-  const deltas = makeDeltas(c.size)
+const deltaSets = new Map<string, unknown[]>()
+
+async function send (c: { id: string, size: number, shape?: DeltaShape, mode: 'async' | 'sync' | 'ack', rate: number, seconds: number, count: number, concurrency: number }): Promise<void> {
+  const shape = c.shape ?? 'tree'
+  // why: built once per size and shape (building packs each delta many times), not in every run
+  const deltas = deltaSets.get(`${c.size} ${shape}`) ?? deltaSets.set(`${c.size} ${shape}`, makeDeltas(c.size, 64, shape)).get(`${c.size} ${shape}`)!
   const start = nowUs()
   const end = start + c.seconds * 1e6
   let sent = 0
