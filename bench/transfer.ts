@@ -3,7 +3,8 @@
  * typical small sessions (10k and 100k); a third node starts and receives them all (Tomcat's
  * GET_ALL_SESSIONS). Reported per size: time from the spawn to the node's own 'node-ready' event
  * (the transfer is done), the transfer itself (its first get-all to 'session state transfer
- * complete', from the node's log), the joining process's peak RSS (VmHWM) and peak heap, and as
+ * complete', from the node's log), the CPU time of the joining process (to ready) and of the
+ * answering node (over the join), the joining process's peak RSS (VmHWM) and peak heap, and as
  * baselines in the same run, interleaved: msgpackr encode+decode of the same session set and raw
  * TCP moving the same number of bytes. A fresh joining process per repetition.
  */
@@ -20,6 +21,7 @@ import { clusterKey } from './lib/cluster.js'
 import { startWasClusterWithSpares, wasAvailable, benchApp, type WasCluster } from './lib/was-cluster.js'
 import { getJson, postJson, pollUntil } from './lib/http-json.js'
 import { procMemory } from './lib/proc-memory.js'
+import { cpuSeconds } from './lib/cpu-time.js'
 
 const USAGE = `usage: pnpm bench:transfer [--long] [--reps N] [--counts 10000,100000]
   default: 3 repetitions for 10 000 and 100 000 sessions (about 3 minutes); --long: 5 repetitions
@@ -35,6 +37,10 @@ interface JoinSample {
   /** spawn → 'members-known' */
   membersKnownMs: number
   state: string
+  /** CPU seconds of the joining process from its start to ready */
+  joinerCpuS: number
+  /** CPU seconds of the answering node (node1, the longest-running) from the spawn to ready */
+  senderCpuS: number
   sessionsReceived: number
   sessionsHeld: number
   bytesReceived: number
@@ -56,9 +62,12 @@ async function runCodec (count: number): Promise<CodecSample> {
 
 async function joinOnce (cluster: WasCluster, rep: number): Promise<JoinSample> {
   const [n1] = cluster.nodes
+  const senderBefore = cpuSeconds(n1!.child.pid)
   const j = await cluster.startSpare(0, `join${rep + 1}`)
   try {
     const ready = await j.child.waitFor((l) => l.event === 'node-ready', 180_000)
+    const joinerCpuS = cpuSeconds(j.child.pid)
+    const senderCpuS = cpuSeconds(n1!.child.pid) - senderBefore
     const lines = j.child.lines
     const ask = lines.find((l) => l.msg === 'asking the longest-running member for all sessions')
     const done = lines.find((l) => l.msg === 'session state transfer complete')
@@ -71,6 +80,8 @@ async function joinOnce (cluster: WasCluster, rep: number): Promise<JoinSample> 
       transferMs: ask && done ? Number(done.time) - Number(ask.time) : NaN,
       membersKnownMs: known ? Number(known.time) - j.spawnedAt : NaN,
       state: String(status.stateTransfer?.state),
+      joinerCpuS,
+      senderCpuS,
       sessionsReceived: Number(status.stateTransfer?.sessionsReceived),
       sessionsHeld: Number(status.sessions?.count),
       bytesReceived: Number(status.replication?.bytes?.received),
@@ -127,6 +138,7 @@ async function main (): Promise<void> {
   if (missing) notes.push(`State transfer not measured: ${missing}.`)
 
   const mb = (v: number[]): string => formatSummary(summarize(v), (x) => `${(x / 1e6).toFixed(0)} MB`)
+  const cpu = (v: number[]): string => formatSummary(summarize(v), (x) => `${x.toFixed(2)} s`)
   const sec = (v: number[]): string => formatSummary(summarize(v), (x) => `${(x / 1000).toFixed(x < 10_000 ? 2 : 1)} s`)
   const rows: string[][] = []
   const memRows: string[][] = []
@@ -146,6 +158,8 @@ async function main (): Promise<void> {
       sec(transfer),
       formatSummary(summarize(transfer.map((t, i) => received[i]! / (t / 1000)))),
       formatSummary(summarize(received), (x) => String(Math.round(x))),
+      cpu(join((s) => s.joinerCpuS)),
+      cpu(join((s) => s.senderCpuS)),
       sec(codecMs),
       sec(tcpMs),
       formatRatio(pairedRatio(transfer, codecMs)),
@@ -168,7 +182,7 @@ async function main (): Promise<void> {
   }
   const tables: ReportTable[] = [{
     title: 'State transfer to a joining node (median of repetitions, min–max)',
-    columns: ['sessions', 'spawn → ready', 'transfer (get-all → complete)', 'sessions/s', 'sessions received', 'msgpackr enc+dec (baseline)', 'raw TCP, same bytes (baseline)', 'transfer ÷ msgpackr', 'transfer ÷ raw TCP', 'notes'],
+    columns: ['sessions', 'spawn → ready', 'transfer (get-all → complete)', 'sessions/s', 'sessions received', 'joiner CPU (start → ready)', 'answering node CPU (during the join)', 'msgpackr enc+dec (baseline)', 'raw TCP, same bytes (baseline)', 'transfer ÷ msgpackr', 'transfer ÷ raw TCP', 'notes'],
     rows
   }, {
     title: 'Memory of the joining node',
@@ -182,8 +196,9 @@ async function main (): Promise<void> {
     machine,
     notes: [
       ...notes,
-      `Two nodecat-was nodes (bench/app/bench-app.js, static membership on 127.0.0.1, keyed cluster, async replication) hold N typical small sessions (user, counter, three-item cart, login time: ~120 B of attributes), created on node1 through the real request path (fastify.inject) and replicated to node2. Then a third node is spawned and asks for all sessions (get-all; chunks of 1000 sessions, each acknowledged). Median (min–max) of ${reps} interleaved repetitions, a fresh joining process each.`,
+      `Two nodecat-was nodes (bench/app/bench-app.js, static membership on 127.0.0.1, keyed cluster, async replication) hold N typical small sessions (user, counter, three-item cart, login time: ~120 B of attributes), created on node1 through the real request path (fastify.inject) and replicated to node2. Then a third node is spawned and asks for all sessions (get-all). The answer streams packed chunks of 1000 sessions (attribute values copied as stored, names once per chunk), each acknowledged once installed, with up to 512 KiB unacknowledged (3 chunks of these sessions) so the joiner installs one while the next ones travel. Median (min–max) of ${reps} interleaved repetitions, a fresh joining process each.`,
       'spawn → ready: from spawning the process to its own "node-ready" event (sessions ready: the transfer is done and the queued messages replayed); includes Node start-up, loading the app and finding the members. transfer: from its first get-all to "session state transfer complete", both from the node\'s log.',
+      'CPU (user + system, /proc/<pid>/stat, all threads: GC included): the joining process from its start to ready (Node start-up and loading included), and the answering node (node1) from the spawn to the joiner\'s ready. Steadier than the times on a shared machine.',
       `Baselines, same run, interleaved: msgpackr encode + decode (tribes' Packr setup) of the same session set in chunks of 1000 in one fresh process (the codec limit for one core), and raw TCP moving the encoded set's byte count between two processes in ${TCP_FRAME / 1024} KiB writes (the wire limit on this machine). "transfer ÷ …" = how many times longer the transfer took, per repetition, then the median.`,
       'Peak RSS is VmHWM of the joining process from /proc (its high-water mark since start); peak heap is the highest heapUsed the bench app saw, sampled every 25 ms.',
       'Shared 2-core machine: the answering node, the joining node and the baselines share the cores with other jobs; absolute times are good to about ±30 %.'

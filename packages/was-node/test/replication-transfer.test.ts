@@ -2,9 +2,11 @@ import t from 'tap'
 import { SessionManager } from '../src/manager/session-manager.js'
 import { FakeHub } from './helpers/fake-channel.js'
 import { FakeClock } from './helpers/clock.js'
+import { readChunk } from '../src/manager/transfer-chunk.js'
 import { cluster, memoryLogger, request, startNode, attrs } from './helpers/session-cluster.js'
 import type { Node } from './helpers/session-cluster.js'
 
+const LIMITS = { maxSessionBytes: 1024 * 1024, maxEntries: 10_000, maxChunkSessions: 5000 }
 const tick = async () => await new Promise((resolve) => setImmediate(resolve))
 
 /** a manager whose start() is not awaited yet, so the test can act during the transfer */
@@ -35,7 +37,7 @@ t.test('10,000 sessions transfer in acknowledged chunks', async (t) => {
   t.equal(b.manager.stats().transfer.state, 'done')
   const chunks = b.channel.received.filter((m) => m.t === 'all-data')
   t.equal(chunks.length, 10, 'in chunks of 1000 sessions')
-  t.ok(chunks.every((c) => c.s.length <= 1000), 'no chunk over the limit')
+  t.ok(chunks.every((c) => c.n <= 1000 && readChunk(c.b, c.n, LIMITS).length === c.n), 'no chunk over the limit')
   t.equal(b.channel.received.filter((m) => m.t === 'transfer-complete').length, 1)
   t.same(attrs(b, ids[0]!), { i: 0, name: 'user-0' })
   t.same(attrs(b, ids[9999]!), { i: 9999, name: 'user-9999' })
@@ -149,7 +151,7 @@ t.test('a get-all reaching a node that is still transferring is answered once it
   await hub.settle()
   const data = asker.received.filter((m) => m.t === 'all-data')
   t.equal(data.length, 1, 'answered after ready')
-  t.equal(data[0].s[0].id, r.id)
+  t.equal(readChunk(data[0].b, data[0].n, LIMITS)[0]!.id, r.id)
   t.ok(asker.received.some((m) => m.t === 'transfer-complete' && m.xfer === 42))
 })
 

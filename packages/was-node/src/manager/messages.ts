@@ -34,7 +34,8 @@ export type SessionMessage =
   | Head & { t: 'accessed', id: string, at: StampTuple }
   | Head & { t: 'id-changed', from: string, to: string }
   | Head & { t: 'get-all', xfer: number }
-  | Head & { t: 'all-data', xfer: number, seq: number, s: FullSession[] }
+  /** a state transfer's chunk: `n` sessions packed in `b` (transfer-chunk.ts), or (older senders) `s` as objects */
+  | Head & { t: 'all-data', xfer: number, seq: number } & ({ n: number, b: Uint8Array } | { s: FullSession[] })
   | Head & { t: 'transfer-complete', xfer: number, count: number }
   | Head & { t: 'session-request', id: string, req: number }
   | Head & { t: 'session-full', id: string, req: number, s: FullSession | null }

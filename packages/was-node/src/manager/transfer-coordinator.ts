@@ -9,7 +9,8 @@
 import type { Member } from '@nodecat/tribes'
 import type { FullSession, MessageType, SessionMessage } from './messages.js'
 import type { ManagerContext } from './context.js'
-import { StateTransfer, answerGetAll, type TransferHost } from './transfer.js'
+import { StateTransfer, type TransferHost } from './transfer.js'
+import { TRANSFER_WINDOW_BYTES, answerGetAll } from './transfer-answer.js'
 
 /** message types queued while the initial state transfer runs (Tomcat's receiverQueue) */
 const QUEUED = new Set<MessageType>(['created', 'delta', 'expired', 'accessed', 'id-changed', 'digest'])
@@ -52,7 +53,9 @@ export class TransferCoordinator {
       this.#markReady()
       return
     }
-    this.#transfer = new StateTransfer(this.#transferHost(), { timeout: opts.stateTransferTimeout, retry: opts.transferRetry }, peers)
+    // why: the limits validate.ts applies to a message (receive.ts), for the sessions unpacked from a chunk
+    const limits = { maxSessionBytes: opts.maxSessionBytes, maxEntries: 10_000, maxChunkSessions: 5000 }
+    this.#transfer = new StateTransfer(this.#transferHost(), { timeout: opts.stateTransferTimeout, retry: opts.transferRetry, limits }, peers)
     this.#transfer.start()
   }
 
@@ -136,14 +139,14 @@ export class TransferCoordinator {
   }
 
   async #sendAll (xfer: number, to: Member): Promise<void> {
-    const { log, stats, replicator, table, opts } = this.#ctx
-    const host = { log, stats: stats.transfer, send: async (msg: SessionMessage, m: Member, mode: 'async' | 'sync') => await replicator.send(msg, [m], mode) }
+    const { log, stats, replicator, table, opts, mono } = this.#ctx
+    const host = { log, stats: stats.transfer, mono, send: async (msg: SessionMessage, m: Member, mode: 'async' | 'sync') => await replicator.send(msg, [m], mode) }
     // why filtered: with the backup manager a starting member gets only what it should hold
     const heldThere = replicator.heldThere(to)
     const sessions = replicator.strategy.placed ? new Map([...table.records].filter(([, rec]) => heldThere(rec))) : table.records
     if (replicator.strategy.placed) for (const rec of sessions.values()) replicator.heldBy(rec, to)
-    await answerGetAll(host, xfer, to, sessions, (rec) => replicator.full(rec),
-      { sessions: opts.transferChunkSessions, bytes: opts.transferChunkBytes })
+    await answerGetAll(host, xfer, to, sessions,
+      { sessions: opts.transferChunkSessions, bytes: opts.transferChunkBytes, window: TRANSFER_WINDOW_BYTES })
     // why: a node that (re)starts has no tombstones; without ours, a replayed or late 'created' of
     // a session invalidated in the last tombstoneTime would re-install it there (SECURITY.md)
     for (const { base, at } of table.removedSince()) void replicator.removal(base, at, to, 'async')

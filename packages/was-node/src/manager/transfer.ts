@@ -1,6 +1,6 @@
 /**
  * State transfer (Tomcat DeltaManager's EVT_GET_ALL_SESSIONS, answered by ALL_SESSION_DATA and
- * ALL_SESSION_TRANSFERCOMPLETE), both sides.
+ * ALL_SESSION_TRANSFERCOMPLETE), the asking side (transfer-answer.ts answers).
  *
  * Asking: a starting node asks the longest-running peer (members()[0]) for every session, queues
  * the session messages that arrive meanwhile, and when transfer-complete comes (or the timeout
@@ -8,16 +8,19 @@
  * older overwrites newer (no timestamp drop as Tomcat's stateTimestampDrop). A peer that leaves
  * or stays silent (its manager is not listening yet) is replaced by the next one.
  *
- * Answering: every session in all-data chunks of at most N sessions / B bytes, each sent 'sync'
- * (so it is acknowledged after the asker applied it) before the next, then transfer-complete.
+ * Chunks are installed as they arrive. Each carries its place (seq) and transfer-complete the
+ * number of sessions sent: a missing or unreadable chunk, or a count that does not match what was
+ * installed, makes this node ask again (the sessions it has are kept; the version rules make a
+ * second copy of a session a no-op), so a partial state is never taken for a complete one.
  */
 import { randomInt } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Member, SendResult } from '@nodecat/tribes'
-import type { SessionRecord } from '../session/record.js'
 import type { FullSession, SessionMessage } from './messages.js'
 import type { SessionManagerStats } from './stats.js'
+import type { MessageLimits } from './validate.js'
 import { message } from './messages.js'
+import { ChunkError, readChunk } from './transfer-chunk.js'
 
 /** done: a member sent every session; incomplete: no member was left to ask; timed-out: stateTransferTimeout passed */
 export type TransferEnd = 'done' | 'incomplete' | 'timed-out'
@@ -42,6 +45,8 @@ export interface TransferOptions {
   timeout: number
   /** ms without data after which get-all is sent again */
   retry: number
+  /** what one session and one chunk may hold (validate.ts) */
+  limits: MessageLimits
 }
 
 export class StateTransfer {
@@ -54,6 +59,9 @@ export class StateTransfer {
   #retry: NodeJS.Timeout | null = null
   #queue: Array<{ message: SessionMessage, sender: Member }> = []
   #over = false
+  /** the current attempt: the next chunk expected, sessions installed */
+  #nextSeq = 0
+  #received = 0
 
   constructor (host: TransferHost, opts: TransferOptions, peers: Member[]) {
     this.#host = host
@@ -79,16 +87,36 @@ export class StateTransfer {
 
   onChunk (msg: Extract<SessionMessage, { t: 'all-data' }>, sender: Member): void {
     if (msg.xfer !== this.#xfer || this.#over) return this.#host.drop('stale-transfer', sender)
+    if (msg.seq !== this.#nextSeq) {
+      this.#host.drop('transfer-gap', sender)
+      return this.#askAgain({ seq: msg.seq, expected: this.#nextSeq }, 'a state transfer chunk is missing; asking again')
+    }
+    let sessions: FullSession[]
+    if ('b' in msg) {
+      try {
+        sessions = readChunk(msg.b, msg.n, this.#opts.limits)
+      } catch (err) {
+        if (!(err instanceof ChunkError)) throw err
+        this.#host.drop(err.reason, sender)
+        return this.#askAgain({ seq: msg.seq, reason: err.reason }, 'a state transfer chunk could not be read; asking again')
+      }
+    } else {
+      sessions = msg.s
+    }
+    this.#nextSeq++
     this.#host.stats.chunksReceived++
     this.#armRetry() // why: progress; a long transfer is not re-asked while chunks keep coming
-    for (const f of msg.s) {
-      this.#host.install(f)
-      this.#host.stats.sessionsReceived++
-    }
+    for (const f of sessions) this.#host.install(f)
+    this.#received += sessions.length
+    this.#host.stats.sessionsReceived += sessions.length
   }
 
   onComplete (msg: Extract<SessionMessage, { t: 'transfer-complete' }>, sender: Member): void {
     if (msg.xfer !== this.#xfer || this.#over) return this.#host.drop('stale-transfer', sender)
+    if (msg.count !== this.#received) {
+      this.#host.drop('transfer-incomplete', sender)
+      return this.#askAgain({ sent: msg.count, installed: this.#received }, 'the state transfer ended with sessions missing; asking again')
+    }
     this.#host.log.info({ sessions: this.#host.stats.sessionsReceived, queued: this.#queue.length }, 'session state transfer complete')
     this.#finish('done')
   }
@@ -126,6 +154,8 @@ export class StateTransfer {
       return
     }
     const xfer = this.#xfer = randomInt(1, 2 ** 47)
+    this.#nextSeq = 0
+    this.#received = 0
     this.#current = next
     this.#armRetry()
     this.#host.log.info({ member: next.id }, 'asking the longest-running member for all sessions')
@@ -149,6 +179,13 @@ export class StateTransfer {
     }, this.#opts.retry)
   }
 
+  /** this attempt broke (a chunk lost or unreadable): ask again, the same member last */
+  #askAgain (detail: Record<string, unknown>, why: string): void {
+    this.#host.log.warn({ member: this.#current?.id, ...detail }, why)
+    if (this.#current) this.#candidates.push(this.#current)
+    this.#askNext()
+  }
+
   #clearTimers (): void {
     if (this.#timer) clearTimeout(this.#timer)
     if (this.#retry) clearTimeout(this.#retry)
@@ -165,48 +202,4 @@ export class StateTransfer {
     this.#queue = []
     this.#host.finished(state, queue)
   }
-}
-
-/** What the answering side needs. */
-export interface AnswerHost {
-  readonly log: Logger
-  readonly stats: SessionManagerStats['transfer']
-  send (msg: SessionMessage, to: Member, mode: 'async' | 'sync'): Promise<SendResult | null>
-}
-
-/** answer get-all: every session in chunks, each acknowledged (sync) before the next */
-export async function answerGetAll (
-  host: AnswerHost,
-  xfer: number,
-  to: Member,
-  sessions: ReadonlyMap<string, SessionRecord>,
-  toFull: (rec: SessionRecord) => FullSession,
-  limits: { sessions: number, bytes: number }
-): Promise<void> {
-  const bases = [...sessions.keys()]
-  host.log.info({ member: to.id, sessions: bases.length }, 'sending all sessions to a starting member')
-  let chunk: FullSession[] = []
-  let bytes = 0
-  let seq = 0
-  let count = 0
-  const flush = async (): Promise<boolean> => {
-    const res = await host.send(message({ t: 'all-data', xfer, seq: seq++, s: chunk }), to, 'sync')
-    chunk = []
-    bytes = 0
-    if (res !== null && res.failed.length === 0) return true
-    host.log.warn({ member: to.id }, 'state transfer to a member aborted')
-    return false
-  }
-  for (const base of bases) {
-    const rec = sessions.get(base) // why: looked up late, so a chunk carries the newest copy
-    if (!rec) continue
-    chunk.push(toFull(rec))
-    bytes += rec.bytes
-    count++
-    if ((chunk.length >= limits.sessions || bytes >= limits.bytes) && !await flush()) return
-  }
-  if (chunk.length > 0 && !await flush()) return
-  host.stats.sessionsSent += count
-  await host.send(message({ t: 'transfer-complete', xfer, count }), to, 'sync')
-  host.log.info({ member: to.id, sessions: count }, 'sent all sessions to a starting member')
 }

@@ -98,6 +98,8 @@ export function checkMessage (raw: unknown, lim: MessageLimits): Checked | null 
       case 'get-all': if (!isInt(raw.xfer)) drop('bad-xfer'); break
       case 'all-data':
         if (!isInt(raw.xfer) || !isInt(raw.seq)) drop('bad-xfer')
+        // why: packed sessions are checked as they are unpacked, with these limits (transfer-chunk.ts)
+        if (raw.b !== undefined) { if (!(raw.b instanceof Uint8Array) || !isInt(raw.n) || raw.n > lim.maxChunkSessions) drop('bad-chunk'); break }
         if (!Array.isArray(raw.s) || raw.s.length > lim.maxChunkSessions) drop('bad-chunk')
         for (const s of raw.s as unknown[]) full(s, lim)
         break
