@@ -122,6 +122,7 @@ async function main (): Promise<void> {
   const byName = (name: string) => outcomes.find((o) => o.name === name)!
   const col = (name: string, f: (s: Sample) => number): number[] => column(byName(name), reps, f)
   const tcpRate = (size: number): number[] => col(`tcp ${size}`, (s) => (s.kind === 'tcp' ? s.r.messagesPerSecond : NaN))
+  const tcpCpu = (size: number): number[] => col(`tcp ${size}`, (s) => (s.kind === 'tcp' ? s.r.cpuUsPerMessage : NaN))
   const codecRate = (size: number): number[] => col(`codec ${size}`, (s) => (s.kind === 'codec' ? s.r.roundTripOps : NaN))
   const repl = (name: string, f: (r: ReplicationSample) => number): number[] => col(name, (s) => (s.kind === 'repl' ? f(s.r) : NaN))
   const fmt = (v: number[]): string => formatSummary(summarize(v))
@@ -130,13 +131,13 @@ async function main (): Promise<void> {
 
   const tables: ReportTable[] = [{
     title: `Baselines measured in this run (${placement.profile ? 'across the emulated link, under the CPU quota' : '127.0.0.1'})`,
-    columns: ['delta size', 'raw TCP messages/s', 'raw TCP MB/s', 'msgpackr enc+dec ops/s'],
-    rows: sizes.map((s) => [`~${s} B`, fmt(tcpRate(s)), fmt(col(`tcp ${s}`, (x) => (x.kind === 'tcp' ? x.r.mbPerSecond : NaN))), fmt(codecRate(s))])
+    columns: ['delta size', 'raw TCP messages/s', 'raw TCP MB/s', 'raw TCP CPU µs/message', 'msgpackr enc+dec ops/s'],
+    rows: sizes.map((s) => [`~${s} B`, fmt(tcpRate(s)), fmt(col(`tcp ${s}`, (x) => (x.kind === 'tcp' ? x.r.mbPerSecond : NaN))), ms(tcpCpu(s)), fmt(codecRate(s))])
   }]
   const rows = replNames.map(({ name, n, size, mode, rate: r }) => {
     const o = byName(name)
     const head = [String(n), `~${size} B`, mode, r === 0 ? (mode === 'sync' ? `saturation (${concurrency} in flight)` : 'saturation') : `${r}/s`]
-    if (o.unavailable !== undefined) return [...head, 'not available', '', '', '', '', '', o.unavailable]
+    if (o.unavailable !== undefined) return [...head, 'not available', '', '', '', '', '', '', '', o.unavailable]
     const applied = repl(name, (x) => x.appliedPerSecond)
     const failures = summarize(repl(name, (x) => x.failures)).max
     const incomplete = repl(name, (x) => (x.complete ? 0 : 1)).filter((x) => x === 1).length
@@ -149,12 +150,14 @@ async function main (): Promise<void> {
       r === 0 ? formatRatio(pairedRatio(applied, codecRate(size))) : '',
       ms(repl(name, (x) => x.lagP50ms)),
       ms(repl(name, (x) => x.lagP99ms)),
+      ms(repl(name, (x) => x.cpuUsPerDelta)),
+      formatRatio(pairedRatio(tcpCpu(size).map((c) => c * (n - 1)), repl(name, (x) => x.cpuUsPerDelta))),
       [failures ? `send failures ${failures}` : '', incomplete ? `${incomplete} run(s) incomplete` : '', behind ? `sender behind schedule by ${behind}` : '', ...o.errors.map(oneLine)].filter(Boolean).join('; ') || 'ok'
     ]
   })
   tables.push({
     title: 'Replication: one member sends, every other member applies',
-    columns: ['nodes', 'delta', 'mode', 'load', 'applied deltas/s', 'MB/s', 'of raw TCP', 'of msgpackr', 'lag p50 ms', 'lag p99 ms', 'notes'],
+    columns: ['nodes', 'delta', 'mode', 'load', 'applied deltas/s', 'MB/s', 'of raw TCP', 'of msgpackr', 'lag p50 ms', 'lag p99 ms', 'CPU µs/delta', 'CPU: raw TCP ÷ this', 'notes'],
     rows
   })
   const sat = replNames.filter((x) => x.rate === 0)
@@ -173,6 +176,7 @@ async function main (): Promise<void> {
       `Median of ${reps} interleaved repetitions, (min–max). Each run: ${seconds} s of sending, then the receivers drain (bounded). Cluster traffic ${key ? 'keyed (authenticated + encrypted, the default)' : 'plaintext (--no-key)'}.`,
       'applied deltas/s = the slowest receiver\'s rate; lag = receive time − send time on the shared monotonic clock, worst receiver. At the fixed rate the lag is the latency of replication; at saturation it includes queueing.',
       '"of raw TCP" = saturated applied deltas/s ÷ raw TCP messages/s of the same size in the same repetition (one connection, one direction); "of msgpackr" = ÷ msgpackr encode+decode ops/s. 1.00× would mean replication costs nothing beyond the wire and the codec.',
+      'CPU µs/delta = CPU time (user + system, /proc) of every member together from the send command to the last report, ÷ deltas sent; "CPU: raw TCP ÷ this" = raw TCP CPU µs/message (both ends) × receivers ÷ that: 1.00× would mean replicating a delta to every receiver costs no more CPU than raw TCP moving the same bytes to each. Unlike the rates, CPU per delta hardly depends on how busy the machine is.',
       'Sync mode waits for every receiver to apply each delta (send option 6): its saturated rate is bounded by round trips × the number in flight, not by bandwidth.',
       'Shared 2-core machine: all members, the load and other jobs compete for the same cores; absolute figures are good to about ±30 %.'
     ],

@@ -25,6 +25,8 @@ export interface TcpResult {
   messagesPerSecond: number
   /** payload MB/s (10^6 bytes), frame headers excluded */
   mbPerSecond: number
+  /** CPU µs per message, both ends together (NaN when a worker did not report it) */
+  cpuUsPerMessage: number
 }
 
 /** One direction, one connection, `size`-byte messages, until `count` messages or `ms` elapsed. */
@@ -36,11 +38,14 @@ export async function measureTcp (size: number, opts: { count: number, ms: numbe
     const { port } = await sink.waitFor((l) => l.event === 'listening')
     const source = startWorker('tcp-source', 'tcp-source.js', [p.address, String(port), String(size), String(opts.count), String(opts.ms)], { wrap: p.clientWrap })
     p.onStart?.(source, 'client')
+    const sentLine = source.waitFor((l) => l.event === 'sent', opts.ms + 20_000)
     const done = await sink.waitFor((l) => l.event === 'done', opts.ms + 20_000)
+    const sent = await sentLine.catch(() => ({ cpuSeconds: NaN }))
     await source.exited
     const messages = Number(done.messages)
     const seconds = Number(done.seconds)
-    return { size, messages, seconds, messagesPerSecond: messages / seconds, mbPerSecond: (messages * size) / seconds / 1e6 }
+    const cpuUsPerMessage = (Number(done.cpuSeconds ?? NaN) + Number(sent.cpuSeconds ?? NaN)) * 1e6 / messages
+    return { size, messages, seconds, messagesPerSecond: messages / seconds, mbPerSecond: (messages * size) / seconds / 1e6, cpuUsPerMessage }
   } finally {
     await sink.stop()
   }

@@ -7,6 +7,7 @@ import { startWorker, type Child } from './children.js'
 import { freePorts } from './ports.js'
 import type { NodeSlot } from './placement.js'
 import { sleep } from '@nodecat/testkit'
+import { cpuSecondsOf } from './cpu-time.js'
 
 export interface Cluster {
   size: number
@@ -73,6 +74,8 @@ export interface ReplicationSample {
   /** worst receiver */
   lagP50ms: number
   lagP99ms: number
+  /** CPU µs per delta of every member together (sender and receivers), from the send command to the last report */
+  cpuUsPerDelta: number
 }
 
 let runCounter = 0
@@ -82,6 +85,8 @@ export async function runReplication (cluster: Cluster, run: ReplicationRun): Pr
   const [sender, ...receivers] = cluster.nodes
   for (const r of receivers) r.send({ cmd: 'arm', id })
   await Promise.all(receivers.map((r) => r.waitFor((l) => l.event === 'armed' && l.id === id)))
+  const pids = cluster.nodes.map((n) => n.pid)
+  const cpu0 = cpuSecondsOf(pids)
   sender!.send({ cmd: 'send', id, size: run.size, shape: run.shape ?? 'tree', mode: run.mode, rate: run.rate, seconds: run.seconds, count: 50_000_000, concurrency: run.concurrency })
   const sent = await sender!.waitFor((l) => (l.event === 'sent' || l.event === 'error') && l.id === id, (run.seconds + 40) * 1000)
   if (sent.event === 'error') throw new Error(`sender: ${sent.message}`)
@@ -95,6 +100,7 @@ export async function runReplication (cluster: Cluster, run: ReplicationRun): Pr
     if (reports.every((x) => x.received >= sent.sent) || Date.now() > until) break
     await sleep(100)
   }
+  const cpu = cpuSecondsOf(pids) - cpu0
   return {
     sent: Number(sent.sent),
     failures: Number(sent.failures),
@@ -103,6 +109,7 @@ export async function runReplication (cluster: Cluster, run: ReplicationRun): Pr
     appliedPerSecond: Math.min(...reports.map((x) => (x.received > 0 ? x.received / ((Number(x.lastUs) - Number(sent.startUs)) / 1e6) : 0))),
     complete: reports.every((x) => x.received >= sent.sent),
     lagP50ms: Math.max(...reports.map((x) => Number(x.lagP50ms))),
-    lagP99ms: Math.max(...reports.map((x) => Number(x.lagP99ms)))
+    lagP99ms: Math.max(...reports.map((x) => Number(x.lagP99ms))),
+    cpuUsPerDelta: Number(sent.sent) > 0 ? cpu * 1e6 / Number(sent.sent) : NaN
   }
 }

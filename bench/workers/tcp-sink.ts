@@ -1,6 +1,7 @@
 /**
  * Raw TCP receiver for the throughput baseline: reads 4-byte length-prefixed messages, counts
- * them, and when the sender ends reports messages, bytes and the seconds from first byte to end.
+ * them, and when the sender ends reports messages, bytes, the seconds from first byte to end and
+ * the CPU seconds this process used for the connection.
  * Args: [address=127.0.0.1]. Prints {"event":"listening","port"} then one "done" line per connection.
  */
 import net from 'node:net'
@@ -11,6 +12,7 @@ const server = net.createServer((sock) => {
   let messages = 0
   let bytes = 0
   let first = 0n
+  const cpu0 = process.cpuUsage()
   let pending: Buffer = Buffer.alloc(0)
   let need = -1
   sock.on('data', (chunk: Buffer) => {
@@ -33,7 +35,8 @@ const server = net.createServer((sock) => {
   })
   sock.on('end', () => {
     const seconds = Number(process.hrtime.bigint() - first) / 1e9
-    process.stdout.write(JSON.stringify({ event: 'done', messages, bytes, seconds }) + '\n')
+    const cpu = process.cpuUsage(cpu0)
+    process.stdout.write(JSON.stringify({ event: 'done', messages, bytes, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 }) + '\n')
     sock.end()
   })
   sock.on('error', () => {})

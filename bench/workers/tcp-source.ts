@@ -2,7 +2,7 @@
  * Raw TCP sender for the throughput baseline: one socket.write() per message (as a transport
  * writes one frame per message), waiting for 'drain' on back-pressure; stops after `count`
  * messages or `ms` milliseconds, whichever comes first, then ends the connection.
- * Args: host port size count ms. Prints {"event":"sent","messages","seconds"}.
+ * Args: host port size count ms. Prints {"event":"sent","messages","seconds","cpuSeconds"}.
  */
 import net from 'node:net'
 
@@ -24,6 +24,7 @@ sock.on('error', (err) => { process.stderr.write(`${err.message}\n`); process.ex
 
 async function pump (): Promise<void> {
   const start = process.hrtime.bigint()
+  const cpu0 = process.cpuUsage()
   const deadline = start + BigInt(ms) * 1_000_000n
   let sent = 0
   while (sent < count) {
@@ -34,7 +35,8 @@ async function pump (): Promise<void> {
     sent++
   }
   sock.end(() => {
-    process.stdout.write(JSON.stringify({ event: 'sent', messages: sent, seconds: Number(process.hrtime.bigint() - start) / 1e9 }) + '\n')
+    const cpu = process.cpuUsage(cpu0)
+    process.stdout.write(JSON.stringify({ event: 'sent', messages: sent, seconds: Number(process.hrtime.bigint() - start) / 1e9, cpuSeconds: (cpu.user + cpu.system) / 1e6 }) + '\n')
   })
   sock.on('close', () => process.exit(0))
 }
