@@ -5,6 +5,7 @@
 import http from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import pino, { type Logger } from 'pino'
+import { combinedAccessLog, jsonAccessLog } from './access-log.js'
 import { startAdmin } from './admin.js'
 import { Chooser } from './choose.js'
 import { onClientError, onIdleTimeout } from './client-errors.js'
@@ -77,7 +78,8 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
   const health = o.healthCheck === false ? null : new HealthChecker(registry, o.healthCheck)
   const discovery: Discovery | null = o.channel === undefined ? null : createDiscovery(o.channel, registry, { connectionLimit: o.connectionLimit, logger, healthChecked: health !== null })
   const chooser = new Chooser(registry, o, (route) => discovery?.adopterOf(route))
-  const ctx: ProxyContext = { options: o, chooser, stats, logger, accessLog: o.accessLog ? logger.child({ component: 'access' }) : null, tunnels: new Set() }
+  const accessLog = !o.accessLog ? null : o.accessLogFormat === 'combined' ? combinedAccessLog(o.accessLogStream ?? process.stdout) : jsonAccessLog(logger.child({ component: 'access' }))
+  const ctx: ProxyContext = { options: o, chooser, stats, logger, accessLog, tunnels: new Set() }
 
   const c = o.client
   const server = http.createServer({

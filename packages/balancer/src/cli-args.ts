@@ -39,7 +39,11 @@ export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
   --admin-token TOKEN         bearer token for activation changes (or NODECAT_ADMIN_TOKEN)
   --admin-host NAME[,NAME]    more Host names the admin listener answers to (repeat; besides
                               its own address, and localhost on loopback)
-  --access-log                one log line per request
+  --access-log                one log line per request (pino JSON on stdout, component access)
+  --access-log-format combined|json
+                              combined: Apache/nginx combined format plus the worker route and the
+                              upstream seconds (implies --access-log)
+  --access-log-file PATH      append combined lines to this file instead of stdout (reopened on SIGHUP)
   --discover                  join the cluster and take its nodes as workers
   --static-members H:P,...    static membership instead of multicast (with --discover); H:4000-4003 lists a machine's workers
   --cluster-address IP        receiver address for the cluster channel
@@ -57,6 +61,8 @@ export interface CliConfig {
   /** options for createChannel, when discovery is on */
   discovery: Record<string, unknown> | null
   logLevel: string
+  /** combined access lines go to this file (opened by the command, reopened on SIGHUP) */
+  accessLogFile?: string
 }
 
 const FLAGS = {
@@ -81,6 +87,8 @@ const FLAGS = {
   'admin-token': { type: 'string' },
   'admin-host': { type: 'string', multiple: true },
   'access-log': { type: 'boolean' },
+  'access-log-format': { type: 'string' },
+  'access-log-file': { type: 'string' },
   discover: { type: 'boolean' },
   'static-members': { type: 'string' },
   'cluster-address': { type: 'string' },
@@ -161,6 +169,13 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   if (b.admin !== undefined && b.admin !== false && b.admin.token === undefined && env.NODECAT_ADMIN_TOKEN !== undefined && env.NODECAT_ADMIN_TOKEN !== '') b.admin = { ...b.admin, token: env.NODECAT_ADMIN_TOKEN }
   if (values['access-log'] === true) b.accessLog = true
+  if (str('access-log-format') !== undefined) {
+    b.accessLog = true
+    b.accessLogFormat = str('access-log-format') as BalancerOptions['accessLogFormat']
+  }
+  const accessLogFile = str('access-log-file') ?? (typeof file.balancer.accessLogFile === 'string' ? file.balancer.accessLogFile : undefined)
+  delete b.accessLogFile
+  if (accessLogFile !== undefined && (b.accessLog !== true || b.accessLogFormat !== 'combined')) throw new UsageError('--access-log-file needs --access-log-format combined (JSON lines go with the other logs)')
 
   let discovery = file.discovery
   const clusterFlags = ['static-members', 'cluster-address', 'cluster-port', 'multicast-bind', 'domain', 'key-file', 'insecure']
@@ -185,5 +200,5 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env):
     if (values.insecure === true) d.insecure = true
     discovery = d
   }
-  return { balancer: b, discovery, logLevel: str('log-level') ?? file.logLevel ?? 'info' }
+  return { balancer: b, discovery, logLevel: str('log-level') ?? file.logLevel ?? 'info', ...(accessLogFile !== undefined ? { accessLogFile } : {}) }
 }

@@ -2,7 +2,7 @@
  * nodecat-balancer: run the balancer from flags and/or a JSON config. Logs are pino JSON on
  * stdout (pretty in a terminal). Exit codes: 0 stopped by a signal, 1 runtime failure, 2 bad usage.
  */
-import { realpathSync } from 'node:fs'
+import { createWriteStream, openSync, realpathSync, type WriteStream } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { pino, type Logger, type Level } from 'pino'
 import pretty from 'pino-pretty'
@@ -20,6 +20,43 @@ function makeLogger (level: string): Logger {
   return pino({ level: level as Level })
 }
 
+/** An append-only log file that can be reopened (after logrotate moved it); lines written while it reopens are kept in order. */
+class AppendFile {
+  readonly #path: string
+  readonly #logger: Logger
+  #stream: WriteStream
+
+  constructor (path: string, logger: Logger) {
+    this.#path = path
+    this.#logger = logger
+    this.#stream = this.#open()
+  }
+
+  #open (): WriteStream {
+    // why openSync: a path we cannot write is a start-up error, not a silent loss of every line
+    let fd: number
+    try { fd = openSync(this.#path, 'a', 0o640) } catch (err) { throw new UsageError(`--access-log-file ${JSON.stringify(this.#path)}: ${(err as Error).message}`) }
+    const s = createWriteStream('', { fd })
+    s.on('error', (err) => this.#logger.error({ err, file: this.#path }, 'access log write failed'))
+    return s
+  }
+
+  write (text: string): void { this.#stream.write(text) }
+
+  reopen (): void {
+    let next: WriteStream
+    try { next = this.#open() } catch (err) {
+      this.#logger.error({ err, file: this.#path }, 'access log reopen failed; still writing to the old file')
+      return
+    }
+    this.#stream.end()
+    this.#stream = next
+    this.#logger.info({ file: this.#path }, 'access log reopened')
+  }
+
+  close (): void { this.#stream.end() }
+}
+
 /** Run until SIGTERM/SIGINT; resolves with the exit code (never calls process.exit itself). */
 export async function main (argv: string[], writeErr: (text: string) => void = (t) => process.stderr.write(t), writeOut: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   let channel: Channel | undefined
@@ -32,7 +69,11 @@ export async function main (argv: string[], writeErr: (text: string) => void = (
       const { createChannel } = await import('@nodecat/tribes')
       channel = createChannel({ ...config.discovery, logger: logger.child({ component: 'tribes' }) })
     }
-    const balancer = createBalancer({ ...config.balancer, logger, ...(channel !== undefined ? { channel } : {}) })
+    const accessFile = config.accessLogFile !== undefined ? new AppendFile(config.accessLogFile, logger) : null
+    const balancer = createBalancer({ ...config.balancer, logger, ...(channel !== undefined ? { channel } : {}), ...(accessFile !== null ? { accessLogStream: accessFile } : {}) })
+    // why: logrotate moves the file and sends SIGHUP; new lines go to a new file of that name
+    const onHup = (): void => { accessFile?.reopen() }
+    process.on('SIGHUP', onHup)
     // why: the channel first, so discovery takes in the members it already knows
     if (channel !== undefined) await channel.start()
     await balancer.start()
@@ -41,7 +82,9 @@ export async function main (argv: string[], writeErr: (text: string) => void = (
       process.once('SIGINT', resolve)
     })
     logger.info('stopping')
+    process.off('SIGHUP', onHup)
     await balancer.stop()
+    accessFile?.close()
     if (channel !== undefined) await channel.stop()
     return 0
   } catch (err) {

@@ -5,6 +5,7 @@ export { createAdminHandler, startAdmin, tokenMatches, type AdminHandlerOptions 
 export { sessionRoutes, loggablePath } from '@nodecat/protocol'
 export { requestHeaders, responseHeaders } from './headers.js'
 export { renderMetrics } from './metrics.js'
+export { combinedLine, type AccessLogFormat, type AccessRecord } from './access-log.js'
 export { parseWorkerSpec } from './worker-spec.js'
 export {
   DEFAULTS, resolveBalancerOptions, resolveWorker, isLoopbackHost,

@@ -10,6 +10,7 @@ import type { Logger } from 'pino'
 import { BalancerOptionError } from './errors.js'
 import { parseWorkerSpec } from './worker-spec.js'
 import { ACTIVATIONS, type Activation, type WorkerConfig } from './worker-config.js'
+import { ACCESS_LOG_FORMATS, type AccessLogFormat } from './access-log.js'
 
 export { ACTIVATIONS, type Activation, type WorkerConfig }
 
@@ -104,6 +105,10 @@ export interface BalancerOptions {
   trustForwarded?: boolean
   admin?: Partial<AdminOptions> | false
   accessLog?: boolean
+  /** 'json' (default: pino lines on the logger, component access) or 'combined' (Apache/nginx combined + route + upstream seconds, to accessLogStream) */
+  accessLogFormat?: AccessLogFormat
+  /** where combined lines go (default: process.stdout); each line is one write() */
+  accessLogStream?: { write: (text: string) => unknown }
   logger?: Logger
   /** a started or unstarted tribes channel: nodes with an HTTP address become workers */
   channel?: Channel
@@ -136,6 +141,8 @@ export interface ResolvedOptions {
   trustForwarded: boolean
   admin: (AdminOptions & { requireToken: boolean }) | false
   accessLog: boolean
+  accessLogFormat: AccessLogFormat
+  accessLogStream: { write: (text: string) => unknown } | undefined
   logger: Logger | undefined
   channel: Channel | undefined
 }
@@ -178,7 +185,8 @@ export const DEFAULTS = {
   },
   trustForwarded: false,
   admin: { host: '127.0.0.1', port: 8090, refresh: 5, allowedHosts: [] as string[] },
-  accessLog: false
+  accessLog: false,
+  accessLogFormat: 'json' as AccessLogFormat
 } as const
 
 const v = validators((message) => new BalancerOptionError(message))
@@ -240,7 +248,7 @@ function mount (value: unknown, name: string): string {
 /** Validate everything once; throws BalancerOptionError naming the bad option. */
 export function resolveBalancerOptions (options: BalancerOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') v.fail('options', 'an object', options)
-  known(options as Record<string, unknown>, '', ['host', 'port', 'workers', 'mounts', 'sessionCookie', 'sessionPathParam', 'stickySession', 'stickySessionForce', 'method', 'maxAttempts', 'replayBufferSize', 'maxBody', 'maxConnsPerIp', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'recoverTime', 'failuresToError', 'maintainInterval', 'poolKeepAliveTimeout', 'connectionLimit', 'healthCheck', 'client', 'trustForwarded', 'admin', 'accessLog', 'logger', 'channel'])
+  known(options as Record<string, unknown>, '', ['host', 'port', 'workers', 'mounts', 'sessionCookie', 'sessionPathParam', 'stickySession', 'stickySessionForce', 'method', 'maxAttempts', 'replayBufferSize', 'maxBody', 'maxConnsPerIp', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'recoverTime', 'failuresToError', 'maintainInterval', 'poolKeepAliveTimeout', 'connectionLimit', 'healthCheck', 'client', 'trustForwarded', 'admin', 'accessLog', 'accessLogFormat', 'accessLogStream', 'logger', 'channel'])
   const o = options
   const connectionLimit = v.integer(o.connectionLimit ?? DEFAULTS.connectionLimit, 'connectionLimit', 0, 100_000)
   const rawWorkers = o.workers ?? []
@@ -318,6 +326,8 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
   const channel = o.channel
   if (channel !== undefined && (typeof channel !== 'object' || channel === null || typeof channel.members !== 'function' || typeof channel.on !== 'function')) v.fail('channel', 'a tribes Channel', '[not a channel]')
   const logger = o.logger
+  const accessLogStream = o.accessLogStream
+  if (accessLogStream !== undefined && (typeof accessLogStream !== 'object' || accessLogStream === null || typeof accessLogStream.write !== 'function')) v.fail('accessLogStream', 'a writable stream (an object with write())', '[not a stream]')
   if (logger !== undefined && (typeof logger !== 'object' || logger === null || typeof logger.info !== 'function')) v.fail('logger', 'a pino logger', '[not a logger]')
 
   return {
@@ -347,6 +357,8 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
     trustForwarded: v.boolean(o.trustForwarded ?? DEFAULTS.trustForwarded, 'trustForwarded'),
     admin,
     accessLog: v.boolean(o.accessLog ?? DEFAULTS.accessLog, 'accessLog'),
+    accessLogFormat: v.oneOf(o.accessLogFormat ?? DEFAULTS.accessLogFormat, 'accessLogFormat', ACCESS_LOG_FORMATS),
+    accessLogStream,
     logger,
     channel
   }

@@ -10,14 +10,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
-import { loggablePath, screenHead, sessionRoutes } from '@nodecat/protocol'
+import { screenHead, sessionRoutes } from '@nodecat/protocol'
+import type { AccessLog } from './access-log.js'
 import { Tries, type Try } from './attempt.js'
 import type { Chooser } from './choose.js'
 import { ClientGoneError, errors, type ClientErrorCode } from './errors.js'
 import { requestHeaders, responseHeaders, type HeaderMap } from './headers.js'
 import type { ResolvedOptions } from './options.js'
 import { RequestBody, hasBody } from './request-body.js'
-import { lingerClose, lingering, sendError } from './respond.js'
+import { errorBodyLength, lingerClose, lingering, sendError } from './respond.js'
 import type { BalancerStats } from './stats.js'
 import type { Worker } from './worker.js'
 
@@ -27,7 +28,7 @@ export interface ProxyContext {
   stats: BalancerStats
   logger: Logger
   /** access log, or null when off */
-  accessLog: Logger | null
+  accessLog: AccessLog | null
   /** client sockets of open WebSocket tunnels (node's server stops tracking them after 101) */
   tunnels: Set<Duplex>
 }
@@ -122,7 +123,7 @@ export function proxyRequest (ctx: ProxyContext, req: IncomingMessage, res: Serv
       if (refused === 'LB_ERR_PAYLOAD_TOO_LARGE') lingerClose(req, res)
     }
     sendError(res, refused)
-    if (ctx.accessLog !== null) logAccess(ctx, req, res, null, 0, Date.now())
+    if (ctx.accessLog !== null) logAccess(ctx, req, res, null, 0, Date.now(), null, errorBodyLength(refused))
     return
   }
   const o = ctx.options
@@ -131,16 +132,8 @@ export function proxyRequest (ctx: ProxyContext, req: IncomingMessage, res: Serv
   exchange.start()
 }
 
-function logAccess (ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, worker: Worker | null, attempts: number, startedAt: number): void {
-  ctx.accessLog!.info({
-    method: req.method,
-    path: loggablePath(req.url ?? '', ctx.options.sessionPathParam),
-    status: res.headersSent ? res.statusCode : 0,
-    route: worker?.route ?? null,
-    attempts,
-    ms: Date.now() - startedAt,
-    complete: res.writableFinished
-  }, 'request')
+function logAccess (ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, worker: Worker | null, attempts: number, startedAt: number, upstreamMs: number | null, bodyBytes: number): void {
+  ctx.accessLog!.write({ req, res, route: worker?.route ?? null, attempts, startedAt, upstreamMs, bytes: bodyBytes, trustForwarded: ctx.options.trustForwarded, sessionPathParam: ctx.options.sessionPathParam })
 }
 
 /** One client request and its attempts on workers. */
@@ -154,6 +147,10 @@ class Exchange {
   readonly tries: Tries
   readonly startedAt = Date.now()
   current: Attempt | null = null
+  /** for the access log: when the first try was dispatched and the last one ended, body bytes sent */
+  upstreamStart = 0
+  upstreamEnd = 0
+  bodyBytes = 0
   clientGone = false
   finished = false
   /** set when the client was answered while its request was still arriving (see interrupt) */
@@ -212,6 +209,7 @@ class Exchange {
 
   fail (code: ClientErrorCode): void {
     this.ctx.stats.count(code)
+    if (!this.res.headersSent) this.bodyBytes = errorBodyLength(code)
     sendError(this.res, code)
   }
 
@@ -232,6 +230,7 @@ class Exchange {
       return
     }
     this.res.setHeader('connection', 'close')
+    this.bodyBytes = errorBodyLength(code)
     sendError(this.res, code)
   }
 
@@ -239,7 +238,10 @@ class Exchange {
     if (this.finished) return
     this.finished = true
     this.ctx.stats.inFlight--
-    if (this.ctx.accessLog !== null) logAccess(this.ctx, this.req, this.res, this.tries.lastWorker, this.tries.attempts, this.startedAt)
+    if (this.ctx.accessLog !== null) {
+      const upstreamMs = this.upstreamStart === 0 ? null : (this.upstreamEnd === 0 ? performance.now() : this.upstreamEnd) - this.upstreamStart
+      logAccess(this.ctx, this.req, this.res, this.tries.lastWorker, this.tries.attempts, this.startedAt, upstreamMs, this.bodyBytes)
+    }
   }
 }
 
@@ -265,6 +267,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   dispatch (): void {
     const ex = this.#ex
+    if (ex.ctx.accessLog !== null && ex.upstreamStart === 0) ex.upstreamStart = performance.now()
     try {
       this.#worker.pool.dispatch({
         origin: this.#worker.url,
@@ -317,6 +320,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#ex.bodyBytes += chunk.length
     if (!this.#ex.res.write(chunk) && !this.#waitingDrain) {
       // why: backpressure: a slow client slows the worker instead of filling our memory
       this.#waitingDrain = true
@@ -326,12 +330,14 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd (): void {
+    this.#ex.upstreamEnd = performance.now()
     this.#ex.res.end()
     this.#try.end(true)
   }
 
   onResponseError (_controller: Dispatcher.DispatchController | null, err: Error): void {
     this.#try.end(false)
+    this.#ex.upstreamEnd = performance.now()
     const ex = this.#ex
     const code = (err as { code?: string }).code ?? 'UNKNOWN'
     // why: the client has its answer (and the connection closes after it): nothing more to send

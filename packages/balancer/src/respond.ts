@@ -6,6 +6,11 @@ import { CLIENT_ERRORS, type ClientErrorCode } from './errors.js'
 const BODIES = new Map<string, Buffer>()
 for (const [code, { status, text }] of Object.entries(CLIENT_ERRORS)) BODIES.set(code, Buffer.from(`${status} ${text}\n`))
 
+/** bytes of the body the balancer answers `code` with (for the access log) */
+export function errorBodyLength (code: ClientErrorCode): number {
+  return BODIES.get(code)!.length
+}
+
 /** Answer with the code's status; if the response already started, cut the connection instead. */
 export function sendError (res: ServerResponse, code: ClientErrorCode): void {
   if (res.headersSent) {
