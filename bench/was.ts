@@ -408,12 +408,13 @@ async function main (): Promise<void> {
       [`errors ${summarize(col((s) => s.errors)).max}`, ...o.errors.map(oneLine)].join('; ')
     ]
   })
-  const ratioFor = (outcomes: Array<VariantOutcome<Sample>>, variants: typeof nodeVariants, name: string, baseKind: Kind): ReturnType<typeof pairedRatio> | null => {
+  const ratioFor = (outcomes: Array<VariantOutcome<Sample>>, variants: typeof nodeVariants, name: string, baseKind: Kind, pick: (s: Sample) => number = (s) => s.rps): ReturnType<typeof pairedRatio> | null => {
     const i = variants.findIndex((v) => v.workload === 'write16' && v.target.name === name)
-    const against = baselineOf(outcomes, variants, 'write16', baseKind)
-    if (i < 0 || against === null || outcomes[i]!.unavailable !== undefined) return null
-    return pairedRatio(rpsOf(outcomes[i]!), against)
+    const b = variants.findIndex((v) => v.workload === 'write16' && v.target.kind === baseKind)
+    if (i < 0 || b < 0 || outcomes[b]!.unavailable !== undefined || outcomes[i]!.unavailable !== undefined) return null
+    return pairedRatio(column(outcomes[i]!, reps, pick), column(outcomes[b]!, reps, pick))
   }
+  const cpu = (s: Sample): number => s.cpuUsPerRequest
   const nodeRatio = ratioFor(nodeOutcomes, nodeVariants, `nodecat (${DEFAULT_CONFIG})`, 'tomcat')
   const systemName = targets.find((t) => t.kind === 'nodecat-stack')!.name
   const systemRatio = ratioFor(systemOutcomes, systemVariants, systemName, 'classic-stack')
@@ -426,7 +427,9 @@ async function main (): Promise<void> {
       columns: ['target', 'measured (median of per-repetition ratios, min–max)', 'verdict'],
       rows: [
         [`node level, one worker: nodecat (${DEFAULT_CONFIG}) ≥ ${TARGET_NODE}× Tomcat's requests/s`, nodeRatio === null ? 'n/a' : formatRatio(nodeRatio), verdict(nodeRatio, TARGET_NODE)],
-        [`system level, --workers auto: nodecat stack ≥ ${TARGET_SYSTEM}× the classic stack's requests/s`, systemRatio === null ? 'n/a' : formatRatio(systemRatio), verdict(systemRatio, TARGET_SYSTEM)]
+        [`system level, --workers auto: nodecat stack ≥ ${TARGET_SYSTEM}× the classic stack's requests/s`, systemRatio === null ? 'n/a' : formatRatio(systemRatio), verdict(systemRatio, TARGET_SYSTEM)],
+        ...([['node level', ratioFor(nodeOutcomes, nodeVariants, `nodecat (${DEFAULT_CONFIG})`, 'tomcat', cpu), 'Tomcat'], ['system level', ratioFor(systemOutcomes, systemVariants, systemName, 'classic-stack', cpu), 'the classic stack']] as const)
+          .map(([level, r, against]) => [`(for reading) ${level}: CPU per request, nodecat ÷ ${against} (below 1: nodecat spends less)`, r === null ? 'n/a' : formatRatio(r), 'no target'])
       ]
     },
     {
@@ -474,7 +477,7 @@ async function main (): Promise<void> {
       `Workloads: "${workloadLabel.write16}": GET /count (read the counter, write it back +1, reply with 3 lines) rotating over ${SESSIONS} sessions made first through the same entry; "${workloadLabel.write1}": the same on one session, all connections at once; "${workloadLabel.read16}": GET /read, the counter read, nothing written.`,
       'Ratios: per repetition (variant ÷ Tomcat, or ÷ the classic stack, same workload, same repetition), then the median. CPU µs/req: /proc/<pid>/stat (utime+stime, plus the CPU of reaped children) of every process of the stack over the run, divided by the requests: node level = the node hit and its peer; system level = the front (httpd parent and children; the balancer) and every node (both JVMs; both supervisors and their workers).',
       'Replication check, after the runs and a 2 s pause: each session is read on its owner first (GET /read with its cookie: no write). Tomcat: then read on the other node with the same cookie; the JvmRouteBinderValve there renames the session from that node\'s own copy (Tomcat never fetches a session), and the page shows that copy\'s counter. nodecat: every member\'s /_nodecat/status?replicas=1 gives a digest of each copy (stamp, route, attributes), compared with the owner\'s before any request touches the copies; then each peer is read with a cookie naming the peer\'s own route, so it serves its own copy without asking the owner (a fetch happens only for a foreign route or a missing session; the fetch counter confirms none happened).',
-      'Shared machine: other jobs may have run at the same time (see the foreign-CPU note); absolute figures are good to about ±30 %, the paired ratios are steadier.'
+      'Shared machine: other jobs may have run at the same time (see the foreign-CPU note); absolute figures are good to about ±30 %, the paired ratios are steadier. When other jobs keep the cores busy, the kernel shares them per thread: a Tomcat with a busy request thread per connection (and httpd with its worker threads) takes a larger part of the cores from the other jobs than a single-threaded Node process, and every extra hop of a request (balancer → worker, peer) waits for its turn again; the requests/s of the nodecat stacks then collapse in some repetitions (CPU per request rises with the context switches). Above a few percent of foreign CPU, read the requests/s ratios as a loaded machine\'s, not a dedicated one\'s.'
     ],
     tables,
     chart: {
