@@ -3,6 +3,7 @@
  * choice and failover, health checks, optional tribes discovery and the admin listener.
  */
 import http from 'node:http'
+import https from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import pino, { type Logger } from 'pino'
 import { combinedAccessLog, jsonAccessLog } from './access-log.js'
@@ -11,11 +12,13 @@ import { Chooser } from './choose.js'
 import { onClientError, onIdleTimeout } from './client-errors.js'
 import { createDiscovery, type Discovery } from './discovery.js'
 import { HealthChecker } from './health-check.js'
+import { BalancerOptionError } from './errors.js'
 import { resolveBalancerOptions, resolveWorker, type Activation, type BalancerOptions, type ResolvedOptions, type WorkerConfig } from './options.js'
 import { proxyRequest, screen, type ProxyContext } from './proxy.js'
 import { lingering, sendRawError } from './respond.js'
 import { BalancerStats } from './stats.js'
 import type { BalancerStatus } from './status.js'
+import { createRedirectServer, loadTls, TLS_MAX_VERSION, TLS_MIN_VERSION, type LoadedTls, type TlsFiles } from './tls.js'
 import { proxyUpgrade } from './websocket.js'
 import type { WorkerStatus } from './worker.js'
 import { WorkerRegistry, type StateListener } from './worker-registry.js'
@@ -38,8 +41,16 @@ export interface Balancer {
   checkHealth (route?: string): Promise<Record<string, boolean>>
   /** called on every worker state change (after it is logged) */
   onStateChange (listener: StateListener): void
+  /**
+   * Read the TLS certificate and key again (the configured files, or `files`) and serve them to
+   * new connections; open ones keep theirs. Throws LB_ERR_INVALID_OPTION (the old certificate
+   * keeps serving) on a file that cannot be read or parsed, or a key not matching the certificate.
+   */
+  reloadTls (files?: TlsFiles): LoadedTls['summary']
   readonly address: AddressInfo | null
   readonly adminAddress: AddressInfo | null
+  /** the plain-HTTP redirect listener's address (httpRedirect), or null */
+  readonly redirectAddress: AddressInfo | null
   readonly options: ResolvedOptions
 }
 
@@ -82,13 +93,23 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
   const ctx: ProxyContext = { options: o, chooser, stats, logger, accessLog, tunnels: new Set() }
 
   const c = o.client
-  const server = http.createServer({
+  const httpOptions = {
     maxHeaderSize: c.maxHeaderSize,
     headersTimeout: c.headersTimeout,
     requestTimeout: c.requestTimeout,
     keepAliveTimeout: c.keepAliveTimeout,
     connectionsCheckingInterval: c.connectionsCheckingInterval
-  }, (req, res) => proxyRequest(ctx, req, res))
+  }
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => proxyRequest(ctx, req, res)
+  let tlsFiles = o.tls
+  const tlsLoaded = tlsFiles === false ? null : loadTls(tlsFiles)
+  // why one code path: https.Server is node's http server on TLS sockets (same events and limits)
+  const tlsServer = tlsLoaded === null
+    ? null
+    : https.createServer({ ...httpOptions, key: tlsLoaded.key, cert: tlsLoaded.cert, minVersion: TLS_MIN_VERSION, maxVersion: TLS_MAX_VERSION, ALPNProtocols: ['http/1.1'], handshakeTimeout: c.headersTimeout }, onRequest)
+  const server = tlsServer !== null ? tlsServer as unknown as http.Server : http.createServer(httpOptions, onRequest)
+  const redirect = o.httpRedirect === false ? null : createRedirectServer(() => address?.port ?? 443, c)
+  let redirectAddress: AddressInfo | null = null
   server.maxConnections = c.maxConnections
   if (o.maxConnsPerIp > 0) limitConnectionsPerIp(server, o.maxConnsPerIp, stats)
   // why: node would say "100 Continue" to every Expect; a request we refuse must hear only the refusal
@@ -152,6 +173,16 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
     options: o,
     get address () { return address },
     get adminAddress () { return admin?.address ?? null },
+    get redirectAddress () { return redirectAddress },
+    reloadTls (files) {
+      if (tlsServer === null || tlsFiles === false) throw new BalancerOptionError('tls: the client listener was started without TLS (a restart is needed to add it)')
+      const next = files ?? tlsFiles
+      const loaded = loadTls(next)
+      tlsServer.setSecureContext({ key: loaded.key, cert: loaded.cert, minVersion: TLS_MIN_VERSION, maxVersion: TLS_MAX_VERSION })
+      tlsFiles = next
+      logger.info({ cert: next.cert, ...loaded.summary }, 'tls certificate loaded')
+      return loaded.summary
+    },
     workers: () => registry.list().map((w) => w.status()),
     status,
     setActivation,
@@ -174,11 +205,26 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
         server.listen(o.port, o.host, () => { server.off('error', reject); resolve() })
       })
       address = server.address() as AddressInfo
+      if (tlsLoaded !== null && tlsFiles !== false) logger.info({ cert: tlsFiles.cert, ...tlsLoaded.summary }, 'tls certificate loaded')
+      if (redirect !== null && o.httpRedirect !== false) {
+        const r = o.httpRedirect
+        try {
+          await new Promise<void>((resolve, reject) => {
+            redirect.once('error', reject)
+            redirect.listen(r.port, r.host, () => { redirect.off('error', reject); resolve() })
+          })
+        } catch (err) {
+          server.close()
+          throw err
+        }
+        redirectAddress = redirect.address() as AddressInfo
+      }
       if (o.admin !== false) {
         try {
           admin = await startAdmin({ status, setActivation, refused: (code) => stats.countAdminRefusal(code) }, { ...o.admin, logger })
         } catch (err) {
           server.close()
+          redirect?.close()
           throw err
         }
       }
@@ -186,7 +232,7 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
       health?.start()
       maintain = setInterval(() => registry.decay(), o.maintainInterval)
       maintain.unref()
-      logger.info({ listen: status().balancer.listen, admin: admin === null ? null : `${admin.address.address}:${admin.address.port}`, workers: registry.size, discovery: discovery !== null }, 'balancer started')
+      logger.info({ listen: status().balancer.listen, tls: tlsServer !== null, redirect: redirectAddress === null ? null : `${redirectAddress.address}:${redirectAddress.port}`, admin: admin === null ? null : `${admin.address.address}:${admin.address.port}`, workers: registry.size, discovery: discovery !== null }, 'balancer started')
       return { address, admin: admin?.address ?? null }
     },
 
@@ -195,6 +241,7 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
       discovery?.stop()
       if (maintain !== null) clearInterval(maintain)
       const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      if (redirect !== null) { redirect.close(); redirect.closeAllConnections() }
       server.closeIdleConnections()
       const timer = setTimeout(() => {
         server.closeAllConnections()

@@ -35,6 +35,10 @@ export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
   --max-body BYTES            larger request bodies get 413 and the connection closes (default 0: no limit)
   --max-conns-per-ip N        connections at once from one client IP (the TCP peer, also behind a
                               trusted proxy); more are closed at accept (default 0: no limit)
+  --tls-cert FILE             TLS on the client listener: PEM certificate chain (with --tls-key);
+                              TLS 1.2 and 1.3, HTTP/1.1; both files are read again on SIGHUP
+  --tls-key FILE              PEM private key
+  --http-redirect HOST:PORT   plain HTTP listener answering 308 to https://<Host>:<--listen port><path>
   --admin HOST:PORT           admin listener (status page, /status, /metrics, activation)
   --admin-token TOKEN         bearer token for activation changes (or NODECAT_ADMIN_TOKEN)
   --admin-host NAME[,NAME]    more Host names the admin listener answers to (repeat; besides
@@ -83,6 +87,9 @@ const FLAGS = {
   'replay-buffer': { type: 'string' },
   'max-body': { type: 'string' },
   'max-conns-per-ip': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'http-redirect': { type: 'string' },
   admin: { type: 'string' },
   'admin-token': { type: 'string' },
   'admin-host': { type: 'string', multiple: true },
@@ -159,6 +166,14 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env):
   num('health-interval', (n) => { health.interval = n })
   if (health.interval === 0) b.healthCheck = false
   else if (Object.keys(health).length > 0) b.healthCheck = health
+  if (str('tls-cert') !== undefined || str('tls-key') !== undefined) {
+    const prior = b.tls !== undefined && b.tls !== false ? b.tls : undefined
+    const cert = str('tls-cert') ?? prior?.cert
+    const key = str('tls-key') ?? prior?.key
+    if (cert === undefined || key === undefined) throw new UsageError('--tls-cert and --tls-key go together')
+    b.tls = { cert, key }
+  }
+  if (str('http-redirect') !== undefined) b.httpRedirect = parseHostPort(str('http-redirect')!, 'http-redirect')
   const adminHosts = (values['admin-host'] as string[] | undefined)?.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
   if (str('admin') !== undefined || str('admin-token') !== undefined || adminHosts !== undefined) {
     const admin = b.admin === false || b.admin === undefined ? {} : { ...b.admin }

@@ -72,7 +72,12 @@ export async function main (argv: string[], writeErr: (text: string) => void = (
     const accessFile = config.accessLogFile !== undefined ? new AppendFile(config.accessLogFile, logger) : null
     const balancer = createBalancer({ ...config.balancer, logger, ...(channel !== undefined ? { channel } : {}), ...(accessFile !== null ? { accessLogStream: accessFile } : {}) })
     // why: logrotate moves the file and sends SIGHUP; new lines go to a new file of that name
-    const onHup = (): void => { accessFile?.reopen() }
+    const onHup = (): void => {
+      accessFile?.reopen()
+      if (balancer.options.tls !== false) {
+        try { balancer.reloadTls() } catch (err) { logger.error({ err }, 'tls reload refused: the current certificate keeps serving') }
+      }
+    }
     process.on('SIGHUP', onHup)
     // why: the channel first, so discovery takes in the members it already knows
     if (channel !== undefined) await channel.start()

@@ -6,6 +6,7 @@ export { sessionRoutes, loggablePath } from '@nodecat/protocol'
 export { requestHeaders, responseHeaders } from './headers.js'
 export { renderMetrics } from './metrics.js'
 export { combinedLine, type AccessLogFormat, type AccessRecord } from './access-log.js'
+export { TLS_MIN_VERSION, TLS_MAX_VERSION, type TlsFiles } from './tls.js'
 export { parseWorkerSpec } from './worker-spec.js'
 export {
   DEFAULTS, resolveBalancerOptions, resolveWorker, isLoopbackHost,

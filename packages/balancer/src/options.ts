@@ -11,6 +11,7 @@ import { BalancerOptionError } from './errors.js'
 import { parseWorkerSpec } from './worker-spec.js'
 import { ACTIVATIONS, type Activation, type WorkerConfig } from './worker-config.js'
 import { ACCESS_LOG_FORMATS, type AccessLogFormat } from './access-log.js'
+import type { TlsFiles } from './tls.js'
 
 export { ACTIVATIONS, type Activation, type WorkerConfig }
 
@@ -103,6 +104,10 @@ export interface BalancerOptions {
   client?: Partial<ClientLimits>
   /** keep X-Forwarded-For/Forwarded from the client and append to them (only behind another proxy) */
   trustForwarded?: boolean
+  /** TLS on the client listener: PEM file paths, read at start and on reloadTls() (SIGHUP) */
+  tls?: TlsFiles | false
+  /** a plain-HTTP listener answering every request 308 to https://<host>:<port of the TLS listener><path>; needs tls */
+  httpRedirect?: { host?: string, port: number } | false
   admin?: Partial<AdminOptions> | false
   accessLog?: boolean
   /** 'json' (default: pino lines on the logger, component access) or 'combined' (Apache/nginx combined + route + upstream seconds, to accessLogStream) */
@@ -139,6 +144,8 @@ export interface ResolvedOptions {
   healthCheck: HealthCheckOptions | false
   client: ClientLimits
   trustForwarded: boolean
+  tls: TlsFiles | false
+  httpRedirect: { host: string, port: number } | false
   admin: (AdminOptions & { requireToken: boolean }) | false
   accessLog: boolean
   accessLogFormat: AccessLogFormat
@@ -248,7 +255,7 @@ function mount (value: unknown, name: string): string {
 /** Validate everything once; throws BalancerOptionError naming the bad option. */
 export function resolveBalancerOptions (options: BalancerOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') v.fail('options', 'an object', options)
-  known(options as Record<string, unknown>, '', ['host', 'port', 'workers', 'mounts', 'sessionCookie', 'sessionPathParam', 'stickySession', 'stickySessionForce', 'method', 'maxAttempts', 'replayBufferSize', 'maxBody', 'maxConnsPerIp', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'recoverTime', 'failuresToError', 'maintainInterval', 'poolKeepAliveTimeout', 'connectionLimit', 'healthCheck', 'client', 'trustForwarded', 'admin', 'accessLog', 'accessLogFormat', 'accessLogStream', 'logger', 'channel'])
+  known(options as Record<string, unknown>, '', ['host', 'port', 'workers', 'mounts', 'sessionCookie', 'sessionPathParam', 'stickySession', 'stickySessionForce', 'method', 'maxAttempts', 'replayBufferSize', 'maxBody', 'maxConnsPerIp', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'recoverTime', 'failuresToError', 'maintainInterval', 'poolKeepAliveTimeout', 'connectionLimit', 'healthCheck', 'client', 'trustForwarded', 'tls', 'httpRedirect', 'admin', 'accessLog', 'accessLogFormat', 'accessLogStream', 'logger', 'channel'])
   const o = options
   const connectionLimit = v.integer(o.connectionLimit ?? DEFAULTS.connectionLimit, 'connectionLimit', 0, 100_000)
   const rawWorkers = o.workers ?? []
@@ -323,6 +330,21 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
     }
   }
 
+  let tls: TlsFiles | false = false
+  if (o.tls !== undefined && o.tls !== false) {
+    if (typeof o.tls !== 'object' || o.tls === null) v.fail('tls', 'an object { cert, key } of PEM file paths, or false', o.tls)
+    known(o.tls as unknown as Record<string, unknown>, 'tls', ['cert', 'key'])
+    tls = { cert: v.string(o.tls.cert, 'tls.cert', /^.+$/, 'a PEM certificate file path'), key: v.string(o.tls.key, 'tls.key', /^.+$/, 'a PEM private key file path') }
+  }
+  let httpRedirect: ResolvedOptions['httpRedirect'] = false
+  if (o.httpRedirect !== undefined && o.httpRedirect !== false) {
+    const r = o.httpRedirect
+    if (typeof r !== 'object' || r === null) v.fail('httpRedirect', 'an object { host, port } or false', r)
+    known(r as Record<string, unknown>, 'httpRedirect', ['host', 'port'])
+    if (tls === false) v.fail('httpRedirect', 'set only with tls (it redirects to the TLS listener)', 'no tls')
+    httpRedirect = { host: host(r.host ?? o.host ?? DEFAULTS.host, 'httpRedirect.host'), port: v.integer(r.port, 'httpRedirect.port', 0, 65535) }
+  }
+
   const channel = o.channel
   if (channel !== undefined && (typeof channel !== 'object' || channel === null || typeof channel.members !== 'function' || typeof channel.on !== 'function')) v.fail('channel', 'a tribes Channel', '[not a channel]')
   const logger = o.logger
@@ -355,6 +377,8 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
     healthCheck,
     client,
     trustForwarded: v.boolean(o.trustForwarded ?? DEFAULTS.trustForwarded, 'trustForwarded'),
+    tls,
+    httpRedirect,
     admin,
     accessLog: v.boolean(o.accessLog ?? DEFAULTS.accessLog, 'accessLog'),
     accessLogFormat: v.oneOf(o.accessLogFormat ?? DEFAULTS.accessLogFormat, 'accessLogFormat', ACCESS_LOG_FORMATS),
