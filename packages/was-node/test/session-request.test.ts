@@ -123,3 +123,23 @@ t.test('bad arguments and use after stop() get coded errors', async (t) => {
   await m.stop()
   t.throws(() => m.open([]), { code: 'WAS_ERR_MANAGER_NOT_RUNNING', statusCode: 503 })
 })
+
+t.test('set() then a change in place: the value at end is stored; a primitive only read is no change', async (t) => {
+  const { hub, nodes: [a, b] } = await cluster(t, ['n1', 'n2'])
+  const r = await request(a!, [], (s) => {
+    const cart = { items: ['apple'] }
+    s.set('cart', cart)
+    s.set('n', 1)
+    cart.items.push('pear')
+  })
+  await hub.settle()
+  t.same(attrs(b!, r.id!), { cart: { items: ['apple', 'pear'] }, n: 1 }, 'the peer holds the object as it was when the request ended')
+  const deltas = (): number => a!.manager.stats().sent.delta ?? 0
+  const before = deltas()
+  await request(a!, [r.id], (s) => { t.equal(s.get('n'), 1) })
+  t.equal(deltas(), before, 'reading a number sends no delta')
+  await request(a!, [r.id], (s) => { s.set('n', (s.get<number>('n') ?? 0) + 1) })
+  await hub.settle()
+  t.equal(deltas(), before + 1, 'a write sends one delta')
+  t.same(attrs(b!, r.id!), { cart: { items: ['apple', 'pear'] }, n: 2 }, 'the peer has the written number')
+})

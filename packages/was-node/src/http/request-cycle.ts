@@ -46,7 +46,11 @@ export class RequestCycle {
    * is left alone, or a link could replace the user's own session with someone else's
    */
   readonly #keepCookie: boolean
+  /** end was called: its outcome is one of the three below (or still pending in #ending) */
+  #endCalled = false
   #ending: Promise<CookieAction> | null = null
+  #action: CookieAction | null = null
+  #error: unknown = null
 
   constructor (options: ResolvedHttpOptions, req: IncomingMessage, ids: RequestIds) {
     this.#options = options
@@ -67,12 +71,43 @@ export class RequestCycle {
   }
 
   /** end() was called (it may still be pending) */
-  get ended (): boolean { return this.#ending !== null }
+  get ended (): boolean { return this.#endCalled }
 
-  /** End the session once; later calls get the same promise. */
+  /** End the session once; later calls get the same outcome. */
   end (): Promise<CookieAction> {
-    this.#ending ??= Promise.resolve().then(() => this.#request.end({ replicate: this.replicate }))
-    return this.#ending
+    const now = this.#endNow()
+    if (now === null) return Promise.reject(this.#error)
+    if (now instanceof Promise) return now
+    return (this.#ending ??= Promise.resolve(now))
+  }
+
+  /**
+   * end() for a caller that can go on at once: the CookieAction itself when the store has nothing
+   * left to wait for (async send mode), else the promise end() returns. Throws what end() rejects
+   * with. Once, like end().
+   */
+  endNow (): CookieAction | Promise<CookieAction> {
+    const now = this.#endNow()
+    if (now === null) throw this.#error
+    return now
+  }
+
+  /** the outcome of the one end; null when it failed (the error is in #error) */
+  #endNow (): CookieAction | Promise<CookieAction> | null {
+    if (!this.#endCalled) {
+      this.#endCalled = true
+      const options = { replicate: this.replicate }
+      try {
+        const r = this.#request
+        const now = r.endNow !== undefined ? r.endNow(options) : r.end(options)
+        if (now instanceof Promise) this.#ending = now
+        else this.#action = now
+      } catch (err) {
+        // why kept, not a rejected promise: nobody may ask again, and an unhandled rejection would end the process
+        this.#error = err
+      }
+    }
+    return this.#ending ?? this.#action
   }
 
   /**
@@ -95,6 +130,7 @@ export class RequestCycle {
 function decodePath (url: string): string {
   const q = url.indexOf('?')
   const path = q < 0 ? url : url.slice(0, q)
+  if (!path.includes('%')) return path // why: nothing to decode in the common path
   try { return decodeURIComponent(path) } catch { return path }
 }
 

@@ -34,15 +34,24 @@ type Msg<T extends SessionMessage['t']> = Extract<SessionMessage, { t: T }>
 
 export class ReplicationReceiver {
   readonly #ctx: ManagerContext
-  readonly #parts: () => ReceiveParts
+  readonly #makeParts: () => ReceiveParts
+  #built: ReceiveParts | null = null
   readonly #limits: MessageLimits
   readonly #losses = new LossMemory()
 
   /** `parts` is called when a message arrives (the parts are built after the receiver) */
   constructor (ctx: ManagerContext, parts: () => ReceiveParts) {
     this.#ctx = ctx
-    this.#parts = parts
+    this.#makeParts = parts
     this.#limits = { maxSessionBytes: ctx.opts.maxSessionBytes, maxEntries: 10_000, maxChunkSessions: 5000 }
+  }
+
+  /** the parts, asked for once they all exist (not per message) */
+  #parts (): ReceiveParts {
+    if (this.#built !== null) return this.#built
+    const parts = this.#makeParts()
+    if (parts.expiry !== undefined && parts.held !== undefined && parts.fetch !== undefined && parts.reconciler !== undefined && parts.transfer !== undefined) this.#built = parts
+    return parts
   }
 
   /** a message was dropped (malformed, forged, stale, …): counted by reason and logged */
@@ -186,7 +195,7 @@ export class ReplicationReceiver {
     rec.primary = false
     rec.lastAccessedTime = now
     rec.lastReplicated = now
-    rec.unsent = []
+    if (rec.unsent.length > 0) rec.unsent = []
     rec.unsentBase = null
     this.#ctx.replicator.heldBy(rec, d.sender)
     stats.deltasApplied++
@@ -201,6 +210,7 @@ export class ReplicationReceiver {
     const rec = this.#ctx.table.get(base)
     if (!rec) return
     const { held } = this.#parts()
+    if (held.count === 0) { held.settle(base); return } // why: the common case, nothing held for any session
     let progress = true
     while (progress) {
       progress = false

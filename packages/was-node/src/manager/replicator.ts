@@ -30,21 +30,28 @@ export interface ReplicatorOptions {
   mono (): number
 }
 
+const isNodePeer = (m: Member): boolean => m.meta?.role === 'node'
+
 export class Replicator {
   readonly #o: ReplicatorOptions
+  /** the channel's members() and send(), looked up once (the channel may be a proxy that binds on every get) */
+  readonly #members: (() => Member[]) | null
+  readonly #send: Channel['send'] | null
 
   constructor (options: ReplicatorOptions) {
     this.#o = options
+    this.#members = options.channel ? options.channel.members.bind(options.channel) : null
+    this.#send = options.channel ? options.channel.send.bind(options.channel) : null
   }
 
   get strategy (): ReplicationStrategy { return this.#o.strategy }
 
   /** nodecat app-server peers (balancers and tools get no session traffic) */
   peers (): Member[] {
-    const channel = this.#o.channel
-    if (!channel) return []
+    const members = this.#members
+    if (members === null) return []
     try {
-      return channel.members().filter((m) => m.meta?.role === 'node')
+      return members().filter(isNodePeer)
     } catch {
       return []
     }
@@ -81,12 +88,12 @@ export class Replicator {
   }
 
   /** what changed since `base`: a delta, or the whole session if peers never saw it */
-  async changes (rec: SessionRecord, base: Stamp, actions: DeltaAction[], now: number): Promise<SendResult | null> {
-    rec.unsent = []
+  changes (rec: SessionRecord, base: Stamp, actions: DeltaAction[], now: number): Promise<SendResult | null> {
+    if (rec.unsent.length > 0) rec.unsent = []
     rec.unsentBase = null
     rec.lastReplicated = now
-    if (base.version === 0) return await this.created(rec, now)
-    return await this.#replicate(rec, message({ t: 'delta', id: rec.id, from: toTuple(base), to: toTuple(rec.stamp), a: actions.map(actionToTuple) }))
+    if (base.version === 0) return this.created(rec, now)
+    return this.#replicate(rec, message({ t: 'delta', id: rec.id, from: toTuple(base), to: toTuple(rec.stamp), a: actions.map(actionToTuple) }))
   }
 
   /** a read-only use (keeps the backups from expiring it) */
@@ -146,12 +153,13 @@ export class Replicator {
 
   /** the one send: counts the message, and every member it did not reach */
   async send (msg: SessionMessage, to: Member[], mode: SendMode): Promise<SendResult | null> {
-    const { channel, stats, log } = this.#o
-    if (!channel || to.length === 0 || !this.#o.running()) return null
+    const { stats, log } = this.#o
+    const send = this.#send
+    if (send === null || to.length === 0 || !this.#o.running()) return null
     // why per member: what a change costs (n - 1 copies with delta, k with backup)
     stats.sent[msg.t] = (stats.sent[msg.t] ?? 0) + to.length
     try {
-      const result = await channel.send(msg, { mode, to })
+      const result = await send(msg, { mode, to })
       for (const f of result.failed) {
         stats.sendFailures++
         log.warn({ type: msg.t, member: f.member.id, code: f.error.code, err: f.error.message }, 'replication message not delivered to a member')
@@ -170,11 +178,17 @@ export class Replicator {
    * restarted one, the buddy of a node that adopted it) gets the whole session instead of the
    * change, in the same mode: so in sync mode the answer waits until every backup holds all of it.
    */
-  async #replicate (rec: SessionRecord, msg: SessionMessage): Promise<SendResult | null> {
+  #replicate (rec: SessionRecord, msg: SessionMessage): Promise<SendResult | null> {
     const { strategy, sendMode } = this.#o
     const targets = strategy.targets({ id: rec.id, type: msg.t }, this.peers())
-    if (!strategy.placed || msg.t === 'expired') return await this.send(msg, targets, sendMode)
-    if (msg.t === 'created') return await this.#tracked(rec, targets, this.send(msg, targets, sendMode))
+    if (!strategy.placed || msg.t === 'expired') return this.send(msg, targets, sendMode)
+    if (msg.t === 'created') return this.#tracked(rec, targets, this.send(msg, targets, sendMode))
+    return this.#toHolders(rec, msg, targets)
+  }
+
+  /** placed strategy: the change to the targets holding the session, the whole session to the others */
+  async #toHolders (rec: SessionRecord, msg: SessionMessage, targets: Member[]): Promise<SendResult | null> {
+    const { sendMode } = this.#o
     const holders = rec.holders ??= new Set()
     const lacking = targets.filter((m) => !holders.has(m.id))
     const having = lacking.length === 0 ? targets : targets.filter((m) => holders.has(m.id))

@@ -31,7 +31,7 @@ export class RequestCommit {
       record: (base) => ctx.table.get(base),
       checkCanCreate: () => this.checkCanCreate(),
       rejectedNotSerializable: () => { ctx.stats.rejected.notSerializable++ },
-      commit: async (outcome) => await this.commit(outcome)
+      commit: (outcome) => this.commit(outcome)
     }
   }
 
@@ -54,28 +54,39 @@ export class RequestCommit {
     }
   }
 
-  async commit (o: RequestOutcome): Promise<CookieAction> {
-    const { table, listeners, replicator, opts, stats, route } = this.#ctx
+  /**
+   * A request's outcome becomes one change, stored and sent. In async send mode nothing is waited
+   * for, so the cookie action comes back at once (no promise per request); in sync mode a promise
+   * that resolves when every send (and the binder's rename sent at open) was acknowledged.
+   * Throws (before anything is stored) the limit errors of checkCanCreate and #checkSize.
+   */
+  commit (o: RequestOutcome): CookieAction | Promise<CookieAction> {
+    // why null in async mode: the sends are not waited for, so they need not be collected
+    const sends = this.#ctx.opts.sendMode === 'sync' ? [...o.pending] : null
+    const cookie = this.#store(o, sends)
+    return sends === null ? cookie : this.#afterSends(sends, cookie)
+  }
+
+  async #afterSends (sends: Array<Promise<unknown>>, cookie: CookieAction): Promise<CookieAction> {
+    const t0 = performance.now()
+    await Promise.all(sends)
+    this.#ctx.stats.lastSyncWaitMs = performance.now() - t0
+    return cookie
+  }
+
+  #store (o: RequestOutcome, sends: Array<Promise<unknown>> | null): CookieAction {
+    const { table, listeners, replicator, opts, route } = this.#ctx
     const now = this.#ctx.mono()
     const wall = this.#ctx.now()
-    const sends: Array<Promise<unknown>> = [...o.pending]
-    const finish = async (cookie: CookieAction): Promise<CookieAction> => {
-      if (opts.sendMode === 'sync') {
-        const t0 = performance.now()
-        await Promise.all(sends)
-        stats.lastSyncWaitMs = performance.now() - t0
-      }
-      return cookie
-    }
     if (o.invalidated && o.openedBase !== null) {
       const rec = table.get(o.openedBase)
       if (rec) {
         this.#expiry.remove(rec, 'invalidated', false)
-        sends.push(replicator.expired(rec, 'invalidated'))
+        sent(sends, replicator.expired(rec, 'invalidated'))
       }
     }
     const s = o.session
-    if (!s) return await finish(o.invalidated ? { action: 'clear' } : { action: 'none' })
+    if (!s) return o.invalidated ? { action: 'clear' } : { action: 'none' }
 
     if (s.isNew) {
       this.checkCanCreate()
@@ -87,15 +98,15 @@ export class RequestCommit {
       table.set(rec)
       listeners.created(rec.id, false)
       listeners.changes(rec.id, changes, false)
-      if (o.replicate) sends.push(replicator.created(rec, now))
+      if (o.replicate) sent(sends, replicator.created(rec, now))
       else rec.unsentBase = { version: 0, at: 0, route: '' }
-      return await finish({ action: 'set', id: rec.id })
+      return { action: 'set', id: rec.id }
     }
 
     const rec = table.get(s.regeneratedFrom ?? s.base)
     if (!rec) {
       this.#ctx.log.info({ session: sessionRef(s.base) }, 'session ended elsewhere during the request; its changes are dropped')
-      return await finish({ action: 'clear' })
+      return { action: 'clear' }
     }
     if (o.actions.length > 0) this.#checkSize(rec, o.actions)
     if (s.regeneratedFrom !== null) {
@@ -103,7 +114,7 @@ export class RequestCommit {
       table.rebase(rec, s.base)
       rec.route = route
       listeners.idChanged(oldId, rec.id, false)
-      sends.push(replicator.idChanged(rec, oldId))
+      sent(sends, replicator.idChanged(rec, oldId))
     }
     const wasPrimary = rec.primary
     rec.primary = true
@@ -111,21 +122,29 @@ export class RequestCommit {
     if (o.actions.length > 0) {
       const changes = rec.apply(o.actions)
       const base = rec.unsentBase ?? rec.stamp
-      const all = mergeActions(rec.unsent, o.actions)
+      // why the check: a request's own actions name each attribute once already
+      const all = rec.unsent.length === 0 ? o.actions : mergeActions(rec.unsent, o.actions)
       rec.advance({ version: rec.stamp.version + 1, at: wall, route })
       listeners.changes(rec.id, changes, false)
-      if (o.replicate) sends.push(replicator.changes(rec, base, all, now))
+      if (o.replicate) sent(sends, replicator.changes(rec, base, all, now))
       else { rec.unsentBase = base; rec.unsent = all }
     } else if (o.replicate && rec.unsentBase) {
-      sends.push(replicator.changes(rec, rec.unsentBase, rec.unsent, now))
+      sent(sends, replicator.changes(rec, rec.unsentBase, rec.unsent, now))
     } else if (o.replicate) {
       const max = rec.maxInactiveInterval
       const due = max > 0 && now - rec.lastReplicated > max * 1000 * opts.accessReplicateFraction
       if (!wasPrimary || due) {
         rec.lastReplicated = now
-        sends.push(replicator.accessed(rec))
+        sent(sends, replicator.accessed(rec))
       }
     }
-    return await finish(rec.id !== o.clientId ? { action: 'set', id: rec.id } : { action: 'none' })
+    return rec.id !== o.clientId ? { action: 'set', id: rec.id } : NO_COOKIE_CHANGE
   }
 }
+
+/** a send started by the commit: kept when the answer waits for the sends (sync mode) */
+function sent (sends: Array<Promise<unknown>> | null, send: Promise<unknown>): void {
+  if (sends !== null) sends.push(send)
+}
+
+const NO_COOKIE_CHANGE: CookieAction = Object.freeze({ action: 'none' })

@@ -50,6 +50,8 @@ import { RequestPrepare } from './request-prepare.js'
 import { Rebalance } from './rebalance.js'
 import { inspectSession, replicaDigest, type SessionSnapshot } from './snapshot.js'
 
+const NO_PENDING: Array<Promise<unknown>> = Object.freeze([]) as unknown as Array<Promise<unknown>>
+
 /**
  * Replicated sessions for one node. Implements the SessionStore the HTTP layer uses.
  * Lifecycle: `new SessionManager(opts)`, `await start()` (joins, fetches all sessions), `open()`
@@ -123,7 +125,7 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
     this.#rebalance = new Rebalance(ctx, strategy, { grace: opts.rebalanceGrace, interval: opts.rebalanceInterval, settle: 250 }, (base) => this.#held.clear(base))
     stats.manager = strategy.name
     const host = new RequestCommit(ctx, this.#expiry).host()
-    this.#host = { ...host, commit: async (o) => { this.#prepare.served(); return await host.commit(o) } }
+    this.#host = { ...host, commit: (o) => { this.#prepare.served(); return host.commit(o) } }
     this.#prepare = new RequestPrepare({
       route: this.route,
       log,
@@ -194,13 +196,14 @@ export class SessionManager extends EventEmitter<SessionManagerEvents> implement
       const rec = this.#table.get(parsed.base)
       if (!rec) continue
       if (rec.isExpired(now)) { this.#expiry.expire(rec); continue }
-      const pending: Array<Promise<unknown>> = []
+      // why shared when empty: most requests rename nothing, so they need no array of their own
+      let pending = NO_PENDING
       if (rec.route !== this.route) {
         const oldId = rec.id
         rec.route = this.route
         this.#log.info({ session: sessionRef(rec.id), fromRoute: oldId.slice(oldId.indexOf('.') + 1), toRoute: this.route }, 'session moved to this node (binder): renamed')
         this.#ctx.listeners.idChanged(oldId, rec.id, false)
-        pending.push(this.#replicator.idChanged(rec, oldId))
+        pending = [this.#replicator.idChanged(rec, oldId)]
       }
       return new RequestSessionImpl(this.#host, { base: parsed.base, clientId: candidate, rebound: parsed.route !== this.route, pending })
     }

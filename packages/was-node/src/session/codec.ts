@@ -14,7 +14,8 @@ const packr = new Packr({ mapsAsObjects: false, moreTypes: true, useRecords: tru
 
 const MAX_DEPTH = 64
 
-function check (value: unknown, path: string, seen: Set<object>, depth: number): string | null {
+/** why `seen` may be null: a primitive (the common value) needs no cycle tracking, so no Set is made for it */
+function check (value: unknown, path: string, seen: Set<object> | null, depth: number): string | null {
   switch (typeof value) {
     case 'string': case 'number': case 'boolean': case 'undefined': case 'bigint':
       return null
@@ -25,6 +26,7 @@ function check (value: unknown, path: string, seen: Set<object>, depth: number):
   const obj = value as object
   if (depth > MAX_DEPTH) return `${path} is nested deeper than ${MAX_DEPTH} levels`
   if (obj instanceof Date || obj instanceof Uint8Array) return null
+  if (seen === null) return check(value, path, new Set(), depth)
   if (seen.has(obj)) return `${path} is a cycle (the value refers to itself)`
   seen.add(obj)
   try {
@@ -67,7 +69,7 @@ function check (value: unknown, path: string, seen: Set<object>, depth: number):
 
 /** Encode one attribute value; throws WAS_ERR_ATTRIBUTE_NOT_SERIALIZABLE naming the bad part. */
 export function encodeValue (name: string, value: unknown): Uint8Array {
-  const problem = check(value, 'value', new Set(), 0)
+  const problem = check(value, 'value', null, 0)
   if (problem) throw new AttributeNotSerializableError(name, problem)
   try {
     return packr.pack(value)

@@ -48,6 +48,12 @@ export interface RequestSession {
    * on a second call. The HTTP layer answers with statusCode and the code.
    */
   end(options: { replicate: boolean }): Promise<CookieAction>
+  /**
+   * end() for a caller that can continue at once: the CookieAction itself when nothing is left to
+   * wait for (async send mode: no promise per request), otherwise the promise end() returns.
+   * Throws what end() rejects with. Optional: without it the HTTP layer calls end().
+   */
+  endNow?(options: { replicate: boolean }): CookieAction | Promise<CookieAction>
 }
 
 export type CookieAction =
