@@ -13,6 +13,7 @@ import { onClientError, onIdleTimeout } from './client-errors.js'
 import { createDiscovery, type Discovery } from './discovery.js'
 import { HealthChecker } from './health-check.js'
 import { BalancerOptionError } from './errors.js'
+import { ActivationOverrides, diffOptions, RELOADABLE, RELOADABLE_CLIENT, type ReloadResult } from './reload.js'
 import { resolveBalancerOptions, resolveWorker, type Activation, type BalancerOptions, type ResolvedOptions, type WorkerConfig } from './options.js'
 import { proxyRequest, screen, type ProxyContext } from './proxy.js'
 import { lingering, sendRawError } from './respond.js'
@@ -47,6 +48,12 @@ export interface Balancer {
    * keeps serving) on a file that cannot be read or parsed, or a key not matching the certificate.
    */
   reloadTls (files?: TlsFiles): LoadedTls['summary']
+  /**
+   * Take a new configuration without a restart (SIGHUP): validated whole first, refused whole
+   * (throws LB_ERR_INVALID_OPTION, the running configuration keeps serving) when anything is
+   * wrong; see reload.ts for what is applied and how admin activation changes survive.
+   */
+  reload (options: BalancerOptions): ReloadResult
   readonly address: AddressInfo | null
   readonly adminAddress: AddressInfo | null
   /** the plain-HTTP redirect listener's address (httpRedirect), or null */
@@ -59,14 +66,16 @@ export interface Balancer {
  * the TCP peer's, also behind a trusted proxy (X-Forwarded-For is a request header, read long after
  * accept, and names the proxy's clients, not who holds the connection).
  */
-function limitConnectionsPerIp (server: http.Server, max: number, stats: BalancerStats): void {
+function limitConnectionsPerIp (server: http.Server, limit: () => number, stats: BalancerStats): void {
   const open = new Map<string, number>()
   server.on('connection', (socket: Socket) => {
+    const max = limit()
+    if (max === 0 && open.size === 0) return
     const raw = socket.remoteAddress
     if (raw === undefined) return
     const ip = raw.startsWith('::ffff:') ? raw.slice(7) : raw
     const n = open.get(ip) ?? 0
-    if (n >= max) {
+    if (max > 0 && n >= max) {
       stats.connectionsRefusedPerIp++
       socket.destroy()
       return
@@ -111,7 +120,8 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
   const redirect = o.httpRedirect === false ? null : createRedirectServer(() => address?.port ?? 443, c)
   let redirectAddress: AddressInfo | null = null
   server.maxConnections = c.maxConnections
-  if (o.maxConnsPerIp > 0) limitConnectionsPerIp(server, o.maxConnsPerIp, stats)
+  // why always installed: a reload may turn the cap on; 0 costs one comparison per connection
+  limitConnectionsPerIp(server, () => o.maxConnsPerIp, stats)
   // why: node would say "100 Continue" to every Expect; a request we refuse must hear only the refusal
   server.on('checkContinue', (req, res) => {
     if (screen(req, o) === null && !lingering.has(req.socket)) res.writeContinue()
@@ -167,7 +177,68 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
     }
   }
 
-  const setActivation = (route: string, activation: Activation): WorkerStatus => registry.setActivation(route, activation).status()
+  const overrides = new ActivationOverrides()
+  /** routes the configuration (not the API, not discovery) defined: a reload manages these */
+  let fileRoutes = new Set(o.workers.map((w) => w.route))
+  const setActivation = (route: string, activation: Activation): WorkerStatus => {
+    const status = registry.setActivation(route, activation).status()
+    overrides.record(route, o.workers.find((w) => w.route === route)?.activation)
+    return status
+  }
+
+  const reload = (options: BalancerOptions): ReloadResult => {
+    const next = resolveBalancerOptions(options)
+    const { applied, restartNeeded } = diffOptions(o, next)
+    // everything that can fail is checked before anything changes
+    const loaded = tlsServer !== null && next.tls !== false ? loadTls(next.tls) : null
+    for (const [i, w] of next.workers.entries()) {
+      const existing = registry.get(w.route)
+      if (existing !== undefined && !existing.isStatic) throw new BalancerOptionError(`workers[${i}].route: ${w.route} is a discovered worker; a static worker of that route is taken only at start`)
+    }
+    const result: ReloadResult = { applied, restartNeeded, workers: { added: [], removed: [], changed: [], activationKept: [] } }
+    const nextRoutes = new Set(next.workers.map((w) => w.route))
+    for (const route of fileRoutes) {
+      if (nextRoutes.has(route)) continue
+      overrides.forget(route)
+      if (registry.remove(route)) result.workers.removed.push(route)
+    }
+    for (const w of next.workers) {
+      const existing = registry.get(w.route)
+      if (existing === undefined) {
+        registry.add(w, true)
+        overrides.forget(w.route)
+        result.workers.added.push(w.route)
+        continue
+      }
+      let changed = false
+      if (existing.url !== w.url) { existing.setUrl(w.url); changed = true }
+      if (existing.lbfactor !== w.lbfactor) { existing.setLbfactor(w.lbfactor); changed = true }
+      if (existing.redirect !== w.redirect) { existing.redirect = w.redirect; changed = true }
+      if (existing.domain !== w.domain) { existing.domain = w.domain; changed = true }
+      if (existing.connectionLimit !== w.connectionLimit) { existing.setConnectionLimit(w.connectionLimit); changed = true }
+      const { activation, kept } = overrides.resolve(w.route, w.activation, existing.activation)
+      if (kept) result.workers.activationKept.push(w.route)
+      if (existing.activation !== activation) { registry.setActivation(w.route, activation); changed = true }
+      if (changed) result.workers.changed.push(w.route)
+    }
+    fileRoutes = nextRoutes
+    const target = o as unknown as Record<string, unknown>
+    for (const k of RELOADABLE) if (k !== 'tls' || !restartNeeded.includes('tls')) target[k] = next[k]
+    for (const k of RELOADABLE_CLIENT) o.client[k] = next.client[k]
+    server.headersTimeout = o.client.headersTimeout
+    server.requestTimeout = o.client.requestTimeout
+    server.keepAliveTimeout = o.client.keepAliveTimeout
+    server.maxConnections = o.client.maxConnections
+    server.setTimeout(o.client.idleTimeout)
+    if (loaded !== null && next.tls !== false) {
+      tlsServer!.setSecureContext({ key: loaded.key, cert: loaded.cert, minVersion: TLS_MIN_VERSION, maxVersion: TLS_MAX_VERSION })
+      tlsFiles = next.tls
+      logger.info({ cert: next.tls.cert, ...loaded.summary }, 'tls certificate loaded')
+    }
+    logger.info(result, 'config reloaded')
+    if (restartNeeded.length > 0) logger.warn({ restartNeeded }, 'config reloaded: these options need a restart and keep their running values')
+    return result
+  }
 
   const balancer: Balancer = {
     options: o,
@@ -186,6 +257,7 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
     workers: () => registry.list().map((w) => w.status()),
     status,
     setActivation,
+    reload,
     addWorker (worker) {
       return registry.add(resolveWorker(worker, 'worker', o.connectionLimit), true).status()
     },

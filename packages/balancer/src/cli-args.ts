@@ -58,6 +58,10 @@ export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
   --insecure                  allow plaintext cluster traffic off loopback
   --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
   --help
+
+Signals: SIGTERM/SIGINT stop gracefully. SIGHUP reloads: the flags and --config file are read
+again (workers, limits, activation, TLS files) without dropping a connection; a config that does
+not validate is refused and logged, and the running one keeps serving.
 `
 
 export interface CliConfig {

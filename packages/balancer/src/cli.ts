@@ -72,10 +72,15 @@ export async function main (argv: string[], writeErr: (text: string) => void = (
     const accessFile = config.accessLogFile !== undefined ? new AppendFile(config.accessLogFile, logger) : null
     const balancer = createBalancer({ ...config.balancer, logger, ...(channel !== undefined ? { channel } : {}), ...(accessFile !== null ? { accessLogStream: accessFile } : {}) })
     // why: logrotate moves the file and sends SIGHUP; new lines go to a new file of that name
+    // why SIGHUP: the config file (and the TLS files it names) read again, as httpd and nginx do
     const onHup = (): void => {
       accessFile?.reopen()
-      if (balancer.options.tls !== false) {
-        try { balancer.reloadTls() } catch (err) { logger.error({ err }, 'tls reload refused: the current certificate keeps serving') }
+      try {
+        const next = parseCli(argv)
+        if (next === null) return
+        balancer.reload({ ...next.balancer, logger, ...(channel !== undefined ? { channel } : {}), ...(accessFile !== null ? { accessLogStream: accessFile } : {}) })
+      } catch (err) {
+        logger.error({ err }, 'config reload refused: the running config keeps serving')
       }
     }
     process.on('SIGHUP', onHup)

@@ -85,6 +85,15 @@ export class Worker {
     })
   }
 
+  /** a new in-flight limit (a reload): a new pool with that many connections; the old one drains */
+  setConnectionLimit (limit: number): void {
+    if (limit === this.connectionLimit) return
+    const old = this.pool
+    this.connectionLimit = limit
+    this.pool = this.#newPool()
+    void old.close().catch(() => {})
+  }
+
   /** point the worker at a new address (a member came back elsewhere); the old pool drains */
   setUrl (url: string): void {
     if (url === this.url) return
