@@ -6,7 +6,7 @@
  */
 import type { Stamp } from '../session/stamp.js'
 import type { DeltaAction } from '../session/record.js'
-import { SessionRecord } from '../session/record.js'
+import { SessionRecord, ownBytes } from '../session/record.js'
 
 export const KIND = 'nodecat.session'
 export const PROTOCOL = 1
@@ -91,8 +91,8 @@ export function fromFull (f: FullSession, base: string, route: string, now: numb
   r.creationTime = f.created
   r.lastAccessedTime = now - f.idle
   r.lastReplicated = now
-  r.principal = f.principal
-  for (const [name, bytes] of f.attrs) r.attributes.set(name, bytes)
+  r.principal = f.principal === null ? null : ownBytes(f.principal)
+  for (const [name, bytes] of f.attrs) r.attributes.set(name, ownBytes(bytes))
   r.stamp = fromTuple(f.stamp)
   r.history = f.history.map(fromTuple)
   return r

@@ -21,6 +21,18 @@ export interface AttributeChange {
   oldBytes: Uint8Array | undefined
 }
 
+/**
+ * The bytes to keep for a stored value: a received value is a view into the whole frame it came
+ * in (a batch of up to 256 KiB), and msgpackr's own output a view into its shared buffer, so a
+ * session kept idle would hold all of that alive. A view much smaller than its backing buffer is
+ * copied (the check is one comparison; the copy happens mostly on the receiving side).
+ */
+export function ownBytes (bytes: Uint8Array): Uint8Array {
+  return bytes.buffer.byteLength > KEEP_VIEW_BYTES && bytes.buffer.byteLength > 2 * bytes.byteLength ? Uint8Array.prototype.slice.call(bytes) : bytes
+}
+/** a view of a backing buffer up to this size is kept as it is (Node's own Buffer pool is 8 KiB) */
+const KEEP_VIEW_BYTES = 16 * 1024
+
 const HISTORY = 32
 // why: a fixed cost per session and per attribute so the size limit also bounds many tiny values
 const SESSION_OVERHEAD = 128
@@ -92,7 +104,7 @@ export class SessionRecord {
       switch (a.kind) {
         case 'set': {
           const old = this.attributes.get(a.name)
-          this.attributes.set(a.name, a.bytes)
+          this.attributes.set(a.name, ownBytes(a.bytes))
           changes.push({ name: a.name, kind: old ? 'replaced' : 'added', bytes: a.bytes, oldBytes: old })
           break
         }
@@ -105,7 +117,7 @@ export class SessionRecord {
           break
         }
         case 'maxInactiveInterval': this.maxInactiveInterval = a.seconds; break
-        case 'principal': this.principal = a.bytes; break
+        case 'principal': this.principal = a.bytes === null ? null : ownBytes(a.bytes); break
       }
     }
     return changes
