@@ -9,12 +9,8 @@
  * no regression, every failed request one the retry rules allow.
  */
 import t from 'tap'
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { execFileSync } from 'node:child_process'
 import { createTestNet, netnsSkipReason } from './lib/netns.js'
-import { dist, type TestProcess } from './lib/proc.js'
+import { clusterKeyFile, type TestProcess } from './lib/proc.js'
 import { SHOP_APP } from './lib/cluster.js'
 import { nsRequest, startAgents } from './lib/ns-shop.js'
 import { runCounterChaos, assertChaos, type ChaosNode } from './lib/counter-chaos.js'
@@ -29,10 +25,7 @@ t.setTimeout(RUNS * (DURATION + 90_000) + 60_000)
 
 for (let run = 1; run <= RUNS; run++) {
   t.test(`chaos run ${run}/${RUNS}: kill and restart under load, multicast in namespaces, sync mode (seed ${SEED + run})`, { skip }, async (t) => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-chaos-'))
-    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-    const keyFile = path.join(dir, 'cluster.key')
-    writeFileSync(keyFile, execFileSync(process.execPath, [dist('tribes', 'cli.js'), 'keygen'], { encoding: 'utf8' }).trim() + '\n', { mode: 0o600 })
+    const keyFile = clusterKeyFile(t, 'nodecat-chaos-')
 
     const net = await createTestNet(t, { members: 4 })
     const [nsLb, ...nodeNs] = net.names as [string, ...string[]]

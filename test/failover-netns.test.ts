@@ -8,23 +8,17 @@
  * naming the survivor.
  */
 import t from 'tap'
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createTestNet, netnsSkipReason } from './lib/netns.js'
-import { dist } from './lib/proc.js'
+import { clusterKeyFile } from './lib/proc.js'
 import { SHOP_APP } from './lib/cluster.js'
 
 const skip = netnsSkipReason()
 const CLIENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'shop-request.mjs')
 
 t.test('SIGKILL failover in network namespaces with multicast discovery', { skip }, async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-netns-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const keyFile = path.join(dir, 'cluster.key')
-  writeFileSync(keyFile, execFileSync(process.execPath, [dist('tribes', 'cli.js'), 'keygen'], { encoding: 'utf8' }).trim() + '\n', { mode: 0o600 })
+  const keyFile = clusterKeyFile(t, 'nodecat-netns-')
 
   const net = await createTestNet(t, { members: 3 })
   const [nsA, nsB, nsLb] = net.names as [string, string, string]

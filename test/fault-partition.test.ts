@@ -17,13 +17,11 @@
  * Finally each session is read once on a majority node: the contents the rule predicts.
  */
 import t from 'tap'
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { createHash } from 'node:crypto'
-import { execFileSync } from 'node:child_process'
 import { createTestNet, netnsSkipReason } from './lib/netns.js'
-import { dist, type TestProcess } from './lib/proc.js'
+import { clusterKeyFile, type TestProcess } from './lib/proc.js'
 import { SHOP_APP, sleep } from './lib/cluster.js'
 import { NsShopUser, nsStatus, startAgents } from './lib/ns-shop.js'
 
@@ -32,10 +30,7 @@ const skip = netnsSkipReason()
 const ref = (cookie: string): string => 'sess:' + createHash('sha256').update(cookie.slice(0, cookie.indexOf('.'))).digest('hex').slice(0, 12)
 
 t.test('partition: both sides serve, and after the heal every node holds the same sessions', { skip }, async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-partition-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const keyFile = path.join(dir, 'cluster.key')
-  writeFileSync(keyFile, execFileSync(process.execPath, [dist('tribes', 'cli.js'), 'keygen'], { encoding: 'utf8' }).trim() + '\n', { mode: 0o600 })
+  const keyFile = clusterKeyFile(t, 'nodecat-partition-')
 
   const net = await createTestNet(t, { members: 3 })
   const [nsA, nsB, nsC] = net.names as [string, string, string]

@@ -11,12 +11,9 @@
  */
 import t from 'tap'
 import path from 'node:path'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { createTestNet, netnsSkipReason } from './lib/netns.js'
-import { dist } from './lib/proc.js'
+import { clusterKeyFile } from './lib/proc.js'
 import { SHOP_APP } from './lib/cluster.js'
 
 const skip = netnsSkipReason()
@@ -24,10 +21,7 @@ const CLIENT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 's
 const USERS = 12
 
 t.test('multicast start: no peer ends the wait after the first window; a peer holding sessions is heard at once and its sessions come first', { skip }, async (t) => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-start-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const keyFile = path.join(dir, 'cluster.key')
-  writeFileSync(keyFile, execFileSync(process.execPath, [dist('tribes', 'cli.js'), 'keygen'], { encoding: 'utf8' }).trim() + '\n', { mode: 0o600 })
+  const keyFile = clusterKeyFile(t, 'nodecat-start-')
   const net = await createTestNet(t, { members: 2 })
   const [nsA, nsB] = net.names as [string, string]
   const start = (ns: string, route: string): ReturnType<typeof net.spawnNode> => {

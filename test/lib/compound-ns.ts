@@ -9,12 +9,8 @@
  *   const load = startCompoundLoad(c.lbUrl, c.transport, { users: 6 })
  *   await c.net.cut(c.nodes[0].ns)
  */
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
-import { execFileSync } from 'node:child_process'
 import { createTestNet, type TestNet } from './netns.js'
-import { dist, type TestProcess } from './proc.js'
+import { clusterKeyFile, type TestProcess } from './proc.js'
 import { SHOP_APP, sleep } from './cluster.js'
 import { nsRequest, nsStatus, startAgents } from './ns-shop.js'
 import { nsReply, type Transport } from './compound.js'
@@ -50,10 +46,7 @@ export interface NsCluster {
 }
 
 export async function startNsCluster (t: Teardown, { nodes = 3, app = SHOP_APP, balancerArgs = [] as string[] } = {}): Promise<NsCluster> {
-  const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-compound-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const keyFile = path.join(dir, 'cluster.key')
-  writeFileSync(keyFile, execFileSync(process.execPath, [dist('tribes', 'cli.js'), 'keygen'], { encoding: 'utf8' }).trim() + '\n', { mode: 0o600 })
+  const keyFile = clusterKeyFile(t, 'nodecat-compound-')
 
   const net = await createTestNet(t, { members: nodes + 1 })
   const [nsLb, ...nodeNs] = net.names as [string, ...string[]]
