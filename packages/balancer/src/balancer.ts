@@ -127,6 +127,8 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
     if (screen(req, o) === null && !lingering.has(req.socket)) res.writeContinue()
     proxyRequest(ctx, req, res)
   })
+  // why: node would answer any other expectation 417 by itself, without our code, log or count
+  server.on('checkExpectation', onRequest)
   server.on('upgrade', (req, socket, head) => {
     if (lingering.has(socket)) { socket.destroy(); return }
     proxyUpgrade(ctx, req, socket, head)

@@ -16,6 +16,7 @@ export const BALANCER_ERROR_CODES = [
   'LB_ERR_METHOD_NOT_ALLOWED',
   'LB_ERR_REQUEST_TIMEOUT',
   'LB_ERR_URI_TOO_LONG',
+  'LB_ERR_EXPECTATION_FAILED',
   'LB_ERR_PAYLOAD_TOO_LARGE',
   'LB_ERR_HEADERS_TOO_LARGE',
   'LB_ERR_VERSION_NOT_SUPPORTED',
@@ -69,6 +70,8 @@ export const CLIENT_ERRORS = {
   LB_ERR_METHOD_NOT_ALLOWED: { status: 405, text: 'Method Not Allowed' },
   LB_ERR_REQUEST_TIMEOUT: { status: 408, text: 'Request Timeout' },
   LB_ERR_URI_TOO_LONG: { status: 414, text: 'URI Too Long' },
+  /** an Expect field other than 100-continue: the only expectation HTTP defines (RFC 9110 10.1.1) */
+  LB_ERR_EXPECTATION_FAILED: { status: 417, text: 'Expectation Failed' },
   /** the request body is (or grows) larger than maxBody */
   LB_ERR_PAYLOAD_TOO_LARGE: { status: 413, text: 'Payload Too Large' },
   LB_ERR_HEADERS_TOO_LARGE: { status: 431, text: 'Request Header Fields Too Large' },

@@ -80,6 +80,9 @@ export function screen (req: IncomingMessage, options: ResolvedOptions): ClientE
   // why: "OPTIONS *" and absolute-form targets are not for our workers (and undici rejects them)
   if (url.charCodeAt(0) !== 47) return 'LB_ERR_BAD_REQUEST'
   if (req.method === 'CONNECT') return 'LB_ERR_METHOD_NOT_ALLOWED'
+  // why: 100-continue is the only expectation HTTP defines (RFC 9110 10.1.1); we cannot meet another
+  const expect = req.headers.expect
+  if (expect !== undefined && expect.trim().toLowerCase() !== '100-continue') return 'LB_ERR_EXPECTATION_FAILED'
   // why: a request body's length is known only when chunked is the last coding (RFC 9112 6.3);
   // node reads any other one until the client closes, so we would wait for a body with no end
   const te = req.headers['transfer-encoding']

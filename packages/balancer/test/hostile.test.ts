@@ -74,6 +74,22 @@ t.test('two Host headers: 400 (RFC 9112 3.2); a request line of another HTTP ver
   t.match(one.text, /^HTTP\/1\.1 200 /, 'one Host, HTTP/1.1: served')
 })
 
+t.test('an Expect other than 100-continue gets a coded 417 and never reaches a worker; 100-continue is proxied', async (t) => {
+  const b = await startBackend(t, 't1')
+  const { lb } = await startBalancer(t, { workers: [{ route: 't1', url: b.url }], healthCheck: false })
+  const port = lb.address!.port
+  for (const [expect, body] of [['99999999999999999999', ''], ['foo', ''], ['100-continue, foo', 'hello'], ['102-processing', 'hello']] as const) {
+    const head = body === '' ? `GET /x HTTP/1.1\r\nHost: a\r\nExpect: ${expect}\r\n` : `POST /x HTTP/1.1\r\nHost: a\r\nExpect: ${expect}\r\nContent-Length: ${body.length}\r\n`
+    const got = await rawUntilClose(port, `${head}Connection: close\r\n\r\n${body}`, { timeoutMs: 10_000 })
+    t.match(got.text, /^HTTP\/1\.1 417 [\s\S]*\r\nx-nodecat-error: LB_ERR_EXPECTATION_FAILED\r\n/i, `417 LB_ERR_EXPECTATION_FAILED for Expect: ${expect}`)
+    t.equal(finalAnswers(got.text), 1, 'one answer')
+  }
+  t.equal(b.seen, 0, 'the worker saw none of them')
+  const ok = await rawUntilClose(port, 'POST /x HTTP/1.1\r\nHost: a\r\nExpect: 100-Continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello', { timeoutMs: 10_000 })
+  t.match(ok.text, /HTTP\/1\.1 200 /, 'Expect: 100-continue (any case): served')
+  t.equal(b.seen, 1, 'and it reached the worker')
+})
+
 t.test('slow headers get 408 after headersTimeout; connections beyond maxConnections are refused', async (t) => {
   const b = await startBackend(t, 't1')
   const { lb } = await startBalancer(t, { workers: [{ route: 't1', url: b.url }], healthCheck: false, client: { headersTimeout: 500, requestTimeout: 1000, connectionsCheckingInterval: 50, maxConnections: 2 } })
