@@ -9,6 +9,7 @@ import { NodecatError } from '@nodecat/protocol'
 export const WAS_ERROR_CODES = [
   // options and the command line
   'WAS_ERR_INVALID_OPTION',
+  'WAS_ERR_SERVER_XML',
   // the session API an app uses
   'WAS_ERR_ATTRIBUTE_NOT_SERIALIZABLE',
   'WAS_ERR_INVALID_ATTRIBUTE_NAME',

@@ -16,6 +16,9 @@ export const serviceErrors = {
   /** a member of the same cluster runs another session manager (or backup count) than this node */
   managerMismatch: (mine: string, route: string, member: string, theirs: string) =>
     new WasError('WAS_ERR_MANAGER_MISMATCH', `this node (${route}) runs the ${mine} session manager, but member ${member} of the same cluster runs ${theirs}: every node of one cluster (one --domain) needs the same --manager and --backups`),
+  /** --server-xml: the file cannot be read, is not the XML subset we read, or a value cannot be taken; names file:line and the attribute */
+  serverXml: (file: string, line: number | null, message: string) =>
+    new WasError('WAS_ERR_SERVER_XML', `${file}${line === null ? '' : `:${line}`}: ${message}`),
   appShape: (file: string) =>
     new WasError('WAS_ERR_APP_SHAPE', `app module ${file} must export (default) a fastify plugin (fastify, opts) or an express app / connect handler (req, res, next)`)
 } as const
