@@ -25,6 +25,8 @@ export const BALANCER_ERROR_CODES = [
   'LB_ERR_STICKY_UNAVAILABLE',
   'LB_ERR_HEADERS_TIMEOUT',
   'LB_ERR_WORKER_TIMEOUT',
+  'LB_ERR_AJP_PROTOCOL',
+  'LB_ERR_AJP_NO_UPGRADE',
   // inside a request's course: why an attempt at a worker ended (logged, counted, never sent)
   'LB_ERR_CLIENT_GONE',
   'LB_ERR_WORKER_DRAINING',
@@ -86,7 +88,11 @@ export const CLIENT_ERRORS = {
   /** the worker sent no response headers within headersTimeout */
   LB_ERR_HEADERS_TIMEOUT: { status: 504, text: 'Gateway Timeout' },
   /** the request waited client.idleTimeout for a worker without a byte moving (e.g. queued for a pooled connection) */
-  LB_ERR_WORKER_TIMEOUT: { status: 504, text: 'Gateway Timeout' }
+  LB_ERR_WORKER_TIMEOUT: { status: 504, text: 'Gateway Timeout' },
+  /** an ajp:// worker answered with a malformed or out-of-order AJP packet (its connection is discarded) */
+  LB_ERR_AJP_PROTOCOL: { status: 502, text: 'Bad Gateway' },
+  /** a WebSocket (Upgrade) request was routed to an ajp:// worker: AJP/1.3 cannot carry it */
+  LB_ERR_AJP_NO_UPGRADE: { status: 501, text: 'Not Implemented' }
 } as const satisfies { readonly [C in BalancerErrorCode]?: { status: number, text: string } }
 
 export type ClientErrorCode = keyof typeof CLIENT_ERRORS
@@ -121,6 +127,12 @@ export const errors = {
   /** the worker's response headers cannot be sent on (invalid characters) */
   badResponse: (cause: unknown) =>
     new BalancerError('LB_ERR_BAD_RESPONSE', 'invalid response header', { cause }),
+  /** an ajp:// worker's packet is malformed or out of order (the cause carries the codec's AJP_ERR_* code) */
+  ajpProtocol: (message: string, cause?: unknown) =>
+    new BalancerError('LB_ERR_AJP_PROTOCOL', message, { cause }),
+  /** the request line, headers and AJP attributes do not fit one AJP packet of the worker's packet size */
+  ajpHeadersTooLarge: (packetSize: number, cause?: unknown) =>
+    new BalancerError('LB_ERR_HEADERS_TOO_LARGE', `the request head does not fit one AJP packet of ${packetSize} bytes`, { cause, statusCode: 431 }),
   /** the request body stream was given up (the request ended another way) */
   bodyAbandoned: () =>
     new BalancerError('LB_ERR_BODY_ABANDONED', 'the request body was abandoned')
