@@ -90,6 +90,14 @@ export interface BalancerOptions {
   headersTimeout?: number
   /** ms a response body may stay idle */
   bodyTimeout?: number
+  /**
+   * least ms an idempotent request (body fully buffered or none) may wait in silence for its
+   * worker's response head before it is sent once more to the next worker, first answer winning
+   * (hedge.ts); the bound is learned from the worker's recent head times; 0 turns hedging off
+   */
+  hedgeFloor?: number
+  /** the hedge bound is this many times the worker's estimated slow head time (at least hedgeFloor, at most headersTimeout / 4) */
+  hedgeFactor?: number
   /** ms a worker stays ERROR before one live request may probe it */
   recoverTime?: number
   /** consecutive failures after a request reached a worker that put it into ERROR */
@@ -136,6 +144,8 @@ export interface ResolvedOptions {
   connectTimeout: number
   headersTimeout: number
   bodyTimeout: number
+  hedgeFloor: number
+  hedgeFactor: number
   recoverTime: number
   failuresToError: number
   maintainInterval: number
@@ -170,6 +180,8 @@ export const DEFAULTS = {
   connectTimeout: 3000,
   headersTimeout: 30_000,
   bodyTimeout: 30_000,
+  hedgeFloor: 300,
+  hedgeFactor: 2,
   recoverTime: 10_000,
   failuresToError: 2,
   maintainInterval: 60_000,
@@ -255,7 +267,7 @@ function mount (value: unknown, name: string): string {
 /** Validate everything once; throws BalancerOptionError naming the bad option. */
 export function resolveBalancerOptions (options: BalancerOptions = {}): ResolvedOptions {
   if (options === null || typeof options !== 'object') v.fail('options', 'an object', options)
-  known(options as Record<string, unknown>, '', ['host', 'port', 'workers', 'mounts', 'sessionCookie', 'sessionPathParam', 'stickySession', 'stickySessionForce', 'method', 'maxAttempts', 'replayBufferSize', 'maxBody', 'maxConnsPerIp', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'recoverTime', 'failuresToError', 'maintainInterval', 'poolKeepAliveTimeout', 'connectionLimit', 'healthCheck', 'client', 'trustForwarded', 'tls', 'httpRedirect', 'admin', 'accessLog', 'accessLogFormat', 'accessLogStream', 'logger', 'channel'])
+  known(options as Record<string, unknown>, '', ['host', 'port', 'workers', 'mounts', 'sessionCookie', 'sessionPathParam', 'stickySession', 'stickySessionForce', 'method', 'maxAttempts', 'replayBufferSize', 'maxBody', 'maxConnsPerIp', 'connectTimeout', 'headersTimeout', 'bodyTimeout', 'hedgeFloor', 'hedgeFactor', 'recoverTime', 'failuresToError', 'maintainInterval', 'poolKeepAliveTimeout', 'connectionLimit', 'healthCheck', 'client', 'trustForwarded', 'tls', 'httpRedirect', 'admin', 'accessLog', 'accessLogFormat', 'accessLogStream', 'logger', 'channel'])
   const o = options
   const connectionLimit = v.integer(o.connectionLimit ?? DEFAULTS.connectionLimit, 'connectionLimit', 0, 100_000)
   const rawWorkers = o.workers ?? []
@@ -369,6 +381,8 @@ export function resolveBalancerOptions (options: BalancerOptions = {}): Resolved
     connectTimeout: v.integer(o.connectTimeout ?? DEFAULTS.connectTimeout, 'connectTimeout', 10, 600_000),
     headersTimeout,
     bodyTimeout,
+    hedgeFloor: v.integer(o.hedgeFloor ?? DEFAULTS.hedgeFloor, 'hedgeFloor', 0, 600_000),
+    hedgeFactor: v.number(o.hedgeFactor ?? DEFAULTS.hedgeFactor, 'hedgeFactor', 1, 100),
     recoverTime: v.integer(o.recoverTime ?? DEFAULTS.recoverTime, 'recoverTime', 0, 86_400_000),
     failuresToError: v.integer(o.failuresToError ?? DEFAULTS.failuresToError, 'failuresToError', 1, 1000),
     maintainInterval: v.integer(o.maintainInterval ?? DEFAULTS.maintainInterval, 'maintainInterval', 100, 86_400_000),

@@ -1,0 +1,86 @@
+/**
+ * Hedged tries for hung workers. A worker that stops answering without closing its connections
+ * (SIGSTOP, a stuck event loop, a full disk) looks alive to TCP: only the headers timeout (30 s)
+ * or the health check would notice it. So an idempotent request whose body is fully buffered (or
+ * empty) and whose worker stays silent longer than a bound learned from that worker's own recent
+ * response-head times is sent once more, to the worker the sticky failover rules give next, and
+ * the first response head wins (proxy.ts runs the race, attempt.ts counts the hedge as a try).
+ *
+ * The bound: factor x (smoothed head time + 4 x its mean deviation, as TCP estimates its
+ * retransmission timeout, RFC 6298), at least `floor`, at most a quarter of headersTimeout.
+ *
+ * Not every lost race means a hung worker: a slow endpoint, or one long GC pause, makes a worker
+ * lose a race now and then. A worker is put in ERROR at once (as for a failed connect) only on its
+ * second stall in a row, a stall being a race the hedge won while the original stayed silent past
+ * STALL_FACTOR x the bound (the original is kept that long, then aborted), with no response head
+ * from that worker since the stalled request was sent. Any head from the worker ends the series.
+ * A hung worker with several users gets its two stalls at once; a worker that answers one request
+ * slowly while it answers others (or answers the next one) is never marked.
+ */
+
+/** a race the hedge won is a stall when the original stayed silent this many bounds */
+export const STALL_FACTOR = 3
+
+/** consecutive stalls (no head between) that put a worker in ERROR */
+export const STALLS_TO_ERROR = 2
+
+/** the code a worker's last error shows when it was put in ERROR for stalls */
+export const WORKER_SILENT = 'WORKER_SILENT'
+
+export interface HedgeRules {
+  /** least ms of silence before a hedge; 0 turns hedging off */
+  floor: number
+  /** times the worker's estimated slow head time */
+  factor: number
+  /** most ms of silence before a hedge (a quarter of headersTimeout) */
+  ceiling: number
+}
+
+/** What one worker's recent response heads say about it, and its current series of stalls. */
+export class HeadTimes {
+  /** smoothed head time and mean deviation, ms (-1: no sample yet) */
+  #smoothed = -1
+  #deviation = 0
+  /** performance.now() of the worker's latest response head */
+  #lastHeadAt = 0
+  #stalls = 0
+
+  /** a response head arrived `ms` after its request was sent */
+  answered (ms: number, now = performance.now()): void {
+    this.#lastHeadAt = now
+    this.#stalls = 0
+    if (this.#smoothed < 0) {
+      this.#smoothed = ms
+      this.#deviation = ms / 2
+      return
+    }
+    this.#deviation += (Math.abs(this.#smoothed - ms) - this.#deviation) / 4
+    this.#smoothed += (ms - this.#smoothed) / 8
+  }
+
+  /** ms of silence after which a request on this worker is hedged */
+  bound (rules: HedgeRules): number {
+    const slow = this.#smoothed < 0 ? 0 : this.#smoothed + 4 * this.#deviation
+    return Math.min(rules.ceiling, Math.max(rules.floor, rules.factor * slow))
+  }
+
+  /**
+   * A request sent at `sentAt` (performance.now()) stayed silent past STALL_FACTOR x its bound
+   * while its hedge answered. True when this makes STALLS_TO_ERROR stalls in a row: the worker
+   * is hung. A request sent before the worker's latest head does not count, nor end the series.
+   */
+  stalled (sentAt: number): boolean {
+    if (this.#lastHeadAt > sentAt) return false
+    this.#stalls++
+    return this.#stalls >= STALLS_TO_ERROR
+  }
+
+  /** for /status and tests: the estimate (null before the first head) and the current stall series */
+  get smoothedMs (): number | null { return this.#smoothed < 0 ? null : this.#smoothed }
+  get stalls (): number { return this.#stalls }
+}
+
+/** hedge rules from the options (ceiling: a quarter of headersTimeout) */
+export function hedgeRules (o: { hedgeFloor: number, hedgeFactor: number, headersTimeout: number }): HedgeRules {
+  return { floor: o.hedgeFloor, factor: o.hedgeFactor, ceiling: Math.max(1, Math.floor(o.headersTimeout / 4)) }
+}
