@@ -91,6 +91,8 @@ export class Tries {
   get attempts (): number { return this.#attempts }
   /** the worker of the latest try (null before the first) */
   get lastWorker (): Worker | null { return this.#lastWorker }
+  /** is the request's method idempotent (may it be hedged or retried after it reached a worker)? */
+  get idempotent (): boolean { return this.#idempotent }
 
   /**
    * The next try, or the code to answer with when there is none: attempts used up, or no usable
@@ -102,6 +104,23 @@ export class Tries {
     const choice = this.#chooser.choose(this.#routes, this.#exclude)
     if (choice.error !== undefined) return choice.error === 'LB_ERR_STICKY_UNAVAILABLE' ? choice.error : this.#lastFailure ?? choice.error
     if (this.#attempts > 0) this.#stats.retries++
+    this.#attempts++
+    this.#lastWorker = choice.worker
+    return new Try(choice.worker, choice.sticky, choice.probe)
+  }
+
+  /**
+   * A second try alongside `original`, whose worker stays silent (hedge.ts): the worker the sticky
+   * rules give when `original`'s is left out, as for a failover. It counts against maxAttempts
+   * (not as a retry). Null when the tries are used up or no other worker is usable.
+   */
+  hedge (original: Try): Try | null {
+    if (this.#attempts - this.#free >= this.#maxAttempts) return null
+    const exclude = new Set(this.#exclude ?? [])
+    exclude.add(original.worker)
+    const choice = this.#chooser.choose(this.#routes, exclude)
+    if (choice.error !== undefined) return null
+    this.#stats.hedgesSent++
     this.#attempts++
     this.#lastWorker = choice.worker
     return new Try(choice.worker, choice.sticky, choice.probe)

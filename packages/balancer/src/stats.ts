@@ -9,6 +9,10 @@ export class BalancerStats {
   /** tries on another (or the same) worker after a failure */
   retries = 0
   websockets = 0
+  /** hedges sent (a silent worker's idempotent request sent once more, hedge.ts), and who answered first */
+  hedgesSent = 0
+  hedgesWonByHedge = 0
+  hedgesWonByOriginal = 0
   /** answers the balancer gave itself, by code */
   readonly answered: Partial<Record<ClientErrorCode, number>> = {}
   /** malformed requests node's parser rejected (never reached a worker) */

@@ -2,6 +2,7 @@
 import { Pool } from 'undici'
 import type { Activation, ResolvedOptions } from './options.js'
 import { WorkerHealth, type HealthRules, type StateChange, type WorkerState } from './worker-states.js'
+import { HeadTimes } from './hedge.js'
 
 export type WorkerConfigResolved = ResolvedOptions['workers'][number]
 
@@ -37,6 +38,8 @@ export interface PoolSettings {
 export class Worker {
   readonly route: string
   readonly health: WorkerHealth
+  /** its recent response-head times and stalls: when to hedge a request on it (hedge.ts) */
+  readonly heads = new HeadTimes()
   url: string
   activation: Activation
   redirect: string | undefined
