@@ -10,16 +10,18 @@ import { TRIBES_ERROR_CODES, NodecatError, TribesError } from '@nodecat/tribes'
 // why the errors files and not the packages: this test needs no server code to load
 import { WAS_ERROR_CODES, WasError } from '../packages/was-node/src/errors.js'
 import { BALANCER_ERROR_CODES, CLIENT_ERRORS, BalancerError } from '../packages/balancer/src/errors.js'
+import { AJP_ERROR_CODES } from '../packages/protocol/src/ajp/errors.js'
 import { repoRoot } from './lib/proc.js'
 
 const PACKAGES = [
   { name: '@nodecat/tribes', prefix: 'TRIBES_ERR_', codes: TRIBES_ERROR_CODES as readonly string[] },
   { name: '@nodecat/was-node', prefix: 'WAS_ERR_', codes: WAS_ERROR_CODES as readonly string[] },
-  { name: '@nodecat/balancer', prefix: 'LB_ERR_', codes: BALANCER_ERROR_CODES as readonly string[] }
+  { name: '@nodecat/balancer', prefix: 'LB_ERR_', codes: BALANCER_ERROR_CODES as readonly string[] },
+  { name: '@nodecat/protocol', prefix: 'AJP_ERR_', codes: AJP_ERROR_CODES as readonly string[] }
 ]
 const KNOWN = new Set(PACKAGES.flatMap((p) => p.codes))
 /** a code-shaped word; a word ending in "_" is a prefix in prose (LB_ERR_ADMIN_*), not a code */
-const CODE_WORD = /\b(?:TRIBES|WAS|LB)_ERR_[A-Z0-9_]*/g
+const CODE_WORD = /\b(?:TRIBES|WAS|LB|AJP)_ERR_[A-Z0-9_]*/g
 
 const doc = readFileSync(path.join(repoRoot, 'docs', 'ERRORS.md'), 'utf8')
 
