@@ -20,6 +20,9 @@
  */
 import { parseArgs } from 'node:util'
 import { createHash } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
 import { generateKey } from '@nodecat/tribes'
 import { sleep } from '@nodecat/testkit'
 import { runMain, isAborted } from './lib/cleanup.js'
@@ -53,6 +56,10 @@ const USAGE = `usage: pnpm bench:was [--long] [--smoke] [--seconds S] [--reps N]
                  or a list of delta|backup-async|sync-key|nokey
   --no-install   do not apt-get the classic stack when it is missing (it is then reported not available)
   --no-classic   nodecat only (the Tomcat and Apache rows say "not run")
+  --no-system    node level only (no system-level stacks)
+  --before DIR   also run the node-level configurations from another built tree (a git worktree of an
+                 earlier commit with packages/was-node/dist built), interleaved with this tree's, and
+                 report before → after per configuration (p50/p99, requests/s, CPU per request)
 Needs root (network namespaces). Installs tomcat10-common, libtomcat10-java, apache2-bin and
 libapache2-mod-jk from Debian when missing, and wrk.`
 
@@ -207,6 +214,8 @@ async function main (): Promise<void> {
       configs: { type: 'string' },
       'no-install': { type: 'boolean' },
       'no-classic': { type: 'boolean' },
+      'no-system': { type: 'boolean' },
+      before: { type: 'string' },
       help: { type: 'boolean' }
     }
   })
@@ -228,6 +237,8 @@ async function main (): Promise<void> {
   const unknown = wanted.filter((w) => w !== 'all' && !NODECAT_CONFIGS.some((c) => c.id === w))
   if (unknown.length > 0 || configs.length === 0) throw new Error(`--configs: unknown ${unknown.join(', ') || '(none given)'}; known: all, ${NODECAT_CONFIGS.map((c) => c.id).join(', ')}`)
   const log = (s: string): void => { process.stdout.write(`${s}\n`) }
+  const before = values.before === undefined ? null : beforeTree(values.before)
+  const system = values['no-system'] !== true
   const machine = machineInfo()
   const dir = tempDir('was')
   const key = generateKey()
@@ -250,12 +261,16 @@ async function main (): Promise<void> {
     ? Promise.resolve(classic)
     : startTomcatCluster(dir, classic, [tc1, tc2]).catch((err: Error) => `Tomcat did not start: ${oneLine(err.message)}`)
   const pairs: Array<NodecatNode[] | null> = await Promise.all(NODECAT_CONFIGS.map((c, i) => configs.includes(c) ? startNodecatPair(c, i, [nc1, nc2], key) : null))
+  // why other ports: the earlier tree's pairs run beside this tree's, on the same machines
+  const beforePairs: Array<NodecatNode[] | null> = before === null
+    ? []
+    : await Promise.all(NODECAT_CONFIGS.map((c, i) => configs.includes(c) ? startNodecatPair(c, NODECAT_CONFIGS.length + i, [nc1, nc2], key, before.cli, `${c.name}, before ${before.rev}`) : null))
   log(`nodecat node-level clusters ready (${since()})`)
-  const stack: NodecatStack = await startNodecatStack([nc1, nc2], web, key)
-  log(`nodecat stack ready (${since()})`)
+  const stack: NodecatStack | null = system ? await startNodecatStack([nc1, nc2], web, key) : null
+  if (stack !== null) log(`nodecat stack ready (${since()})`)
   const tomcats = await tomcatsP
-  let apache: ApacheFront | string = typeof tomcats === 'string' ? tomcats : 'not started'
-  if (typeof tomcats !== 'string' && typeof classic !== 'string') {
+  let apache: ApacheFront | string = typeof tomcats === 'string' ? tomcats : system ? 'not started' : 'not run (--no-system)'
+  if (system && typeof tomcats !== 'string' && typeof classic !== 'string') {
     apache = await startApache(dir, classic, web, tomcats).catch((err: Error) => `apache2 did not start: ${oneLine(err.message)}`)
   }
   log(`classic stack ${typeof apache === 'string' ? `not available: ${apache}` : 'ready'} (${since()})`)
@@ -299,8 +314,22 @@ async function main (): Promise<void> {
       members: nodes.map((n) => ({ route: n.route, url: n.url })),
       running: () => nodes.every((n) => n.child.isRunning())
     })
+    const old = beforePairs[i]
+    if (old) {
+      addTarget({
+        level: 'node',
+        kind: 'nodecat',
+        name: beforeName(NODECAT_CONFIGS[i]!.name, before!.rev),
+        url: old[0]!.url,
+        pids: () => old.map((n) => n.child.pid),
+        frontPids: () => [],
+        jvm: false,
+        members: old.map((n) => ({ route: n.route, url: n.url })),
+        running: () => old.every((n) => n.child.isRunning())
+      })
+    }
   }
-  if (typeof apache === 'string' || typeof tomcats === 'string') targets.push({ level: 'system', kind: 'classic-stack', name: 'Apache httpd + mod_jk + 2 Tomcats', unavailable: typeof apache === 'string' ? apache : String(tomcats) })
+  if (!system) { /* --no-system: no system-level targets */ } else if (typeof apache === 'string' || typeof tomcats === 'string') targets.push({ level: 'system', kind: 'classic-stack', name: 'Apache httpd + mod_jk + 2 Tomcats', unavailable: typeof apache === 'string' ? apache : String(tomcats) })
   else {
     const front = apache
     addTarget({
@@ -316,17 +345,19 @@ async function main (): Promise<void> {
     })
   }
   const cores = usableCores()
-  addTarget({
-    level: 'system',
-    kind: 'nodecat-stack',
-    name: `nodecat-balancer + 2 × nodecat-was --workers auto (${cores})`,
-    url: stack.url,
-    pids: () => [stack.balancer.pid, ...stack.machines.map((m) => m.child.pid)],
-    frontPids: () => [stack.balancer.pid],
-    jvm: false,
-    members: stack.machines.flatMap((m) => m.workers.map((w) => ({ route: w.route, url: w.url }))),
-    running: () => stack.balancer.isRunning() && stack.machines.every((m) => m.child.isRunning())
-  })
+  if (stack !== null) {
+    addTarget({
+      level: 'system',
+      kind: 'nodecat-stack',
+      name: `nodecat-balancer + 2 × nodecat-was --workers auto (${cores})`,
+      url: stack.url,
+      pids: () => [stack.balancer.pid, ...stack.machines.map((m) => m.child.pid)],
+      frontPids: () => [stack.balancer.pid],
+      jvm: false,
+      members: stack.machines.flatMap((m) => m.workers.map((w) => ({ route: w.route, url: w.url }))),
+      running: () => stack.balancer.isRunning() && stack.machines.every((m) => m.child.isRunning())
+    })
+  }
 
   // why one batch: each batch is a process started in the load generator's namespace
   const made = await makeSessions(lg, pending.map((p) => p.t.url), SESSIONS + 1)
@@ -416,7 +447,7 @@ async function main (): Promise<void> {
   }
   const cpu = (s: Sample): number => s.cpuUsPerRequest
   const nodeRatio = ratioFor(nodeOutcomes, nodeVariants, `nodecat (${DEFAULT_CONFIG})`, 'tomcat')
-  const systemName = targets.find((t) => t.kind === 'nodecat-stack')!.name
+  const systemName = targets.find((t) => t.kind === 'nodecat-stack')?.name ?? 'none'
   const systemRatio = ratioFor(systemOutcomes, systemVariants, systemName, 'classic-stack')
   const verdict = (r: ReturnType<typeof pairedRatio> | null, target: number): string =>
     r === null || r.n === 0 ? 'not measured (the classic stack did not run)' : r.median >= target ? `met (${formatRatio(r)})` : `not met (${formatRatio(r)})`
@@ -437,11 +468,31 @@ async function main (): Promise<void> {
       columns: ['stack', 'workload', 'req/s', 'vs Tomcat', 'p50 ms', 'p99 ms', 'CPU µs/req (node + peer)', 'notes'],
       rows: rowsOf(nodeOutcomes, nodeVariants, 'tomcat', false)
     },
-    {
-      title: 'System level: the whole stack behind its front',
-      columns: ['stack', 'workload', 'req/s', 'vs classic', 'p50 ms', 'p99 ms', 'CPU µs/req (all)', 'CPU µs/req (front)', 'notes'],
-      rows: rowsOf(systemOutcomes, systemVariants, 'classic-stack', true)
-    },
+    ...(!system
+      ? []
+      : [{
+          title: 'System level: the whole stack behind its front',
+          columns: ['stack', 'workload', 'req/s', 'vs classic', 'p50 ms', 'p99 ms', 'CPU µs/req (all)', 'CPU µs/req (front)', 'notes'],
+          rows: rowsOf(systemOutcomes, systemVariants, 'classic-stack', true)
+        }]),
+    ...(before === null
+      ? []
+      : [{
+          title: `Before → after: this tree against ${before.rev} (--before ${before.dir}), the same configurations side by side in the same run`,
+          columns: ['configuration', 'workload', 'p50 ms before → after', 'p99 ms before → after', 'p99 after ÷ before', 'req/s after ÷ before', 'CPU µs/req before → after', 'CPU after ÷ before'],
+          rows: configs.flatMap((c) => WORKLOADS.map((w) => {
+            const find = (name: string): number => nodeVariants.findIndex((v) => v.workload === w && v.target.name === name)
+            const a = find(`nodecat (${c.name})`)
+            const b = find(beforeName(c.name, before.rev))
+            const head = [c.name, workloadLabel[w]]
+            if (a < 0 || b < 0 || nodeOutcomes[a]!.unavailable !== undefined || nodeOutcomes[b]!.unavailable !== undefined) return [...head, 'not available', '', '', '', '', '']
+            const col = (i: number, f: (s: Sample) => number): number[] => column(nodeOutcomes[i]!, reps, f)
+            const both = (f: (s: Sample) => number, fmt: (x: number[]) => string): string => `${fmt(col(b, f))} → ${fmt(col(a, f))}`
+            const ratio = (f: (s: Sample) => number): string => formatRatio(pairedRatio(col(a, f), col(b, f)))
+            return [...head, both((s) => s.p50ms, msSummary), both((s) => s.p99ms, msSummary), ratio((s) => s.p99ms), ratio((s) => s.rps),
+              both((s) => s.cpuUsPerRequest, usSummary), ratio((s) => s.cpuUsPerRequest)]
+          }))
+        }]),
     {
       title: 'Replication equally complete? Every peer\'s copy of each session against its owner\'s, after the runs',
       columns: ['level', 'stack', 'sessions', 'read on owner', 'peer copies equal to the owner\'s counter', 'identical copies (status digest)', 'fetches during the check', 'sum of owners\' counters', 'differences'],
@@ -485,8 +536,23 @@ async function main (): Promise<void> {
       unit: `requests/s (median of ${reps}; whisker = min–max)`,
       bars: [...chartBars(nodeOutcomes, nodeVariants, 'tomcat', 'node: '), ...chartBars(systemOutcomes, systemVariants, 'classic-stack', 'system: ')]
     },
-    raw: { reps, seconds, warmJvm, warmNode, connections, wrk: wrkVersion, classic: classicVersions, cores, sessions: SESSIONS, nodeOutcomes, systemOutcomes, replicas }
+    raw: { before: before === null ? null : { rev: before.rev, dir: before.dir }, reps, seconds, warmJvm, warmNode, connections, wrk: wrkVersion, classic: classicVersions, cores, sessions: SESSIONS, nodeOutcomes, systemOutcomes, replicas }
   })
+}
+
+/** the row name of a configuration run from the --before tree */
+function beforeName (config: string, rev: string): string {
+  return `nodecat (${config}) before ${rev}`
+}
+
+/** --before DIR: a built tree (its nodecat-was CLI) and the commit it is at */
+function beforeTree (dir: string): { dir: string, cli: string, rev: string } {
+  const root = path.resolve(dir)
+  const cli = path.join(root, 'packages', 'was-node', 'dist', 'cli.js')
+  if (!existsSync(cli)) throw new Error(`--before ${dir}: ${cli} is not built (git worktree add DIR <commit>; cd DIR; pnpm install --offline; npx tsc -b)`)
+  let rev = 'unknown'
+  try { rev = execFileSync('git', ['-C', root, 'log', '-1', '--format=%h'], { encoding: 'utf8' }).trim() } catch {}
+  return { dir: root, cli, rev }
 }
 
 await runMain(main)

@@ -117,19 +117,19 @@ export interface NodecatNode {
  * membership (each cluster its own pair of receivers), --host-id naming the emulated machine.
  * Ports: HTTP 8100+index, receiver 4100+index. Resolves when both are ready.
  */
-export async function startNodecatPair (config: NodecatConfig, index: number, machines: NodeNet[], key: string): Promise<NodecatNode[]> {
+export async function startNodecatPair (config: NodecatConfig, index: number, machines: NodeNet[], key: string, cli = wasCli, label = config.name): Promise<NodecatNode[]> {
   const httpPort = 8100 + index
   const receiverPort = 4100 + index
   const members = machines.map((m) => `${m.address}:${receiverPort}`).join(',')
   const nodes = machines.map((m, i): NodecatNode => {
     const route = `node${i + 1}`
-    const args = [wasCli, '--jvm-route', route, '--http', `${m.address}:${httpPort}`, '--app', counterApp, '--static', members,
+    const args = [cli, '--jvm-route', route, '--http', `${m.address}:${httpPort}`, '--app', counterApp, '--static', members,
       '--receiver', `${m.address}:${receiverPort}`, '--auto-bind', '1', '--host-id', `machine${i + 1}`,
       '--manager', config.manager, '--channel-send-options', config.mode, ...(config.keyed ? ['--key', key] : ['--insecure'])]
-    const child = startChild(`nodecat-was ${route} (${config.name})`, m.wrap[0]!, [...m.wrap.slice(1), process.execPath, ...args], { env: { ...process.env, NODE_OPTIONS: '' }, maxLines: 2000 })
+    const child = startChild(`nodecat-was ${route} (${label})`, m.wrap[0]!, [...m.wrap.slice(1), process.execPath, ...args], { env: { ...process.env, NODE_OPTIONS: '' }, maxLines: 2000 })
     return { route, address: m.address, httpPort, url: `http://${m.address}:${httpPort}`, child }
   })
-  await Promise.all(nodes.map((n) => n.child.waitFor((l) => l.event === 'node-ready', 120_000, `${n.route} (${config.name}) ready`)))
+  await Promise.all(nodes.map((n) => n.child.waitFor((l) => l.event === 'node-ready', 120_000, `${n.route} (${label}) ready`)))
   return nodes
 }
 
