@@ -163,6 +163,7 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
         requests: stats.requests,
         inFlight: stats.inFlight,
         retries: stats.retries,
+        hedges: { sent: stats.hedgesSent, wonByHedge: stats.hedgesWonByHedge, wonByOriginal: stats.hedgesWonByOriginal },
         websockets: stats.websockets,
         clientErrors: stats.clientErrors,
         connectionsRefused: { perIp: stats.connectionsRefusedPerIp },

@@ -12,6 +12,8 @@ export interface BalancerTotals {
   requests: number
   inFlight: number
   retries: number
+  /** hedges (hedge.ts): sent to a second worker after the first stayed silent, and which try answered first */
+  hedges?: { sent: number, wonByHedge: number, wonByOriginal: number }
   websockets: number
   /** requests node's parser rejected (400/408/431), which never reached a worker */
   clientErrors: number
