@@ -2,7 +2,8 @@
  * nodecat-was: run one node of a nodecat cluster.
  *   nodecat-was [--config file.json] [--jvm-route tomcat1] [--http 127.0.0.1:8081] [--app ./app.js]
  *               [--static 127.0.0.1:4001,127.0.0.1:4002] [--receiver 127.0.0.1:4001] ...
- * Exit codes: 0 after a clean stop (SIGTERM/SIGINT) or --help; 2 for bad usage or an invalid option
+ *               [--server-xml tomcat/conf/server.xml] [--print-config]
+ * Exit codes: 0 after a clean stop (SIGTERM/SIGINT), --help or --print-config; 2 for bad usage or an invalid option
  * (the message names it); 1 when the node cannot start for another reason.
  *
  * With --workers n (n > 1) this process is a supervisor (service/supervisor.ts) running n workers,
@@ -12,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { gatherOptions, helpText, merge } from './service/sources.js'
+import { gatherOptions, helpText, merge, type ServerXmlReport } from './service/sources.js'
 import { resolveNodeOptions, type ResolvedNodeOptions } from './service/options.js'
 import { startNode } from './service/node.js'
 import { createServiceLogger } from './service/logger.js'
@@ -20,7 +21,7 @@ import { planWorkers, workerOverrides } from './service/worker-plan.js'
 import { forkWorker, Supervisor, WorkerStartError, type WorkerMessage } from './service/supervisor.js'
 
 /** option-like failures: the user must change how the node is started */
-const USAGE_CODES = new Set(['WAS_ERR_INVALID_OPTION', 'TRIBES_ERR_INVALID_OPTION', 'TRIBES_ERR_KEY_INVALID', 'TRIBES_ERR_INSECURE'])
+const USAGE_CODES = new Set(['WAS_ERR_INVALID_OPTION', 'WAS_ERR_SERVER_XML', 'TRIBES_ERR_INVALID_OPTION', 'TRIBES_ERR_KEY_INVALID', 'TRIBES_ERR_INSECURE'])
 
 function version (): string {
   try {
@@ -63,6 +64,9 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = pr
     if (gathered.help) { process.stdout.write(helpText()); return 0 }
     if (gathered.version) { process.stdout.write(version() + '\n'); return 0 }
     options = resolveNodeOptions(overrides === null ? gathered.options : merge(gathered.options, overrides as Record<string, unknown>))
+    if (gathered.printConfig) { process.stdout.write(printedConfig(options, gathered.serverXmlReport)); return 0 }
+    // why only here and not in each worker: one list per command, not one per process
+    if (gathered.serverXmlReport !== null && worker === null) logServerXml(options, gathered.serverXmlReport)
     if (options.workers > 1) return await supervise(options, argv, env)
   } catch (err) {
     const code = await failed(err, '')
@@ -83,6 +87,20 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = pr
     if (code === 'WAS_ERR_STOPPED') return null
     return await failed(err, USAGE_CODES.has(code) ? '' : 'cannot start: ')
   }
+}
+
+/** --print-config: the resolved options (secrets hidden) and what --server-xml took and ignored, as JSON. */
+function printedConfig (options: ResolvedNodeOptions, report: ServerXmlReport | null): string {
+  const hide = (key: string, value: unknown): unknown => /secret|^key$/i.test(key) && value !== null && value !== undefined && value !== false ? '[hidden]' : value
+  return JSON.stringify({ options, serverXml: report }, hide, 2) + '\n'
+}
+
+/** One structured line at start: each item --server-xml took (and which source overrides it) and each it ignored, with why. */
+function logServerXml (options: ResolvedNodeOptions, report: ServerXmlReport): void {
+  const logger = createServiceLogger(options.log).child({ component: 'server-xml' })
+  const overridden = report.taken.filter((i) => i.overriddenBy !== undefined).length
+  logger.info({ event: 'server-xml-imported', file: report.file, taken: report.taken, ignored: report.ignored },
+    `${report.file}: took ${report.taken.length} settings (${overridden} overridden by --config, env or flags), ignored ${report.ignored.length} items (see "ignored" for why)`)
 }
 
 /**

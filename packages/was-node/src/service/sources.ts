@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { WasOptionError } from '../errors.js'
 import type { NodeOptions } from './options.js'
+import { readServerXml, type IgnoredItem } from './server-xml.js'
 
 type Kind = 'string' | 'boolean' | 'hostPort' | 'list'
 
@@ -22,6 +23,7 @@ export interface FlagSpec {
 /** Every flag; env name = NODECAT_ + flag in upper snake case. */
 export const FLAGS: readonly FlagSpec[] = [
   { flag: 'config', path: '', kind: 'string', arg: 'file.json', help: 'JSON file with any of the options below (nested as in the docs)' },
+  { flag: 'server-xml', path: '', kind: 'string', arg: 'file', help: 'a Tomcat server.xml: jvmRoute, connectors and <Cluster> become options (below --config, env and flags; --print-config lists what was taken and ignored)' },
   { flag: 'jvm-route', path: 'jvmRoute', kind: 'string', arg: 'name', help: 'this node\'s route, the suffix of its session ids (default: host name)' },
   { flag: 'http', path: 'http', kind: 'hostPort', arg: 'host:port', help: 'where the app is served (default 127.0.0.1:8080)' },
   { flag: 'allowed-hosts', path: 'http.allowedHosts', kind: 'list', arg: 'name,name', help: 'more Host names the /_nodecat/ pages answer to (besides the listen and advertised address, localhost on loopback)' },
@@ -59,6 +61,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'key', path: 'key', kind: 'string', arg: 'key', help: 'cluster key (authenticates and encrypts cluster traffic)' },
   { flag: 'key-file', path: 'keyFile', kind: 'string', arg: 'file', help: 'file holding the cluster key (further lines: older keys still accepted; re-read when it changes)' },
   { flag: 'insecure', path: 'insecure', kind: 'boolean', help: 'allow plaintext cluster traffic on a non-loopback network' },
+  { flag: 'deploy-dir', path: 'deployDir', kind: 'string', arg: 'dir', help: 'where cluster deploys keep this member\'s app versions (default ./nodecat-deploy/<jvm-route>; see nodecat-was deploy --help)' },
+  { flag: 'deploy-max-bytes', path: 'deployMaxBytes', kind: 'string', arg: 'n', help: 'most bytes of a deployed bundle (default 16777216)' },
+  { flag: 'deploy-keep', path: 'deployKeep', kind: 'string', arg: 'n', help: 'app versions kept in --deploy-dir (default 5)' },
   { flag: 'shutdown-timeout', path: 'shutdownTimeout', kind: 'string', arg: 'ms', help: 'time for in-flight requests at stop (default 10000)' },
   { flag: 'log-level', path: 'log.level', kind: 'string', arg: 'level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
   { flag: 'pretty', path: 'log.pretty', kind: 'boolean', help: 'human-readable logs (default: when stdout is a terminal)' }
@@ -115,15 +120,16 @@ export function merge (a: Tree, b: Tree): Tree {
   return out
 }
 
-export interface ParsedArgs { help: boolean, version: boolean, config: string | null, options: Tree }
+export interface ParsedArgs { help: boolean, version: boolean, printConfig: boolean, config: string | null, serverXml: string | null, options: Tree }
 
 /** Parse argv (without node and script). Throws UsageError naming the flag. */
 export function parseArgs (argv: readonly string[]): ParsedArgs {
-  const result: ParsedArgs = { help: false, version: false, config: null, options: {} }
+  const result: ParsedArgs = { help: false, version: false, printConfig: false, config: null, serverXml: null, options: {} }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === '--help' || arg === '-h') { result.help = true; continue }
     if (arg === '--version') { result.version = true; continue }
+    if (arg === '--print-config') { result.printConfig = true; continue }
     if (!arg.startsWith('--')) throw new UsageError(`unexpected argument ${JSON.stringify(arg)} (options start with --; see --help)`)
     const eq = arg.indexOf('=')
     let name = eq < 0 ? arg.slice(2) : arg.slice(2, eq)
@@ -145,6 +151,7 @@ export function parseArgs (argv: readonly string[]): ParsedArgs {
       value = next; i++
     }
     if (spec.flag === 'config') { result.config = value; continue }
+    if (spec.flag === 'server-xml') { result.serverXml = value; continue }
     applyFlag(result.options, spec, value, `--${name}`)
   }
   return result
@@ -155,7 +162,7 @@ export function fromEnv (env: NodeJS.ProcessEnv): Tree {
   const out: Tree = {}
   for (const spec of FLAGS) {
     const value = env[envName(spec.flag)]
-    if (value === undefined || value === '' || spec.flag === 'config') continue
+    if (value === undefined || value === '' || spec.flag === 'config' || spec.flag === 'server-xml') continue
     if (spec.kind === 'boolean') {
       if (value !== 'true' && value !== 'false') throw new WasOptionError(`${envName(spec.flag)} must be true or false, got ${JSON.stringify(value)}`)
       setPath(out, spec.path, value === 'true')
@@ -180,13 +187,54 @@ export function fromFile (file: string): Tree {
   return parsed as Tree
 }
 
-/** defaults < config file < env < flags, as raw options for resolveNodeOptions(). */
-export function gatherOptions (argv: readonly string[], env: NodeJS.ProcessEnv): ParsedArgs & { options: NodeOptions } {
+/** a server.xml setting as its flag and option, and the source that overrides it, if one does */
+export interface TakenItem { item: string, line: number, flag: string, option: string, value: string | boolean, overriddenBy?: 'config' | 'env' | 'flag' }
+
+/** what --server-xml took and ignored (for the start-up log and --print-config) */
+export interface ServerXmlReport { file: string, taken: TakenItem[], ignored: IgnoredItem[] }
+
+function hasPath (tree: Tree, path: string): boolean {
+  let node: unknown = tree
+  for (const key of path.split('.')) {
+    if (typeof node !== 'object' || node === null || !(key in node)) return false
+    node = (node as Tree)[key]
+  }
+  return node !== undefined
+}
+
+/** Options from a Tomcat server.xml, applied through the flag table; a flag this build lacks is reported as ignored. */
+export function fromServerXml (file: string): { options: Tree, report: ServerXmlReport } {
+  const imported = readServerXml(file)
+  const options: Tree = {}
+  const report: ServerXmlReport = { file, taken: [], ignored: [...imported.ignored] }
+  for (const s of imported.settings) {
+    const spec = FLAGS.find((f) => f.flag === s.flag && f.path !== '')
+    if (spec === undefined) { report.ignored.push({ item: s.item, line: s.line, reason: `this nodecat-was has no --${s.flag} option` }); continue }
+    if (spec.kind === 'boolean') setPath(options, spec.path, s.value)
+    else applyFlag(options, spec, String(s.value), `${file}:${s.line}: ${s.item}`)
+    report.taken.push({ item: s.item, line: s.line, flag: `--${s.flag}`, option: spec.path, value: /secret/i.test(s.flag) ? '[hidden]' : s.value })
+  }
+  return { options, report }
+}
+
+/** defaults < server.xml (--server-xml) < config file < env < flags, as raw options for resolveNodeOptions(). */
+export function gatherOptions (argv: readonly string[], env: NodeJS.ProcessEnv): ParsedArgs & { options: NodeOptions, serverXmlReport: ServerXmlReport | null } {
   const args = parseArgs(argv)
   const configFile = args.config ?? env[envName('config')] ?? null
+  const serverXml = args.serverXml ?? env[envName('server-xml')] ?? null
+  const imported = serverXml === null || serverXml === '' ? null : fromServerXml(serverXml)
   const file = configFile === null || configFile === '' ? {} : fromFile(configFile)
-  const merged = merge(merge(file, fromEnv(env)), args.options)
-  return { ...args, config: configFile, options: merged as NodeOptions }
+  const envOptions = fromEnv(env)
+  const merged = merge(merge(merge(imported?.options ?? {}, file), envOptions), args.options)
+  if (imported !== null) {
+    for (const item of imported.report.taken) {
+      const spec = FLAGS.find((f) => `--${f.flag}` === item.flag)!
+      const path = spec.kind === 'hostPort' ? `${spec.path}.port` : spec.path
+      const by = hasPath(args.options, path) ? 'flag' : hasPath(envOptions, path) ? 'env' : hasPath(file, path) ? 'config' : undefined
+      if (by !== undefined) item.overriddenBy = by
+    }
+  }
+  return { ...args, config: configFile, serverXml, options: merged as NodeOptions, serverXmlReport: imported?.report ?? null }
 }
 
 /** The --help text. */
@@ -197,9 +245,10 @@ export function helpText (): string {
     'Usage: nodecat-was [options]',
     '',
     'Runs one node of a nodecat cluster: your app with replicated sessions.',
-    'Options come from defaults < --config file < NODECAT_* environment < flags.',
+    'Options come from defaults < --server-xml file < --config file < NODECAT_* environment < flags.',
     '',
     ...rows.map(([flag, help, env]) => `  ${flag!.padEnd(width)}${help}  [${env}]`),
+    `  ${'--print-config'.padEnd(width)}print the resolved options (and what --server-xml took and ignored) as JSON and exit`,
     `  ${'--help'.padEnd(width)}this text`,
     '',
     'Example (two nodes on one machine, static membership, a key made once with nodecat-tribes keygen):',
