@@ -98,9 +98,9 @@ export function createAdminHandler (view: AdminView, options: AdminHandlerOption
     const url = new URL(req.url ?? '/', 'http://admin')
     const path = url.pathname
     if (req.method === 'GET' || req.method === 'HEAD') {
-      if (path === '/') return send(res, 200, 'text/html; charset=utf-8', renderStatusPage(view.status(), refresh))
-      if (path === '/status') return json(res, 200, view.status())
-      if (path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics(view.status()))
+      if (path === '/') return send(res, 200, 'text/html; charset=utf-8', renderStatusPage(await view.status(), refresh))
+      if (path === '/status') return json(res, 200, await view.status())
+      if (path === '/metrics') return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics(await view.status()))
     }
     const m = /^\/workers\/([^/]+)\/activation$/.exec(path)
     if (m !== null) {

@@ -18,11 +18,30 @@ import { resolveBalancerOptions, resolveWorker, type Activation, type BalancerOp
 import { proxyRequest, screen, type ProxyContext } from './proxy.js'
 import { lingering, sendRawError } from './respond.js'
 import { BalancerStats } from './stats.js'
-import type { BalancerStatus } from './status.js'
+import type { AdminView, BalancerStatus } from './status.js'
 import { createRedirectServer, loadTls, TLS_MAX_VERSION, TLS_MIN_VERSION, type LoadedTls, type TlsFiles } from './tls.js'
 import { proxyUpgrade } from './websocket.js'
 import type { WorkerStatus } from './worker.js'
 import { WorkerRegistry, type StateListener } from './worker-registry.js'
+
+/**
+ * How one process of `nodecat-balancer --workers n` uses its balancer (process-group.ts):
+ * `owner` (the primary) holds the one truth of worker states: it runs the health checks, the
+ * discovery and the admin listener but no client listener; `follower` (a serving process) takes
+ * its states from the owner: no health checks, no discovery, no admin. Default: `single`, both.
+ */
+export interface BalancerRole {
+  role?: 'single' | 'owner' | 'follower'
+  /** owner: what the admin listener shows, given the owner's own view (sums over processes) */
+  adminView?: (local: AdminView) => AdminView
+  /** follower: where a gone route's sessions are served (the owner's discovery computes it) */
+  adopterOf?: (route: string) => string | undefined
+}
+
+export interface ReloadScope {
+  /** leave the worker table alone (a follower's comes from the owner); default false */
+  keepWorkers?: boolean
+}
 
 export interface Balancer {
   /** listen (client and admin); resolves with the bound addresses */
@@ -53,7 +72,11 @@ export interface Balancer {
    * (throws LB_ERR_INVALID_OPTION, the running configuration keeps serving) when anything is
    * wrong; see reload.ts for what is applied and how admin activation changes survive.
    */
-  reload (options: BalancerOptions): ReloadResult
+  reload (options: BalancerOptions, scope?: ReloadScope): ReloadResult
+  /** @internal the worker table (process-group.ts mirrors it between processes) */
+  readonly registry: WorkerRegistry
+  /** @internal the discovery, when a channel was given */
+  readonly discovery: Discovery | null
   readonly address: AddressInfo | null
   readonly adminAddress: AddressInfo | null
   /** the plain-HTTP redirect listener's address (httpRedirect), or null */
@@ -89,15 +112,16 @@ function limitConnectionsPerIp (server: http.Server, limit: () => number, stats:
   })
 }
 
-export function createBalancer (options: BalancerOptions = {}): Balancer {
+export function createBalancer (options: BalancerOptions = {}, role: BalancerRole = {}): Balancer {
+  const serving = role.role !== 'owner'
   const o = resolveBalancerOptions(options)
   const logger: Logger = o.logger ?? pino({ level: 'silent' })
   const registry = new WorkerRegistry(o, logger)
   for (const w of o.workers) registry.add(w, true)
   const stats = new BalancerStats()
-  const health = o.healthCheck === false ? null : new HealthChecker(registry, o.healthCheck)
+  const health = o.healthCheck === false || role.role === 'follower' ? null : new HealthChecker(registry, o.healthCheck)
   const discovery: Discovery | null = o.channel === undefined ? null : createDiscovery(o.channel, registry, { connectionLimit: o.connectionLimit, logger, healthChecked: health !== null })
-  const chooser = new Chooser(registry, o, (route) => discovery?.adopterOf(route))
+  const chooser = new Chooser(registry, o, (route) => discovery !== null ? discovery.adopterOf(route) : role.adopterOf?.(route))
   const accessLog = !o.accessLog ? null : o.accessLogFormat === 'combined' ? combinedAccessLog(o.accessLogStream ?? process.stdout) : jsonAccessLog(logger.child({ component: 'access' }))
   const ctx: ProxyContext = { options: o, chooser, stats, logger, accessLog, tunnels: new Set() }
 
@@ -189,23 +213,27 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
     return status
   }
 
-  const reload = (options: BalancerOptions): ReloadResult => {
+  const reload = (options: BalancerOptions, scope: ReloadScope = {}): ReloadResult => {
     const next = resolveBalancerOptions(options)
     const { applied, restartNeeded } = diffOptions(o, next)
+    if (scope.keepWorkers === true) {
+      next.workers = o.workers
+      if (applied.includes('workers')) applied.splice(applied.indexOf('workers'), 1)
+    }
     // everything that can fail is checked before anything changes
     const loaded = tlsServer !== null && next.tls !== false ? loadTls(next.tls) : null
-    for (const [i, w] of next.workers.entries()) {
+    for (const [i, w] of (scope.keepWorkers === true ? [] : next.workers).entries()) {
       const existing = registry.get(w.route)
       if (existing !== undefined && !existing.isStatic) throw new BalancerOptionError(`workers[${i}].route: ${w.route} is a discovered worker; a static worker of that route is taken only at start`)
     }
     const result: ReloadResult = { applied, restartNeeded, workers: { added: [], removed: [], changed: [], activationKept: [] } }
-    const nextRoutes = new Set(next.workers.map((w) => w.route))
-    for (const route of fileRoutes) {
+    const nextRoutes = scope.keepWorkers === true ? fileRoutes : new Set(next.workers.map((w) => w.route))
+    for (const route of scope.keepWorkers === true ? [] : fileRoutes) {
       if (nextRoutes.has(route)) continue
       overrides.forget(route)
       if (registry.remove(route)) result.workers.removed.push(route)
     }
-    for (const w of next.workers) {
+    for (const w of scope.keepWorkers === true ? [] : next.workers) {
       const existing = registry.get(w.route)
       if (existing === undefined) {
         registry.add(w, true)
@@ -261,6 +289,8 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
     status,
     setActivation,
     reload,
+    registry,
+    discovery,
     addWorker (worker) {
       return registry.add(resolveWorker(worker, 'worker', o.connectionLimit), true).status()
     },
@@ -275,13 +305,15 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
     onStateChange: (listener) => registry.onStateChange(listener),
 
     async start () {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(o.port, o.host, () => { server.off('error', reject); resolve() })
-      })
-      address = server.address() as AddressInfo
+      if (serving) {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject)
+          server.listen(o.port, o.host, () => { server.off('error', reject); resolve() })
+        })
+        address = server.address() as AddressInfo
+      }
       if (tlsLoaded !== null && tlsFiles !== false) logger.info({ cert: tlsFiles.cert, ...tlsLoaded.summary }, 'tls certificate loaded')
-      if (redirect !== null && o.httpRedirect !== false) {
+      if (serving && redirect !== null && o.httpRedirect !== false) {
         const r = o.httpRedirect
         try {
           await new Promise<void>((resolve, reject) => {
@@ -296,7 +328,8 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
       }
       if (o.admin !== false) {
         try {
-          admin = await startAdmin({ status, setActivation, refused: (code) => stats.countAdminRefusal(code) }, { ...o.admin, logger })
+          const local: AdminView = { status, setActivation, refused: (code) => stats.countAdminRefusal(code) }
+          admin = await startAdmin(role.adminView !== undefined ? role.adminView(local) : local, { ...o.admin, logger })
         } catch (err) {
           server.close()
           redirect?.close()
@@ -307,8 +340,9 @@ export function createBalancer (options: BalancerOptions = {}): Balancer {
       health?.start()
       maintain = setInterval(() => registry.decay(), o.maintainInterval)
       maintain.unref()
-      logger.info({ listen: status().balancer.listen, tls: tlsServer !== null, redirect: redirectAddress === null ? null : `${redirectAddress.address}:${redirectAddress.port}`, admin: admin === null ? null : `${admin.address.address}:${admin.address.port}`, workers: registry.size, discovery: discovery !== null }, 'balancer started')
-      return { address, admin: admin?.address ?? null }
+      logger.info({ listen: status().balancer.listen, tls: tlsServer !== null, redirect: redirectAddress === null ? null : `${redirectAddress.address}:${redirectAddress.port}`, admin: admin === null ? null : `${admin.address.address}:${admin.address.port}`, workers: registry.size, discovery: discovery !== null }, serving ? 'balancer started' : 'state owner started')
+      // why the cast: only the owner (process-group.ts) starts without a client listener, and it reads admin only
+      return { address: address as AddressInfo, admin: admin?.address ?? null }
     },
 
     async stop (graceMs = 5000) {

@@ -4,6 +4,7 @@
  * resolveBalancerOptions / createChannel, whose messages name the option.
  */
 import { readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { BalancerError } from './errors.js'
 import type { BalancerOptions, WorkerConfig } from './options.js'
@@ -20,6 +21,12 @@ export class UsageError extends BalancerError {
 export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
 
   --listen HOST:PORT          client listener (default 127.0.0.1:8080)
+  --workers N|auto            serving processes sharing the client listener (default 1; auto: one
+                              per core). The primary runs the health checks, the discovery and the
+                              admin listener (which sums the processes' counters) and tells every
+                              process each worker state change; a process that dies is restarted.
+                              Per-process limits: connection-limit, --max-conns-per-ip.
+                              In the --config file: "processes": N or "auto"
   --worker ROUTE=URL[,lbfactor=N,activation=active|disabled|stopped,redirect=R,domain=D,connection-limit=N]
                               a static worker (repeat for more)
   --mount /PREFIX             only these paths go to the cluster (repeat; default /)
@@ -71,11 +78,25 @@ export interface CliConfig {
   logLevel: string
   /** combined access lines go to this file (opened by the command, reopened on SIGHUP) */
   accessLogFile?: string
+  /** serving processes (--workers, config "processes"); 1 = one process, as before */
+  processes: number
+}
+
+/** the most serving processes --workers takes */
+export const MAX_PROCESSES = 256
+
+/** "N" or "auto" (one per core) → a process count; names the flag on failure */
+export function parseProcesses (value: unknown, name: string): number {
+  if (value === 'auto') return availableParallelism()
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PROCESSES) throw new UsageError(`${name} must be a whole number 1-${MAX_PROCESSES} or "auto", got ${JSON.stringify(value)}`)
+  return n
 }
 
 const FLAGS = {
   config: { type: 'string' },
   listen: { type: 'string' },
+  workers: { type: 'string' },
   worker: { type: 'string', multiple: true },
   mount: { type: 'string', multiple: true },
   method: { type: 'string' },
@@ -119,7 +140,7 @@ export function parseHostPort (text: string, flag: string): { host: string, port
   return { host: m[1]!, port: Number(m[2]) }
 }
 
-function readConfig (file: string): { balancer: Record<string, unknown>, discovery: Record<string, unknown> | null, logLevel?: string } {
+function readConfig (file: string): { balancer: Record<string, unknown>, discovery: Record<string, unknown> | null, logLevel?: string, processes?: unknown } {
   let parsed: unknown
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'))
@@ -127,10 +148,10 @@ function readConfig (file: string): { balancer: Record<string, unknown>, discove
     throw new UsageError(`--config ${JSON.stringify(file)}: ${(err as Error).message}`)
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`--config ${JSON.stringify(file)} must hold a JSON object`)
-  const { discovery, logLevel, ...balancer } = parsed as Record<string, unknown>
+  const { discovery, logLevel, processes, ...balancer } = parsed as Record<string, unknown>
   if (discovery !== undefined && discovery !== false && (discovery === null || typeof discovery !== 'object')) throw new UsageError('config discovery must be an object (createChannel options) or false')
   if (logLevel !== undefined && typeof logLevel !== 'string') throw new UsageError('config logLevel must be a string')
-  return { balancer, discovery: discovery === undefined || discovery === false ? null : discovery as Record<string, unknown>, ...(logLevel !== undefined ? { logLevel } : {}) }
+  return { balancer, discovery: discovery === undefined || discovery === false ? null : discovery as Record<string, unknown>, ...(logLevel !== undefined ? { logLevel } : {}), ...(processes !== undefined ? { processes } : {}) }
 }
 
 /** argv (without node and script) → config; throws UsageError naming the flag. null = --help. */
@@ -143,7 +164,8 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   if (values.help === true) return null
   const str = (k: string): string | undefined => values[k] as string | undefined
-  const file = str('config') !== undefined ? readConfig(str('config')!) : { balancer: {}, discovery: null }
+  const file: ReturnType<typeof readConfig> = str('config') !== undefined ? readConfig(str('config')!) : { balancer: {}, discovery: null }
+  const processes = str('workers') !== undefined ? parseProcesses(str('workers'), '--workers') : file.processes !== undefined ? parseProcesses(file.processes, 'config processes') : 1
   const b = file.balancer as BalancerOptions & Record<string, unknown>
   if (str('listen') !== undefined) Object.assign(b, parseHostPort(str('listen')!, 'listen'))
   if (values.worker !== undefined) b.workers = [...(b.workers ?? []), ...(values.worker as string[])] as Array<WorkerConfig | string>
@@ -219,5 +241,5 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env):
     if (values.insecure === true) d.insecure = true
     discovery = d
   }
-  return { balancer: b, discovery, logLevel: str('log-level') ?? file.logLevel ?? 'info', ...(accessLogFile !== undefined ? { accessLogFile } : {}) }
+  return { balancer: b, discovery, logLevel: str('log-level') ?? file.logLevel ?? 'info', processes, ...(accessLogFile !== undefined ? { accessLogFile } : {}) }
 }

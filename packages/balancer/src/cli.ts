@@ -2,13 +2,18 @@
  * nodecat-balancer: run the balancer from flags and/or a JSON config. Logs are pino JSON on
  * stdout (pretty in a terminal). Exit codes: 0 stopped by a signal, 1 runtime failure, 2 bad usage.
  */
-import { createWriteStream, openSync, realpathSync, type WriteStream } from 'node:fs'
+import { realpathSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { pino, type Logger, type Level } from 'pino'
 import pretty from 'pino-pretty'
 import type { Channel } from '@nodecat/tribes'
 import { createBalancer } from './balancer.js'
 import { parseCli, UsageError, USAGE } from './cli-args.js'
+import { AppendFile } from './append-file.js'
+import cluster from 'node:cluster'
+import { runPrimary } from './process-group.js'
+import { runFollower } from './process-follower.js'
+import { PROC_ENV } from './process-messages.js'
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 /** option errors are bad usage (exit 2), not runtime failures */
@@ -20,43 +25,6 @@ function makeLogger (level: string): Logger {
   return pino({ level: level as Level })
 }
 
-/** An append-only log file that can be reopened (after logrotate moved it); lines written while it reopens are kept in order. */
-class AppendFile {
-  readonly #path: string
-  readonly #logger: Logger
-  #stream: WriteStream
-
-  constructor (path: string, logger: Logger) {
-    this.#path = path
-    this.#logger = logger
-    this.#stream = this.#open()
-  }
-
-  #open (): WriteStream {
-    // why openSync: a path we cannot write is a start-up error, not a silent loss of every line
-    let fd: number
-    try { fd = openSync(this.#path, 'a', 0o640) } catch (err) { throw new UsageError(`--access-log-file ${JSON.stringify(this.#path)}: ${(err as Error).message}`) }
-    const s = createWriteStream('', { fd })
-    s.on('error', (err) => this.#logger.error({ err, file: this.#path }, 'access log write failed'))
-    return s
-  }
-
-  write (text: string): void { this.#stream.write(text) }
-
-  reopen (): void {
-    let next: WriteStream
-    try { next = this.#open() } catch (err) {
-      this.#logger.error({ err, file: this.#path }, 'access log reopen failed; still writing to the old file')
-      return
-    }
-    this.#stream.end()
-    this.#stream = next
-    this.#logger.info({ file: this.#path }, 'access log reopened')
-  }
-
-  close (): void { this.#stream.end() }
-}
-
 /** Run until SIGTERM/SIGINT; resolves with the exit code (never calls process.exit itself). */
 export async function main (argv: string[], writeErr: (text: string) => void = (t) => process.stderr.write(t), writeOut: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
   let channel: Channel | undefined
@@ -64,10 +32,20 @@ export async function main (argv: string[], writeErr: (text: string) => void = (
     const config = parseCli(argv)
     // why: asked-for help is output (stdout, exit 0); usage errors go to stderr
     if (config === null) { writeOut(USAGE.endsWith('\n') ? USAGE : USAGE + '\n'); return 0 }
-    const logger = makeLogger(config.logLevel)
+    const base = makeLogger(config.logLevel)
+    // why proc: with --workers n every line says which process wrote it (0 = the primary)
+    const proc = cluster.isWorker ? Number(process.env[PROC_ENV]) : 0
+    if (cluster.isWorker && proc > 0) return await runFollower(argv, config, base.child({ proc }))
+    const logger = config.processes > 1 ? base.child({ proc }) : base
     if (config.discovery !== null) {
       const { createChannel } = await import('@nodecat/tribes')
       channel = createChannel({ ...config.discovery, logger: logger.child({ component: 'tribes' }) })
+    }
+    if (config.processes > 1) {
+      if (channel !== undefined) await channel.start()
+      const code = await runPrimary({ argv, config, logger, channel })
+      if (channel !== undefined) await channel.stop()
+      return code
     }
     const accessFile = config.accessLogFile !== undefined ? new AppendFile(config.accessLogFile, logger) : null
     const balancer = createBalancer({ ...config.balancer, logger, ...(channel !== undefined ? { channel } : {}), ...(accessFile !== null ? { accessLogStream: accessFile } : {}) })

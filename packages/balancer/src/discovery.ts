@@ -34,6 +34,8 @@ export interface Discovery {
    * delta-manager members (every node holds every session) and unknown routes.
    */
   adopterOf (route: string): string | undefined
+  /** adopterOf for every backup-manager route seen (what `--workers n` hands to the serving processes) */
+  adopters (): Record<string, string>
   /** stop listening (workers stay) */
   stop (): void
   /** members ignored because their metadata did not make a usable worker */
@@ -114,6 +116,14 @@ export function createDiscovery (channel: Channel, workers: WorkerRegistry, opti
       channel.off('memberDisappeared', onGone)
     },
     adopterOf,
+    adopters () {
+      const out: Record<string, string> = {}
+      for (const route of placed.keys()) {
+        const a = adopterOf(route)
+        if (a !== undefined) out[route] = a
+      }
+      return out
+    },
     get ignored () { return ignored }
   }
 }

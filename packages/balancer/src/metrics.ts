@@ -47,6 +47,12 @@ export function renderMetrics (s: BalancerStatus): string {
   for (const [code, n] of Object.entries(b.adminRefused ?? {})) w.sample('nodecat_balancer_admin_refused_total', { code }, n)
   w.family('nodecat_balancer_uptime_seconds', 'gauge', 'Seconds since the balancer started.')
   w.sample('nodecat_balancer_uptime_seconds', null, b.uptimeSeconds)
+  if (b.processes !== undefined) {
+    w.family('nodecat_balancer_process_up', 'gauge', '1 when the serving process (--workers n) runs.')
+    for (const p of b.processes) w.sample('nodecat_balancer_process_up', { proc: String(p.proc) }, p.pid === null ? 0 : 1)
+    w.family('nodecat_balancer_process_restarts_total', 'counter', 'Times a serving process was restarted after it died.')
+    for (const p of b.processes) w.sample('nodecat_balancer_process_restarts_total', { proc: String(p.proc) }, p.restarts)
+  }
   w.family('nodecat_balancer_worker_requests_total', 'counter', 'Requests sent to a worker.')
   for (const x of s.workers) w.sample('nodecat_balancer_worker_requests_total', { route: x.route }, x.requests)
   w.family('nodecat_balancer_worker_errors_total', 'counter', 'Failed requests and connects per worker.')

@@ -24,6 +24,24 @@ export interface BalancerTotals {
   /** admin requests refused (bad Host, forgeable or cross-site changes), by LB_ERR_ADMIN_* code */
   adminRefused: Record<string, number>
   workers: { total: number, ok: number, error: number, recovering: number }
+  /** `--workers n`: the serving processes (the counters above are their sum) */
+  processes?: ProcessStatus[]
+}
+
+/** One serving process of `nodecat-balancer --workers n`. */
+export interface ProcessStatus {
+  /** 1..n, as its log lines' `proc` */
+  proc: number
+  /** null while it is being restarted */
+  pid: number | null
+  /** times it was restarted after it died */
+  restarts: number
+  /** its requests (counted since it last started) */
+  requests: number
+  /** the owner's table version it has applied */
+  tableVersion: number
+  /** false: it did not answer this status in time (its counters are the last it reported) */
+  answered: boolean
 }
 
 export interface BalancerStatus {
@@ -33,7 +51,7 @@ export interface BalancerStatus {
 
 /** What the admin listener needs from a balancer. */
 export interface AdminView {
-  status (): BalancerStatus
+  status (): BalancerStatus | Promise<BalancerStatus>
   /** throws WorkerError LB_ERR_UNKNOWN_WORKER */
   setActivation (route: string, activation: Activation): WorkerStatus
   /** count an admin request the listener refused */

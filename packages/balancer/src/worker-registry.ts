@@ -9,13 +9,18 @@ import { Worker, type WorkerConfigResolved } from './worker.js'
 import type { WorkerState } from './worker-states.js'
 
 export type StateListener = (worker: Worker, from: WorkerState, to: WorkerState, reason: string) => void
+/** a worker was added or removed, or its activation changed */
+export type TableListener = (route: string, change: 'added' | 'removed' | 'activation') => void
 
 export class WorkerRegistry {
   #byRoute = new Map<string, Worker>()
+  /** each worker's configuration as added (`--workers n` hands it to the other processes) */
+  readonly #configs = new Map<string, WorkerConfigResolved>()
   #list: Worker[] = []
   readonly #options: ResolvedOptions
   readonly #logger: Logger
   readonly #listeners: StateListener[] = []
+  readonly #tableListeners: TableListener[] = []
 
   constructor (options: ResolvedOptions, logger: Logger) {
     this.#options = options
@@ -25,9 +30,12 @@ export class WorkerRegistry {
   /** all workers, in the order they were added (do not mutate) */
   list (): readonly Worker[] { return this.#list }
   get (route: string): Worker | undefined { return this.#byRoute.get(route) }
+  /** the configuration a worker was added with (fields changed since are on the Worker) */
+  configOf (route: string): WorkerConfigResolved | undefined { return this.#configs.get(route) }
   get size (): number { return this.#list.length }
 
   onStateChange (listener: StateListener): void { this.#listeners.push(listener) }
+  onTableChange (listener: TableListener): void { this.#tableListeners.push(listener) }
 
   /** add a worker; throws LB_ERR_DUPLICATE_ROUTE if the route is taken */
   add (config: WorkerConfigResolved, isStatic: boolean, memberId: string | null = null): Worker {
@@ -45,8 +53,10 @@ export class WorkerRegistry {
     // why: a newcomer starting at 0 would take every new session until it caught up
     worker.raiseLbValue(this.#maxLbValue())
     this.#byRoute.set(worker.route, worker)
+    this.#configs.set(worker.route, config)
     this.#list = [...this.#list, worker]
     this.#logger.info({ route: worker.route, address: worker.url, source: isStatic ? 'static' : 'discovered' }, 'worker added')
+    for (const l of this.#tableListeners) l(worker.route, 'added')
     return worker
   }
 
@@ -55,9 +65,11 @@ export class WorkerRegistry {
     const worker = this.#byRoute.get(route)
     if (worker === undefined) return false
     this.#byRoute.delete(route)
+    this.#configs.delete(route)
     this.#list = this.#list.filter((w) => w !== worker)
     this.#logger.info({ route }, 'worker removed')
     void worker.close()
+    for (const l of this.#tableListeners) l(route, 'removed')
     return true
   }
 
@@ -67,6 +79,7 @@ export class WorkerRegistry {
     if (worker.activation !== activation) {
       this.#logger.info({ route, from: worker.activation, to: activation }, 'worker activation changed')
       worker.activation = activation
+      for (const l of this.#tableListeners) l(route, 'activation')
     }
     return worker
   }

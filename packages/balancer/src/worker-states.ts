@@ -103,6 +103,21 @@ export class WorkerHealth {
     }
   }
 
+  /**
+   * Take the state the state owner holds (`--workers n`: the primary runs the health checks and
+   * hears every process's passive failures): `errorAt` is the owner's, so ERROR turns RECOVERING
+   * here at the same moment as there. A probe in flight here is kept unless the owner says ERROR.
+   */
+  adopt (to: WorkerState, errorAt: number, reason: string): void {
+    this.#errorAt = errorAt
+    if (to === 'ERROR') {
+      this.#goodChecks = 0
+      this.#probing = false
+    }
+    if (to === 'OK') this.#failures = 0
+    this.#set(to, reason)
+  }
+
   #toError (reason: string): void {
     this.#errorAt = Date.now()
     this.#goodChecks = 0
