@@ -38,6 +38,13 @@ export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
   --health-path PATH          active check path (default /_nodecat/ready: 200 once the node serves with its sessions)
   --health-interval MS        0 turns active checks off (default 2000)
   --connect-timeout MS  --headers-timeout MS  --body-timeout MS
+  --hedge-floor MS            a GET/HEAD/OPTIONS/PUT/DELETE (body buffered or none) whose worker is
+                              silent longer than the hedge bound is sent once more to the session's
+                              next worker, first answer wins; the bound is --hedge-factor x the
+                              worker's learned slow head time, at least this, at most a quarter of
+                              --headers-timeout (default 300; 0 turns hedging off). A worker silent
+                              twice in a row (3 bounds each, no answer between) goes ERROR at once
+  --hedge-factor N            see --hedge-floor (default 2)
   --replay-buffer BYTES       bodies up to this size can be retried elsewhere (default 65536)
   --max-body BYTES            larger request bodies get 413 and the connection closes (default 0: no limit)
   --max-conns-per-ip N        connections at once from one client IP (the TCP peer, also behind a
@@ -109,6 +116,8 @@ const FLAGS = {
   'connect-timeout': { type: 'string' },
   'headers-timeout': { type: 'string' },
   'body-timeout': { type: 'string' },
+  'hedge-floor': { type: 'string' },
+  'hedge-factor': { type: 'string' },
   'replay-buffer': { type: 'string' },
   'max-body': { type: 'string' },
   'max-conns-per-ip': { type: 'string' },
@@ -184,6 +193,11 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env):
   num('connect-timeout', (n) => { b.connectTimeout = n })
   num('headers-timeout', (n) => { b.headersTimeout = n })
   num('body-timeout', (n) => { b.bodyTimeout = n })
+  num('hedge-floor', (n) => { b.hedgeFloor = n })
+  if (str('hedge-factor') !== undefined) {
+    if (!/^\d+(\.\d+)?$/.test(str('hedge-factor')!)) throw new UsageError(`--hedge-factor must be a number, got ${JSON.stringify(str('hedge-factor'))}`)
+    b.hedgeFactor = Number(str('hedge-factor'))
+  }
   num('replay-buffer', (n) => { b.replayBufferSize = n })
   num('max-body', (n) => { b.maxBody = n })
   num('max-conns-per-ip', (n) => { b.maxConnsPerIp = n })

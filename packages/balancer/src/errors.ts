@@ -10,6 +10,7 @@ export const BALANCER_ERROR_CODES = [
   // options and the command line
   'LB_ERR_INVALID_OPTION',
   'LB_ERR_USAGE',
+  'LB_ERR_WORKERS_PROPERTIES',
   // answers to clients (CLIENT_ERRORS below)
   'LB_ERR_BAD_REQUEST',
   'LB_ERR_NOT_MOUNTED',
@@ -133,6 +134,9 @@ export const errors = {
   /** the request line, headers and AJP attributes do not fit one AJP packet of the worker's packet size */
   ajpHeadersTooLarge: (packetSize: number, cause?: unknown) =>
     new BalancerError('LB_ERR_HEADERS_TOO_LARGE', `the request head does not fit one AJP packet of ${packetSize} bytes`, { cause, statusCode: 431 }),
+  /** --workers-properties / --jk-mount-file: unreadable, not properties syntax, or a value that cannot be taken; names file:line and the key */
+  workersProperties: (file: string, line: number | null, message: string) =>
+    new BalancerError('LB_ERR_WORKERS_PROPERTIES', `${file}${line === null ? '' : `:${line}`}: ${message}`, { statusCode: 500 }),
   /** the request body stream was given up (the request ended another way) */
   bodyAbandoned: () =>
     new BalancerError('LB_ERR_BODY_ABANDONED', 'the request body was abandoned')
