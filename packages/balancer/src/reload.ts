@@ -15,7 +15,7 @@
 import type { Activation, ResolvedOptions } from './options.js'
 
 /** options a reload takes over (read at use, or applied to the listener) */
-export const RELOADABLE = ['workers', 'mounts', 'sessionCookie', 'sessionPathParam', 'stickySession', 'stickySessionForce', 'method', 'maxAttempts', 'replayBufferSize', 'maxBody', 'maxConnsPerIp', 'connectionLimit', 'trustForwarded', 'tls'] as const
+export const RELOADABLE = ['workers', 'mounts', 'sessionCookie', 'sessionPathParam', 'stickySession', 'stickySessionForce', 'method', 'maxAttempts', 'hedgeFloor', 'hedgeFactor', 'replayBufferSize', 'maxBody', 'maxConnsPerIp', 'connectionLimit', 'trustForwarded', 'tls'] as const
 /** client limits a reload takes over (the rest of `client` needs a restart) */
 export const RELOADABLE_CLIENT = ['maxUrlLength', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections', 'idleTimeout'] as const
 /** options only a restart changes: listeners, timers, per-pool settings, the log format */
