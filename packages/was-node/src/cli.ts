@@ -19,6 +19,7 @@ import { startNode } from './service/node.js'
 import { createServiceLogger } from './service/logger.js'
 import { planWorkers, workerOverrides } from './service/worker-plan.js'
 import { forkWorker, Supervisor, WorkerStartError, type WorkerMessage } from './service/supervisor.js'
+import { deployMain } from './deploy/cli.js'
 
 /** option-like failures: the user must change how the node is started */
 const USAGE_CODES = new Set(['WAS_ERR_INVALID_OPTION', 'WAS_ERR_SERVER_XML', 'TRIBES_ERR_INVALID_OPTION', 'TRIBES_ERR_KEY_INVALID', 'TRIBES_ERR_INSECURE'])
@@ -46,6 +47,8 @@ async function tellSupervisor (message: WorkerMessage): Promise<void> {
  * while the node runs (it exits 0 on SIGTERM/SIGINT after a graceful stop).
  */
 export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number | null> {
+  // why a subcommand of this CLI: it reads the same key file and talks to the same nodes
+  if (argv[0] === 'deploy') return await deployMain(argv.slice(1), env)
   let options: ResolvedNodeOptions
   // a worker of a --workers supervisor: its route, ports and sibling receivers win over the rest
   let worker: string | null = null

@@ -32,6 +32,10 @@ import type { ManagerFactoryOptions, NodeSessionManager } from './types.js'
 import { Drain, DRAIN_TIME } from './drain.js'
 import { refuseMalformed } from './request-screen.js'
 import { managerClash, ownManager, refuseManagerClash } from './manager-check.js'
+import { AppSwitch } from './app-switch.js'
+import { Deployer, DEPLOY_UNPACK_LIMITS } from '../deploy/deployer.js'
+import { DeployStore } from '../deploy/store.js'
+import { registerDeploy } from '../deploy/routes.js'
 
 export interface StartNodeDeps {
   logger?: Logger
@@ -100,6 +104,14 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     logger: logger.child({ component: 'http' })
   }
   const connect = userApp?.kind === 'connect' ? connectServer(sessionMiddleware(sessionOptions), userApp.handler, logger) : null
+  // cluster deploy: versions of the app swapped in behind this server (deploy/, app-switch.ts)
+  const appSwitch = new AppSwitch({
+    sessionOptions,
+    jvmRoute: options.jvmRoute,
+    cookieName: options.cookie.name,
+    logger: logger.child({ component: 'http' }),
+    connectChain: (handler) => connectServer(sessionMiddleware(sessionOptions), handler, logger)
+  })
 
   const app = Fastify({
     loggerInstance: logger.child({ component: 'http' }) as FastifyBaseLogger,
@@ -113,6 +125,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
         if (stall.refuse(res)) return
         if (drain.refuse(res)) return
         if (readiness.refuse(req, res)) return
+        if (!(req.url ?? '').startsWith('/_nodecat/') && appSwitch.handle(req, res)) return
         if (connect !== null && !(req.url ?? '').startsWith('/_nodecat/')) connect(req, res)
         else handler(req, res)
       })
@@ -138,6 +151,18 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   registerStatus(app, statusSource)
   registerReady(app, readiness)
   registerMetrics(app, statusSource)
+  const deployer = new Deployer({
+    route: options.jvmRoute,
+    store: new DeployStore(options.deployDir, options.deployKeep),
+    limits: DEPLOY_UNPACK_LIMITS,
+    appSwitch,
+    pause: (paused) => readiness.pause(paused),
+    httpUrl: () => httpUrl,
+    drainMs: Math.min(DRAIN_TIME, options.shutdownTimeout),
+    logger: logger.child({ component: 'deploy' })
+  })
+  let deployerAttached = false
+  registerDeploy(app, () => deployerAttached ? deployer : null, { key: options.key, keyFile: options.keyFile }, options.deployMaxBytes)
   if (userApp?.kind === 'fastify') {
     const plugin = userApp.plugin
     // why a child context: the session hooks cover the app, not /_nodecat/status (which must answer during start-up)
@@ -171,6 +196,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
       await closed.catch((err: unknown) => logger.error({ err }, 'http close failed'))
       // the last deltas of the finished requests are queued by now; the channel flushes them on stop
       stall.stop()
+      deployer.close()
       await manager?.stop().catch((err: unknown) => logger.error({ err }, 'session manager stop failed'))
       await channel?.stop().catch((err: unknown) => logger.error({ err }, 'channel stop failed'))
       logger.info({ event: 'node-stopped', reason }, 'stopped')
@@ -188,6 +214,8 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   }
 
   try {
+    // the version this member ran before a restart, loaded before it listens
+    await deployer.resume()
     await app.listen({ host: options.http.address, port: options.http.port })
     listening = true
     httpUrl = advertisedHttpUrl(app.server.address() as AddressInfo, options)
@@ -208,6 +236,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     // why: messages that arrive while we wait for the members below are held for the manager
     const early = holdEarlyMessages(channel)
     manager = factories.createManager({ options, channel: early.channel, logger: logger.child({ component: 'sessions' }) })
+    deployer.attach(channel)
     await channel.start()
     const known = await awaitInitialMembers(channel, options.membership, () => stopping !== null)
     logger.info({ event: 'members-known', members: known.members, down: known.down, unheard: known.unheard, ended: known.ended, waitedMs: known.waitedMs },
@@ -217,6 +246,9 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     refuseManagerClash(channel.members(), options)
     deferred.attach(manager)
     await manager.start()
+    // a member joining a running cluster takes the app version it runs, before serving
+    await deployer.syncFromCluster()
+    deployerAttached = true
     readiness.sessionsReady()
   } catch (err) {
     deferred.fail(err)

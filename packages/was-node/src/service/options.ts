@@ -5,6 +5,7 @@
  * at start; every message names the option. Unknown options are rejected (typos in config files).
  */
 import os from 'node:os'
+import path from 'node:path'
 import { isIP } from 'node:net'
 import { HOST_NAME_PATTERN, JVM_ROUTE_PATTERN, JVM_ROUTE_RULE, routeFromName } from '@nodecat/protocol'
 import { expandMemberList, validators, type SendMode } from '@nodecat/tribes'
@@ -75,6 +76,12 @@ export interface ResolvedNodeOptions {
   insecure: boolean
   /** ms given to in-flight requests and the final deltas at shutdown */
   shutdownTimeout: number
+  /** cluster deploy (deploy/): where this member keeps its app versions (default ./nodecat-deploy/<jvmRoute>) */
+  deployDir: string
+  /** most bytes of a deployed bundle (.tgz) */
+  deployMaxBytes: number
+  /** app versions kept in deployDir (the running one and the rollout history are never removed) */
+  deployKeep: number
   log: { level: LogLevel, pretty: boolean | 'auto' }
 }
 
@@ -128,6 +135,10 @@ export const NODE_DEFAULTS = Object.freeze({
   keyFile: null as string | null,
   insecure: false,
   shutdownTimeout: 10000,
+  deployDir: null as string | null,
+  // why 16 MiB: one bundle travels as one cluster message (tribes maxMessageSize 32 MiB)
+  deployMaxBytes: 16 * 1024 * 1024,
+  deployKeep: 5,
   log: Object.freeze({ level: 'info' as LogLevel, pretty: 'auto' as boolean | 'auto' })
 })
 
@@ -234,8 +245,9 @@ export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOption
   compileTrustProxy(trustProxy, (expected, got) => v.fail('trustProxy', expected, got))
 
   const pretty = orDefault(log.pretty, D.log.pretty)
+  const jvmRoute = v.string(orDefault(top.jvmRoute, null) ?? defaultRoute(), 'jvmRoute', JVM_ROUTE_PATTERN, JVM_ROUTE_RULE)
   return {
-    jvmRoute: v.string(orDefault(top.jvmRoute, null) ?? defaultRoute(), 'jvmRoute', JVM_ROUTE_PATTERN, JVM_ROUTE_RULE),
+    jvmRoute,
     http: {
       address: v.string(orDefault(http.address, D.http.address), 'http.address', HOST, 'an IP address or host name'),
       port: v.integer(orDefault(http.port, D.http.port), 'http.port', 0, 65535),
@@ -278,6 +290,9 @@ export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOption
     keyFile,
     insecure: v.boolean(orDefault(top.insecure, D.insecure), 'insecure'),
     shutdownTimeout: v.integer(orDefault(top.shutdownTimeout, D.shutdownTimeout), 'shutdownTimeout', 0, 600000),
+    deployDir: nullableString(top.deployDir, 'deployDir') ?? path.join(process.cwd(), 'nodecat-deploy', jvmRoute),
+    deployMaxBytes: v.integer(orDefault(top.deployMaxBytes, D.deployMaxBytes), 'deployMaxBytes', 1024, 30 * 1024 * 1024),
+    deployKeep: v.integer(orDefault(top.deployKeep, D.deployKeep), 'deployKeep', 2, 100),
     log: {
       level: v.oneOf(orDefault(log.level, D.log.level), 'log.level', LEVELS),
       pretty: pretty === 'auto' ? 'auto' : v.boolean(pretty, 'log.pretty')

@@ -16,14 +16,17 @@ export type ReadyState = 'starting' | 'ready' | 'draining'
 export class Readiness {
   #sessionsReady = false
   #draining = false
+  #paused = false
 
   /** the session manager holds the cluster's sessions */
   sessionsReady (): void { this.#sessionsReady = true }
   /** the node stops: not ready any more */
   draining (): void { this.#draining = true }
+  /** the app is being switched to another version (service/app-switch.ts): not ready meanwhile */
+  pause (paused: boolean): void { this.#paused = paused }
 
   get state (): ReadyState {
-    return this.#draining ? 'draining' : this.#sessionsReady ? 'ready' : 'starting'
+    return this.#draining || this.#paused ? 'draining' : this.#sessionsReady ? 'ready' : 'starting'
   }
 
   /**
