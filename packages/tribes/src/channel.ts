@@ -6,15 +6,16 @@
 import { EventEmitter } from 'node:events'
 import crypto from 'node:crypto'
 import type { Logger } from 'pino'
-import type { Channel, ChannelEvents, ChannelStats, Member, MessageHandler, ReceiverState, SendOptions, SendResult, SendFailure } from './types.js'
-import { errors, TribesError } from './errors.js'
+import type { Channel, ChannelEvents, ChannelStats, ForeignMessageHandler, Member, MessageHandler, ReceiverState, SendOptions, SendResult, SendFailure } from './types.js'
+import { errors, TribesError, TribesOptionError } from './errors.js'
 import { resolveChannelOptions, isLoopback, type ChannelOptions, type ResolvedChannelOptions } from './options.js'
 import { Keyring } from './crypto/keyring.js'
 import { batchPieces, encodeEnvelopeFrame, encodeEnvelopeParts, packValue, type EnvelopeKind } from './codec/envelope.js'
 import { modeToOptions, SEND_OPTIONS } from './codec/send-options.js'
-import { decodeMember, isShutdownCommand } from './codec/member.js'
+import { decodeMember, identityKeyOfBlob, isShutdownCommand } from './codec/member.js'
+import { encodeChannelDataFrame } from './codec/channel-data.js'
 import { Receiver } from './transport/receiver.js'
-import { Sender, addressOf, wireLength, type MemberConnection, type Target, type Wire } from './transport/sender.js'
+import { Sender, MemberConnection, addressOf, wireLength, type Target, type Wire } from './transport/sender.js'
 import { DispatchQueue, type DispatchItem } from './transport/dispatch-queue.js'
 import { TcpHeartbeat } from './transport/tcp-heartbeat.js'
 import { StaticAllowList } from './membership/static-allow-list.js'
@@ -61,6 +62,9 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
   readonly #log: Logger
   readonly #counters = new TransportCounters()
   readonly #handlers = new Set<MessageHandler>()
+  readonly #foreignHandlers = new Set<ForeignMessageHandler>()
+  /** connections of replies to foreign members still under way (closed on stop) */
+  readonly #foreignReplies = new Set<MemberConnection>()
   /** members known to membership, by identity key (for the per-message sender lookup) */
   readonly #known = new Map<string, Member>()
   readonly #keyring: Keyring | undefined
@@ -132,7 +136,10 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
           handlers: this.#handlers,
           known: this.#known,
           onHeartbeat: (blob, from) => this.#tcpHeartbeat?.deliver(blob, from),
-          admits: this.#staticAllowList()
+          admits: this.#staticAllowList(),
+          foreignHandlers: this.#foreignHandlers,
+          foreignSender: (blob) => this.#foreignSender(blob),
+          replyForeign: (to, message, options) => this.#replyForeign(to, message, options)
         })
       })
       this.#receiver = receiver
@@ -207,6 +214,7 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
     try { await this.#membership?.stop() } catch (err) { this.#log.warn({ err }, 'membership stop failed') }
     await this.#sender?.close()
     await this.#heartbeatSender?.close()
+    await Promise.all([...this.#foreignReplies].map((c) => c.close()))
     await this.#receiver?.stop()
   }
 
@@ -235,6 +243,44 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
     if (typeof handler !== 'function') throw new TypeError('onMessage needs a function')
     this.#handlers.add(handler)
     return () => { this.#handlers.delete(handler) }
+  }
+
+  onForeignMessage (handler: ForeignMessageHandler): () => void {
+    if (typeof handler !== 'function') throw new TypeError('onForeignMessage needs a function')
+    this.#foreignHandlers.add(handler)
+    return () => { this.#foreignHandlers.delete(handler) }
+  }
+
+  /** the foreign member membership lists with this sender blob (same host, port and uniqueId) */
+  #foreignSender (blob: Buffer): Member | undefined {
+    const key = identityKeyOfBlob(blob)
+    if (key === undefined) return undefined
+    return this.#membership?.foreignMembers().find((m) => identityKeyOfMember(m) === key)
+  }
+
+  /**
+   * ForeignMessage.reply: one frame of ours (our member blob, a random message id, the caller's
+   * message as it is) on a connection of its own to the member's receiver, closed after it.
+   */
+  async #replyForeign (to: Member, message: Uint8Array, options: number = SEND_OPTIONS.ASYNCHRONOUS): Promise<void> {
+    if (!Number.isInteger(options) || options < 0 || options > 0x7fffffff) throw new TribesOptionError(`reply options must be send-option bits (a non-negative 32-bit integer), got ${String(options)}`)
+    if (this.#state !== 'started') throw errors.closed('channel')
+    const frame = encodeChannelDataFrame({ options, timestamp: Date.now(), uniqueId: crypto.randomBytes(16), sender: this.#membership!.localBlob(), message: Buffer.from(message.buffer, message.byteOffset, message.byteLength) })
+    if (frame.length > this.#o.maxMessageSize) throw errors.frameTooLarge(frame.length, this.#o.maxMessageSize)
+    const conn = new MemberConnection(to, { connectTimeout: this.#o.connectTimeout, logger: this.#log, counters: this.#counters })
+    this.#foreignReplies.add(conn)
+    try {
+      if ((options & SEND_OPTIONS.USE_ACK) !== 0) await conn.sendAcked(frame, this.#o.timeout)
+      else await conn.sendFlushed(frame)
+      this.#counters.messagesSent++
+      this.#counters.bytesSent += frame.length
+    } catch (err) {
+      this.#counters.sendFailures++
+      throw err
+    } finally {
+      this.#foreignReplies.delete(conn)
+      void conn.close()
+    }
   }
 
   async send (message: unknown, options: SendOptions = {}): Promise<SendResult> {

@@ -4,7 +4,9 @@
  * hand app values to the onMessage handlers with the sender as a Member.
  *
  * Drops are counted by reason and never crash: `foreign-message` (no BYTE_MESSAGE or no "NC"
- * magic, e.g. a Tomcat's Java-serialized SessionMessage), `decrypt`, `replay`, `malformed`,
+ * magic, e.g. a Tomcat's Java-serialized SessionMessage, that no onForeignMessage handler took),
+ * `foreign-unknown-sender` (such a message whose sender blob is no foreign member membership
+ * lists: nothing is offered or answered for it), `foreign-handler-failed`, `decrypt`, `replay`, `malformed`,
  * `domain`, `not-listed` (static membership: the sender is not in the list; its connection is
  * closed, `first-frame-not-listed`, unless a listed member's message proved it before). Tomcat's
  * TcpFailureDetector probe is swallowed silently. In sync mode a dropped message is answered with
@@ -15,10 +17,13 @@
  * key: authentic and fresh) proves its connection, so it is never evicted for a stranger's. With
  * a key, a connection whose first message does not authenticate is closed at once
  * (`first-frame-unauthenticated`, on top of the message's own drop). A probe or a replay proves
- * nothing and refuses nothing: the first-frame clock keeps running.
+ * nothing and refuses nothing: the first-frame clock keeps running. A foreign message that a
+ * handler took does not prove its connection either, but does not close it: it is a Tomcat's
+ * pooled connection, which that Tomcat would find closed when it next writes (and retry, and
+ * suspect us).
  */
 import type { Logger } from 'pino'
-import type { Member, MessageHandler } from './types.js'
+import type { ForeignMessage, ForeignMessageHandler, Member, MessageHandler } from './types.js'
 import { errors, type TribesError } from './errors.js'
 import type { Keyring } from './crypto/keyring.js'
 import type { ChannelData } from './codec/channel-data.js'
@@ -44,6 +49,12 @@ export interface InboundOptions {
    * for a member (membership/static-allow-list.ts)? Asked once the envelope opened.
    */
   admits?: (sender: Buffer, from: string) => boolean
+  /** handlers of foreign members' messages (Channel.onForeignMessage) */
+  foreignHandlers?: ReadonlySet<ForeignMessageHandler>
+  /** the foreign member membership lists with this sender blob, if any */
+  foreignSender?: (blob: Buffer) => Member | undefined
+  /** ForeignMessage.reply: send a message of ours to that foreign member */
+  replyForeign?: (to: Member, message: Uint8Array, options?: number) => Promise<void>
 }
 
 const isPromise = (v: unknown): v is Promise<void> => typeof (v as Promise<void> | undefined)?.then === 'function'
@@ -101,10 +112,44 @@ export function createInboundHandler (o: InboundOptions): InboundHandler {
     if (o.keyring !== undefined && !conn.proven) conn.refuse('first-frame-unauthenticated')
   }
 
+  /** offer a foreign message to the handlers; true when one took it (a handler's throw goes on up) */
+  const offerForeign = (cd: ChannelData, from: string): boolean => {
+    const handlers = o.foreignHandlers
+    if (handlers === undefined || handlers.size === 0 || o.foreignSender === undefined || o.replyForeign === undefined) {
+      drop('foreign-message', from, undefined)
+      return false
+    }
+    const sender = o.foreignSender(cd.sender)
+    if (sender === undefined) { drop('foreign-unknown-sender', from, undefined); return false }
+    const replyForeign = o.replyForeign
+    // why copies: the views point into a socket chunk that is reused once this returns
+    const message: ForeignMessage = {
+      options: cd.options,
+      timestamp: cd.timestamp,
+      uniqueId: Buffer.from(cd.uniqueId),
+      message: Buffer.from(cd.message),
+      sender,
+      from,
+      reply: (bytes, options) => replyForeign(sender, bytes, options)
+    }
+    for (const handler of handlers) {
+      let took: boolean
+      try {
+        took = handler(message)
+      } catch (err) {
+        drop('foreign-handler-failed', from, err)
+        throw err
+      }
+      if (took) return true
+    }
+    drop('foreign-message', from, undefined)
+    return false
+  }
+
   return (body: Buffer, cd: ChannelData, from: string, conn: InboundPeer) => {
     if (!isEnvelope(cd)) {
       if (isTcpFailDetect(cd)) return
-      drop('foreign-message', from, undefined)
+      if (offerForeign(cd, from)) return
       unauthenticated(conn)
       return
     }

@@ -73,6 +73,43 @@ export interface SendResult {
  */
 export type MessageHandler = (message: unknown, sender: Member) => void | Promise<void>
 
+/**
+ * A message from a foreign member (a Tomcat on the same group): a frame that is no nodecat
+ * envelope, from a member that membership currently lists as foreign. tribes does not read it.
+ */
+export interface ForeignMessage {
+  /** the ChannelData send-option bits as the sender set them */
+  readonly options: number
+  /** the sender's clock when it sent, ms since the epoch */
+  readonly timestamp: number
+  /** the 16-byte message id (a copy) */
+  readonly uniqueId: Buffer
+  /** the ChannelData message as sent (a copy): Java serialization for a Tomcat's cluster messages */
+  readonly message: Buffer
+  /** the foreign member that sent it, as membership lists it */
+  readonly sender: Member
+  /** remote address of the connection it came on */
+  readonly from: string
+  /**
+   * Send `message` to the sender's receiver, as the message of a ChannelData frame of this member's
+   * (our member blob as sender, a new message id). It goes on a connection of its own to the address
+   * the member advertises, as a Tomcat answers, not back on the requesting connection. `options`
+   * (default 8, ASYNCHRONOUS, what a Tomcat's `cluster.send` uses) must not include BYTE_MESSAGE
+   * unless the message is raw bytes; with USE_ACK the promise waits for the member's ACK
+   * (TRIBES_ERR_REMOTE_PROCESSING on FAIL_ACK). Rejects with a coded error; never throws.
+   */
+  reply (message: Uint8Array, options?: number): Promise<void>
+}
+
+/**
+ * Offered every foreign message, in registration order, until one returns true (it took it).
+ * None took it: the channel counts a 'foreign-message' drop. The receiver answers the frame as
+ * Tomcat's does: USE_ACK alone is acked before the handlers run; USE_ACK + SYNCHRONIZED_ACK after
+ * they returned (FAIL_ACK when one throws); no USE_ACK gets nothing. A handler runs on the receive
+ * path: keep it short and synchronous (start a reply, do not await it).
+ */
+export type ForeignMessageHandler = (message: ForeignMessage) => boolean
+
 export interface ChannelStats {
   messagesSent: number
   messagesReceived: number
@@ -114,6 +151,8 @@ export interface Channel extends EventEmitter<ChannelEvents> {
   send(message: unknown, options?: SendOptions): Promise<SendResult>
   /** register a handler; returns a function that removes it */
   onMessage(handler: MessageHandler): () => void
+  /** register a handler for foreign members' messages; returns a function that removes it */
+  onForeignMessage(handler: ForeignMessageHandler): () => void
   stats(): ChannelStats
   /** static membership: the listed receivers other than this member's own (none with multicast) */
   listedPeers(): Array<{ host: string, port: number }>

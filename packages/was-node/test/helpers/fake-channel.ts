@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events'
 import { randomBytes } from 'node:crypto'
 import { Packr } from 'msgpackr'
-import type { Channel, ChannelEvents, ChannelStats, Member, MessageHandler, ReceiverState, SendOptions, SendResult, SendFailure } from '@nodecat/tribes'
+import type { Channel, ChannelEvents, ChannelStats, ForeignMessageHandler, Member, MessageHandler, ReceiverState, SendOptions, SendResult, SendFailure } from '@nodecat/tribes'
 import { errors } from '@nodecat/tribes'
 
 const packr = new Packr({ useRecords: false })
@@ -62,6 +62,7 @@ export class FakeChannel extends EventEmitter<ChannelEvents> implements Channel 
   readonly hub: FakeHub
   #local: Member
   #handlers = new Set<MessageHandler>()
+  #foreignHandlers = new Set<ForeignMessageHandler>()
   #lanes = new Map<FakeChannel, Promise<void>>()
   #started = false
   #startedAt = 0
@@ -116,6 +117,12 @@ export class FakeChannel extends EventEmitter<ChannelEvents> implements Channel 
   onMessage (handler: MessageHandler): () => void {
     this.#handlers.add(handler)
     return () => { this.#handlers.delete(handler) }
+  }
+
+  /** the hub has no foreign members: foreign handlers are kept and never called */
+  onForeignMessage (handler: ForeignMessageHandler): () => void {
+    this.#foreignHandlers.add(handler)
+    return () => { this.#foreignHandlers.delete(handler) }
   }
 
   /** the hub is a multicast-like group: no static list */
