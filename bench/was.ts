@@ -267,7 +267,9 @@ async function main (): Promise<void> {
     : await Promise.all(NODECAT_CONFIGS.map((c, i) => configs.includes(c) ? startNodecatPair(c, NODECAT_CONFIGS.length + i, [nc1, nc2], key, before.cli, `${c.name}, before ${before.rev}`) : null))
   log(`nodecat node-level clusters ready (${since()})`)
   const stack: NodecatStack | null = system ? await startNodecatStack([nc1, nc2], web, key) : null
-  if (stack !== null) log(`nodecat stack ready (${since()})`)
+  // why also one worker per machine: it shows what --workers auto costs or gains on this box
+  const stack1: NodecatStack | null = system && !smoke ? await startNodecatStack([nc1, nc2], web, key, 1) : null
+  if (stack !== null) log(`nodecat stacks ready (${since()})`)
   const tomcats = await tomcatsP
   let apache: ApacheFront | string = typeof tomcats === 'string' ? tomcats : system ? 'not started' : 'not run (--no-system)'
   if (system && typeof tomcats !== 'string' && typeof classic !== 'string') {
@@ -345,17 +347,18 @@ async function main (): Promise<void> {
     })
   }
   const cores = usableCores()
-  if (stack !== null) {
+  for (const [st, per] of [[stack, `auto (${cores})`], [stack1, '1']] as const) {
+    if (st === null) continue
     addTarget({
       level: 'system',
       kind: 'nodecat-stack',
-      name: `nodecat-balancer + 2 × nodecat-was --workers auto (${cores})`,
-      url: stack.url,
-      pids: () => [stack.balancer.pid, ...stack.machines.map((m) => m.child.pid)],
-      frontPids: () => [stack.balancer.pid],
+      name: `nodecat-balancer + 2 × nodecat-was --workers ${per}`,
+      url: st.url,
+      pids: () => [st.balancer.pid, ...st.machines.map((m) => m.child.pid)],
+      frontPids: () => [st.balancer.pid],
       jvm: false,
-      members: stack.machines.flatMap((m) => m.workers.map((w) => ({ route: w.route, url: w.url }))),
-      running: () => stack.balancer.isRunning() && stack.machines.every((m) => m.child.isRunning())
+      members: st.machines.flatMap((m) => m.workers.map((w) => ({ route: w.route, url: w.url }))),
+      running: () => st.balancer.isRunning() && st.machines.every((m) => m.child.isRunning())
     })
   }
 
@@ -448,6 +451,8 @@ async function main (): Promise<void> {
   const cpu = (s: Sample): number => s.cpuUsPerRequest
   const nodeRatio = ratioFor(nodeOutcomes, nodeVariants, `nodecat (${DEFAULT_CONFIG})`, 'tomcat')
   const systemName = targets.find((t) => t.kind === 'nodecat-stack')?.name ?? 'none'
+  const system1Name = targets.filter((t) => t.kind === 'nodecat-stack')[1]?.name ?? 'none'
+  const system1Ratio = ratioFor(systemOutcomes, systemVariants, system1Name, 'classic-stack')
   const systemRatio = ratioFor(systemOutcomes, systemVariants, systemName, 'classic-stack')
   const verdict = (r: ReturnType<typeof pairedRatio> | null, target: number): string =>
     r === null || r.n === 0 ? 'not measured (the classic stack did not run)' : r.median >= target ? `met (${formatRatio(r)})` : `not met (${formatRatio(r)})`
@@ -459,6 +464,7 @@ async function main (): Promise<void> {
       rows: [
         [`node level, one worker: nodecat (${DEFAULT_CONFIG}) ≥ ${TARGET_NODE}× Tomcat's requests/s`, nodeRatio === null ? 'n/a' : formatRatio(nodeRatio), verdict(nodeRatio, TARGET_NODE)],
         [`system level, --workers auto: nodecat stack ≥ ${TARGET_SYSTEM}× the classic stack's requests/s`, systemRatio === null ? 'n/a' : formatRatio(systemRatio), verdict(systemRatio, TARGET_SYSTEM)],
+        ['(for reading) system level, --workers 1: nodecat stack ÷ the classic stack\'s requests/s', system1Ratio === null ? 'n/a' : formatRatio(system1Ratio), 'no target'],
         ...([['node level', ratioFor(nodeOutcomes, nodeVariants, `nodecat (${DEFAULT_CONFIG})`, 'tomcat', cpu), 'Tomcat'], ['system level', ratioFor(systemOutcomes, systemVariants, systemName, 'classic-stack', cpu), 'the classic stack']] as const)
           .map(([level, r, against]) => [`(for reading) ${level}: CPU per request, nodecat ÷ ${against} (below 1: nodecat spends less)`, r === null ? 'n/a' : formatRatio(r), 'no target'])
       ]
@@ -523,7 +529,7 @@ async function main (): Promise<void> {
     notes: [
       `This VM has ${machine.cores} cores: every "machine" here is a network namespace on the same 2 cores, so the load generator, the front (httpd or nodecat-balancer) and every node share them. --workers auto means ${cores} nodecat members per machine, 4 in all on 2 cores; the ratios are what one 2-core box gives each stack, not what separate machines would.`,
       `Classic stack: ${classicVersions}. Tomcat runs from a CATALINA_BASE written by the bench (conf/server.xml: the classic setup's <Cluster> as Tomcat's cluster how-to gives it, SimpleTcpCluster channelSendOptions 8, DeltaManager, McastService 228.0.0.4:45564, NioReceiver, ReplicationValve, JvmRouteBinderValve; Debian's stock conf/web.xml; the counter webapp with <distributable/>), started with catalina.sh run, JVM defaults (Debian's JAVA_OPTS=-Djava.awt.headless=true). httpd: the event MPM with Debian's default settings (KeepAlive On, MaxKeepAliveRequests 100), mod_jk's lb worker with sticky sessions over AJP (the classic setup's workers.properties).`,
-      `nodecat: nodecat-was with bench/was/counter-app.js (the same page as the JSP), static membership (each cluster its own receivers; the nodes' request path is the same as with multicast), defaults otherwise; "key" = a cluster key (authenticated and encrypted; nodecat's default, it refuses plaintext off loopback without --insecure), "no key" = --insecure. Node level: node-level clusters of 2 single-process nodes (--workers 1, the default), ${configs.length} configurations (${configs.map((c) => c.name).join('; ')}). System level: nodecat-balancer (one process, defaults) with the ${cores * 2} members as static workers, the members in one cluster (delta manager, async, key).`,
+      `nodecat: nodecat-was with bench/was/counter-app.js (the same page as the JSP), static membership (each cluster its own receivers; the nodes' request path is the same as with multicast), defaults otherwise; "key" = a cluster key (authenticated and encrypted; nodecat's default, it refuses plaintext off loopback without --insecure), "no key" = --insecure. Node level: node-level clusters of 2 single-process nodes (--workers 1, the default), ${configs.length} configurations (${configs.map((c) => c.name).join('; ')}). System level: nodecat-balancer (one process, defaults) with the ${cores * 2} members as static workers, the members in one cluster (delta manager, async, key)${smoke ? '' : '; beside it the same stack with --workers 1 (2 members, one per machine), for reading what --workers auto changes on this box'}.`,
       `Load: ${wrkVersion}, 1 thread, ${connections} keep-alive connections, from the load generator's namespace; ${seconds} s per measurement, ${reps} interleaved repetitions (every variant once per repetition, order rotating); median (min–max). Warm-up before measuring, not counted: ${warmJvm === 0 ? 'none (--smoke)' : `every workload once per stack, ${warmJvm} s each on the Tomcat stacks (the JIT: their first 10-second runs are 2–3× slower), ${warmNode} s on nodecat's`}.`,
       `Workloads: "${workloadLabel.write16}": GET /count (read the counter, write it back +1, reply with 3 lines) rotating over ${SESSIONS} sessions made first through the same entry; "${workloadLabel.write1}": the same on one session, all connections at once; "${workloadLabel.read16}": GET /read, the counter read, nothing written.`,
       'Ratios: per repetition (variant ÷ Tomcat, or ÷ the classic stack, same workload, same repetition), then the median. CPU µs/req: /proc/<pid>/stat (utime+stime, plus the CPU of reaped children) of every process of the stack over the run, divided by the requests: node level = the node hit and its peer; system level = the front (httpd parent and children; the balancer) and every node (both JVMs; both supervisors and their workers).',

@@ -159,15 +159,19 @@ const STACK_RECEIVER = 4300
  * list (as mod_jk's workers.properties lists the Tomcats). Cluster key on (nodecat's default:
  * it refuses plaintext off loopback). Resolves when the balancer sees every member OK.
  */
-export async function startNodecatStack (machines: NodeNet[], front: NodeNet, key: string): Promise<NodecatStack> {
-  const n = usableCores()
-  const members = machines.map((m) => `${m.address}:${STACK_RECEIVER}-${STACK_RECEIVER + n - 1}`).join(',')
+export async function startNodecatStack (machines: NodeNet[], front: NodeNet, key: string, perMachine: 'auto' | 1 = 'auto'): Promise<NodecatStack> {
+  const n = perMachine === 'auto' ? usableCores() : 1
+  // why an offset: the one-worker stack runs beside the --workers auto one on the same machines
+  const shift = perMachine === 'auto' ? 0 : 100
+  const httpBase = STACK_HTTP + shift
+  const receiverBase = STACK_RECEIVER + shift
+  const members = machines.map((m) => `${m.address}:${receiverBase}-${receiverBase + n - 1}`).join(',')
   const started = machines.map((m, i): NodecatMachine => {
     const route = `was${i + 1}`
-    const args = [wasCli, '--workers', 'auto', '--jvm-route', route, '--http', `${m.address}:${STACK_HTTP}`, '--app', counterApp,
-      '--static', members, '--receiver', `${m.address}:${STACK_RECEIVER}`, '--auto-bind', '1', '--host-id', `machine-was${i + 1}`, '--key', key]
-    const child = startChild(`nodecat-was --workers auto (${route})`, m.wrap[0]!, [...m.wrap.slice(1), process.execPath, ...args], { env: { ...process.env, NODE_OPTIONS: '' }, maxLines: 5000 })
-    const workers = Array.from({ length: n }, (_, w) => ({ route: n === 1 ? route : `${route}-${w}`, httpPort: STACK_HTTP + w, url: `http://${m.address}:${STACK_HTTP + w}` }))
+    const args = [wasCli, '--workers', String(perMachine), '--jvm-route', route, '--http', `${m.address}:${httpBase}`, '--app', counterApp,
+      '--static', members, '--receiver', `${m.address}:${receiverBase}`, '--auto-bind', '1', '--host-id', `machine-was${i + 1}`, '--key', key]
+    const child = startChild(`nodecat-was --workers ${perMachine} (${route})`, m.wrap[0]!, [...m.wrap.slice(1), process.execPath, ...args], { env: { ...process.env, NODE_OPTIONS: '' }, maxLines: 5000 })
+    const workers = Array.from({ length: n }, (_, w) => ({ route: n === 1 ? route : `${route}-${w}`, httpPort: httpBase + w, url: `http://${m.address}:${httpBase + w}` }))
     return { child, address: m.address, workers }
   })
   await withTimeout((async () => {
@@ -179,9 +183,11 @@ export async function startNodecatStack (machines: NodeNet[], front: NodeNet, ke
   })(), 180_000, 'the nodecat machines: every member ready')
   const workers = started.flatMap((s) => s.workers)
   // why loopback: an admin listener off loopback needs a token; the bench asks it from inside the front's namespace
-  const adminUrl = 'http://127.0.0.1:9090'
+  const adminPort = 9090 + shift / 100
+  const listenPort = 8080 + shift / 100
+  const adminUrl = `http://127.0.0.1:${adminPort}`
   const balancer = startChild('nodecat-balancer', front.wrap[0]!, [...front.wrap.slice(1), process.execPath, balancerCli,
-    '--listen', `${front.address}:8080`, '--admin', '127.0.0.1:9090',
+    '--listen', `${front.address}:${listenPort}`, '--admin', `127.0.0.1:${adminPort}`,
     ...workers.flatMap((w) => ['--worker', `${w.route}=${w.url}`])], { env: { ...process.env, NODE_OPTIONS: '' }, maxLines: 2000 })
   await withTimeout((async () => {
     for (;;) {
@@ -194,5 +200,5 @@ export async function startNodecatStack (machines: NodeNet[], front: NodeNet, ke
       await new Promise((resolve) => setTimeout(resolve, 300))
     }
   })(), 60_000, 'nodecat-balancer: every worker OK')
-  return { machines: started, balancer, url: `http://${front.address}:8080`, adminUrl }
+  return { machines: started, balancer, url: `http://${front.address}:${listenPort}`, adminUrl }
 }
