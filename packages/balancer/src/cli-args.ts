@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util'
 import { BalancerError } from './errors.js'
 import type { BalancerOptions, WorkerConfig } from './options.js'
 import { expandMemberList } from '@nodecat/tribes'
+import { applyWorkersProperties, type WorkersPropertiesImport } from './workers-properties.js'
 
 /** Bad usage: exit 2. */
 export class UsageError extends BalancerError {
@@ -70,6 +71,18 @@ export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
   --domain NAME               cluster domain
   --key-file PATH             cluster key file
   --insecure                  allow plaintext cluster traffic off loopback
+  --workers-properties FILE   mod_jk's workers.properties: the lb worker's members become workers
+                              (ajp13: ajp://host:port) with their route, lbfactor, activation,
+                              redirect and domain; sticky_session, sticky_session_force, method,
+                              session_cookie, recover_time too. Below --config and the flags (a
+                              --worker replaces the member of its route)
+  --lb-worker NAME            which lb worker of the file (default: the only one)
+  --jk-mount-file FILE        an httpd conf file whose JkMount lines give the mounts (/* is /)
+  --prefer-http ajp+N|ajp-N|ROUTE=[HOST:]PORT,...
+                              the members as HTTP workers: HTTP port = AJP port + or - N on the
+                              member's host, or one per route (workers.properties knows AJP only)
+  --print-config              print the options (and what --workers-properties took and ignored,
+                              with why) as JSON and exit: 0 when they validate, 2 when not
   --log-level LEVEL           fatal|error|warn|info|debug|trace|silent (default info)
   --help
 
@@ -87,6 +100,10 @@ export interface CliConfig {
   accessLogFile?: string
   /** serving processes (--workers, config "processes"); 1 = one process, as before */
   processes: number
+  /** --print-config: print the options as JSON and exit */
+  printConfig?: boolean
+  /** what --workers-properties took and ignored */
+  imported?: WorkersPropertiesImport
 }
 
 /** the most serving processes --workers takes */
@@ -102,6 +119,11 @@ export function parseProcesses (value: unknown, name: string): number {
 
 const FLAGS = {
   config: { type: 'string' },
+  'workers-properties': { type: 'string' },
+  'lb-worker': { type: 'string' },
+  'jk-mount-file': { type: 'string' },
+  'prefer-http': { type: 'string' },
+  'print-config': { type: 'boolean' },
   listen: { type: 'string' },
   workers: { type: 'string' },
   worker: { type: 'string', multiple: true },
@@ -176,6 +198,8 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env):
   const file: ReturnType<typeof readConfig> = str('config') !== undefined ? readConfig(str('config')!) : { balancer: {}, discovery: null }
   const processes = str('workers') !== undefined ? parseProcesses(str('workers'), '--workers') : file.processes !== undefined ? parseProcesses(file.processes, 'config processes') : 1
   const b = file.balancer as BalancerOptions & Record<string, unknown>
+  // why here: under the config file's keys, and under every flag applied below
+  const imported = applyWorkersProperties(values, b)
   if (str('listen') !== undefined) Object.assign(b, parseHostPort(str('listen')!, 'listen'))
   if (values.worker !== undefined) b.workers = [...(b.workers ?? []), ...(values.worker as string[])] as Array<WorkerConfig | string>
   if (values.mount !== undefined) b.mounts = values.mount as string[]
@@ -255,5 +279,5 @@ export function parseCli (argv: string[], env: NodeJS.ProcessEnv = process.env):
     if (values.insecure === true) d.insecure = true
     discovery = d
   }
-  return { balancer: b, discovery, logLevel: str('log-level') ?? file.logLevel ?? 'info', processes, ...(accessLogFile !== undefined ? { accessLogFile } : {}) }
+  return { balancer: b, discovery, logLevel: str('log-level') ?? file.logLevel ?? 'info', processes, ...(accessLogFile !== undefined ? { accessLogFile } : {}), ...(imported !== null ? { imported } : {}), ...(values['print-config'] === true ? { printConfig: true } : {}) }
 }

@@ -9,6 +9,7 @@ import pretty from 'pino-pretty'
 import type { Channel } from '@nodecat/tribes'
 import { createBalancer } from './balancer.js'
 import { parseCli, UsageError, USAGE } from './cli-args.js'
+import { logImport, printedConfig } from './print-config.js'
 import { AppendFile } from './append-file.js'
 import cluster from 'node:cluster'
 import { runPrimary } from './process-group.js'
@@ -17,7 +18,7 @@ import { PROC_ENV } from './process-messages.js'
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 /** option errors are bad usage (exit 2), not runtime failures */
-const USAGE_CODES = new Set(['LB_ERR_USAGE', 'LB_ERR_INVALID_OPTION', 'TRIBES_ERR_USAGE', 'TRIBES_ERR_INVALID_OPTION', 'TRIBES_ERR_KEY_INVALID', 'TRIBES_ERR_INSECURE'])
+const USAGE_CODES = new Set(['LB_ERR_USAGE', 'LB_ERR_INVALID_OPTION', 'LB_ERR_WORKERS_PROPERTIES', 'TRIBES_ERR_USAGE', 'TRIBES_ERR_INVALID_OPTION', 'TRIBES_ERR_KEY_INVALID', 'TRIBES_ERR_INSECURE'])
 
 function makeLogger (level: string): Logger {
   if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}, got ${JSON.stringify(level)}`)
@@ -32,11 +33,17 @@ export async function main (argv: string[], writeErr: (text: string) => void = (
     const config = parseCli(argv)
     // why: asked-for help is output (stdout, exit 0); usage errors go to stderr
     if (config === null) { writeOut(USAGE.endsWith('\n') ? USAGE : USAGE + '\n'); return 0 }
+    if (config.printConfig === true) {
+      const printed = printedConfig(config.balancer, config.imported)
+      writeOut(printed.text)
+      return printed.code
+    }
     const base = makeLogger(config.logLevel)
     // why proc: with --workers n every line says which process wrote it (0 = the primary)
     const proc = cluster.isWorker ? Number(process.env[PROC_ENV]) : 0
     if (cluster.isWorker && proc > 0) return await runFollower(argv, config, base.child({ proc }))
     const logger = config.processes > 1 ? base.child({ proc }) : base
+    if (config.imported !== undefined) logImport(logger, config.imported)
     if (config.discovery !== null) {
       const { createChannel } = await import('@nodecat/tribes')
       channel = createChannel({ ...config.discovery, logger: logger.child({ component: 'tribes' }) })
