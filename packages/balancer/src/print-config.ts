@@ -9,7 +9,7 @@ import { resolveBalancerOptions, type BalancerOptions } from './options.js'
 import type { WorkersPropertiesImport } from './workers-properties.js'
 
 function hidden (key: string, value: unknown): unknown {
-  if ((/secret/i.test(key) || key === 'token') && value !== undefined && value !== null && value !== false) return '[hidden]'
+  if ((key === 'secret' || key === 'token') && value !== undefined && value !== null && value !== false) return '[hidden]'
   return value
 }
 

@@ -94,7 +94,7 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = pr
 
 /** --print-config: the resolved options (secrets hidden) and what --server-xml took and ignored, as JSON. */
 function printedConfig (options: ResolvedNodeOptions, report: ServerXmlReport | null): string {
-  const hide = (key: string, value: unknown): unknown => /secret|^key$/i.test(key) && value !== null && value !== undefined && value !== false ? '[hidden]' : value
+  const hide = (key: string, value: unknown): unknown => (key === 'secret' || key === 'key') && value !== null && value !== undefined && value !== false ? '[hidden]' : value
   return JSON.stringify({ options, serverXml: report }, hide, 2) + '\n'
 }
 

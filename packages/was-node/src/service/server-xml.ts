@@ -243,7 +243,9 @@ class Importer {
       if (secret.value === '') this.failAttr(el, secret, 'a non-empty secret (leave it out for none)')
       this.settings.push({ flag: 'ajp-secret', value: secret.value, line: secret.line, item: `<${el.name} ${secret.name}="[hidden]">` })
     }
-    this.rest(el, ['port', 'address', 'protocol', 'secretRequired', 'secret', 'requiredSecret'], {
+    const packetSize = this.attr(el, 'packetSize')
+    if (packetSize !== undefined) this.take('ajp-packet-size', String(this.int(el, packetSize, 8192, 65536)), el, packetSize)
+    this.rest(el, ['port', 'address', 'protocol', 'secretRequired', 'secret', 'requiredSecret', 'packetSize'], {
       maxThreads: NO_THREADS,
       minSpareThreads: NO_THREADS,
       executor: NO_THREADS,

@@ -212,7 +212,7 @@ export function fromServerXml (file: string): { options: Tree, report: ServerXml
     if (spec === undefined) { report.ignored.push({ item: s.item, line: s.line, reason: `this nodecat-was has no --${s.flag} option` }); continue }
     if (spec.kind === 'boolean') setPath(options, spec.path, s.value)
     else applyFlag(options, spec, String(s.value), `${file}:${s.line}: ${s.item}`)
-    report.taken.push({ item: s.item, line: s.line, flag: `--${s.flag}`, option: spec.path, value: /secret/i.test(s.flag) ? '[hidden]' : s.value })
+    report.taken.push({ item: s.item, line: s.line, flag: `--${s.flag}`, option: spec.path, value: s.flag === 'ajp-secret' ? '[hidden]' : s.value })
   }
   return { options, report }
 }
