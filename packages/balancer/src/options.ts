@@ -3,7 +3,7 @@
  * with messages that name the option).
  */
 import { isIP } from 'node:net'
-import { DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_PATH_PARAM, HOST_NAME_PATTERN, WORKER_ROUTE_PATTERN, WORKER_ROUTE_RULE } from '@nodecat/protocol'
+import { AJP_DEFAULT_PACKET_SIZE, AJP_MAX_PACKET_SIZE, AJP_MIN_PACKET_SIZE, DEFAULT_SESSION_COOKIE, DEFAULT_SESSION_PATH_PARAM, HOST_NAME_PATTERN, WORKER_ROUTE_PATTERN, WORKER_ROUTE_RULE } from '@nodecat/protocol'
 import { validators } from '@nodecat/tribes'
 import type { Channel } from '@nodecat/tribes'
 import type { Logger } from 'pino'
@@ -130,7 +130,7 @@ export interface BalancerOptions {
 export interface ResolvedOptions {
   host: string
   port: number
-  workers: Array<Required<Omit<WorkerConfig, 'redirect' | 'domain'>> & Pick<WorkerConfig, 'redirect' | 'domain'>>
+  workers: Array<Required<Omit<WorkerConfig, 'redirect' | 'domain' | 'secret'>> & Pick<WorkerConfig, 'redirect' | 'domain' | 'secret'>>
   mounts: string[]
   sessionCookie: string
   sessionPathParam: string
@@ -190,6 +190,10 @@ export const DEFAULTS = {
   connectionLimit: 128,
   lbfactor: 1,
   activation: 'active' as Activation,
+  /** an ajp:// worker's port when the URL names none (Tomcat's AJP connector, mod_jk's default) */
+  ajpPort: 8009,
+  /** an ajp:// worker's packet size (mod_jk max_packet_size, Tomcat packetSize) */
+  ajpPacketSize: AJP_DEFAULT_PACKET_SIZE,
   healthCheck: { path: '/_nodecat/ready', interval: 2000, timeout: 1000, rise: 2, fall: 2 },
   client: {
     maxHeaderSize: 16 * 1024,
@@ -242,21 +246,30 @@ function known (obj: Record<string, unknown>, name: string, keys: readonly strin
 export function resolveWorker (raw: WorkerConfig | string, name: string, connectionLimit: number): ResolvedOptions['workers'][number] {
   const w = typeof raw === 'string' ? parseWorkerSpec(raw, name) : raw
   if (w === null || typeof w !== 'object') v.fail(name, 'a worker object or "route=http://host:port" text', raw)
-  known(w as unknown as Record<string, unknown>, name, ['route', 'url', 'lbfactor', 'activation', 'redirect', 'domain', 'connectionLimit'])
+  known(w as unknown as Record<string, unknown>, name, ['route', 'url', 'lbfactor', 'activation', 'redirect', 'domain', 'connectionLimit', 'secret', 'packetSize'])
   const route = v.string(w.route, `${name}.route`, WORKER_ROUTE_PATTERN, `a route of ${WORKER_ROUTE_RULE}`)
   const url = v.string(w.url, `${name}.url`)
   let parsed: URL
-  try { parsed = new URL(url) } catch { return v.fail(`${name}.url`, 'an http:// URL', url) }
-  if (parsed.protocol !== 'http:' || parsed.pathname !== '/' || parsed.search !== '' || parsed.username !== '') v.fail(`${name}.url`, 'an http://host:port URL without path, query or credentials', url)
+  try { parsed = new URL(url) } catch { return v.fail(`${name}.url`, 'an http:// or ajp:// URL', url) }
+  const ajp = parsed.protocol === 'ajp:'
+  if ((parsed.protocol !== 'http:' && !ajp) || (parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search !== '' || parsed.hash !== '' || parsed.username !== '' || parsed.password !== '' || parsed.hostname === '') v.fail(`${name}.url`, 'an http://host:port or ajp://host:port URL without path, query or credentials', url)
+  // why not an option of http workers: nothing would use it, and a typo should not pass silently
+  if (!ajp && w.secret !== undefined) v.fail(`${name}.secret`, 'set only on an ajp:// worker', '[hidden]')
+  if (!ajp && w.packetSize !== undefined) v.fail(`${name}.packetSize`, 'set only on an ajp:// worker', w.packetSize)
+  // why never echoed: the AJP secret guards the connector (CVE-2020-1938)
+  if (w.secret !== undefined && (typeof w.secret !== 'string' || (w.secret.length < 1 || w.secret.length > 1024 || [...w.secret].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)))) v.fail(`${name}.secret`, 'a secret of 1-1024 characters without control characters', '[hidden]')
   const domain = w.domain !== undefined ? v.string(w.domain, `${name}.domain`, WORKER_ROUTE_PATTERN, `a domain of ${WORKER_ROUTE_RULE}`) : route.includes('.') ? route.slice(0, route.indexOf('.')) : undefined
   return {
     route,
-    url: parsed.origin,
+    // why not origin: a URL of a scheme node does not know (ajp:) has the origin "null"
+    url: ajp ? `ajp://${parsed.hostname}:${parsed.port === '' ? DEFAULTS.ajpPort : parsed.port}` : parsed.origin,
     lbfactor: v.integer(w.lbfactor ?? DEFAULTS.lbfactor, `${name}.lbfactor`, 1, 100),
     activation: v.oneOf(w.activation ?? DEFAULTS.activation, `${name}.activation`, ACTIVATIONS),
     redirect: w.redirect !== undefined ? v.string(w.redirect, `${name}.redirect`, WORKER_ROUTE_PATTERN, 'a route') : undefined,
     domain,
-    connectionLimit: v.integer(w.connectionLimit ?? connectionLimit, `${name}.connectionLimit`, 0, 100_000)
+    connectionLimit: v.integer(w.connectionLimit ?? connectionLimit, `${name}.connectionLimit`, 0, 100_000),
+    secret: w.secret,
+    packetSize: v.integer(w.packetSize ?? DEFAULTS.ajpPacketSize, `${name}.packetSize`, AJP_MIN_PACKET_SIZE, AJP_MAX_PACKET_SIZE)
   }
 }
 

@@ -10,7 +10,7 @@ export const ACTIVATIONS: readonly Activation[] = ['active', 'disabled', 'stoppe
 export interface WorkerConfig {
   /** the jvmRoute: what follows the first '.' of the session id */
   route: string
-  /** base URL, http://host:port (no path) */
+  /** base URL, http://host:port (no path), or ajp://host:port for an AJP/1.3 connector (Tomcat's, default port 8009) */
   url: string
   /** weight for new sessions (1..100) */
   lbfactor?: number
@@ -21,4 +21,8 @@ export interface WorkerConfig {
   domain?: string
   /** in-flight requests at which the worker is skipped (0 = no limit); also the pool size */
   connectionLimit?: number
+  /** ajp:// only: the AJP connector's `secret` (sent as the secret attribute; never logged or shown) */
+  secret?: string
+  /** ajp:// only: the AJP packet size, equal to Tomcat's `packetSize` (8192..65536, default 8192) */
+  packetSize?: number
 }
