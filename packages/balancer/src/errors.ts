@@ -134,6 +134,9 @@ export const errors = {
   /** the request line, headers and AJP attributes do not fit one AJP packet of the worker's packet size */
   ajpHeadersTooLarge: (packetSize: number, cause?: unknown) =>
     new BalancerError('LB_ERR_HEADERS_TOO_LARGE', `the request head does not fit one AJP packet of ${packetSize} bytes`, { cause, statusCode: 431 }),
+  /** the request holds something an AJP Forward Request cannot carry (a header name AJP cannot spell, say) */
+  ajpNotEncodable: (cause?: unknown) =>
+    new BalancerError('LB_ERR_BAD_REQUEST', 'the request cannot be sent as an AJP Forward Request', { cause, statusCode: 400 }),
   /** --workers-properties / --jk-mount-file: unreadable, not properties syntax, or a value that cannot be taken; names file:line and the key */
   workersProperties: (file: string, line: number | null, message: string) =>
     new BalancerError('LB_ERR_WORKERS_PROPERTIES', `${file}${line === null ? '' : `:${line}`}: ${message}`, { statusCode: 500 }),

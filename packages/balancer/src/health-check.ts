@@ -1,7 +1,8 @@
 /**
  * Active health checks: every `interval` ms, GET `path` on each worker that is not stopped
  * (ERROR ones too: `rise` good answers bring them back). 2xx/3xx is good; anything else, an error
- * or no answer within `timeout` is bad.
+ * or no answer within `timeout` is bad. An ajp:// worker gets an AJP CPing instead (on a pooled
+ * connection, or a new one): a CPong within `timeout` is good.
  */
 import type { HealthCheckOptions } from './options.js'
 import type { Worker } from './worker.js'
@@ -53,17 +54,24 @@ export class HealthChecker {
     let ok = false
     let reason = ''
     try {
-      const res = await worker.pool.request({
-        path,
-        method: 'GET',
-        headers: { 'user-agent': 'nodecat-balancer-health-check' },
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-        signal: AbortSignal.timeout(timeout + 50)
-      })
-      await res.body.dump()
-      ok = res.statusCode >= 200 && res.statusCode < 400
-      reason = `status ${res.statusCode}`
+      if (worker.ajp !== null) {
+        // an ajp:// worker: CPing/CPong, as mod_jk's ping_mode probes a Tomcat (the path is HTTP's)
+        await worker.ajp.ping(timeout)
+        ok = true
+        reason = 'cpong'
+      } else {
+        const res = await worker.pool.request({
+          path,
+          method: 'GET',
+          headers: { 'user-agent': 'nodecat-balancer-health-check' },
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+          signal: AbortSignal.timeout(timeout + 50)
+        })
+        await res.body.dump()
+        ok = res.statusCode >= 200 && res.statusCode < 400
+        reason = `status ${res.statusCode}`
+      }
     } catch (err) {
       reason = (err as { code?: string }).code ?? (err as Error).name
     } finally {

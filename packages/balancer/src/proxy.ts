@@ -12,6 +12,7 @@ import type { Dispatcher } from 'undici'
 import type { Logger } from 'pino'
 import { screenHead, sessionRoutes } from '@nodecat/protocol'
 import type { AccessLog } from './access-log.js'
+import { ajpDispatch } from './ajp-request.js'
 import { Tries, type Try } from './attempt.js'
 import type { Chooser } from './choose.js'
 import { ClientGoneError, errors, type ClientErrorCode } from './errors.js'
@@ -272,6 +273,11 @@ class Attempt implements Dispatcher.DispatchHandler {
     const ex = this.#ex
     if (ex.ctx.accessLog !== null && ex.upstreamStart === 0) ex.upstreamStart = performance.now()
     try {
+      if (this.#worker.ajp !== null) {
+        // an ajp:// worker: the same handler calls, over AJP (ajp-client.ts)
+        this.#worker.ajp.dispatch(ajpDispatch(ex.req, this.#worker, ex.ctx.options.trustForwarded, ex.body), this)
+        return
+      }
       this.#worker.pool.dispatch({
         origin: this.#worker.url,
         path: ex.req.url!,

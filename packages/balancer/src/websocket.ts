@@ -3,12 +3,13 @@
  * cookie or path parameter picks the worker, and its tries follow the same rules as any GET
  * (attempt.ts, retry.ts): a connect failure moves to another worker, a worker that took the
  * upgrade and dropped it is tried once more, and the client hears the last real failure; once the
- * worker answered, nothing is retried. After 101 the two sockets are spliced together.
+ * worker answered, nothing is retried. After 101 the two sockets are spliced together. A request
+ * routed to an ajp:// worker gets 501 LB_ERR_AJP_NO_UPGRADE: AJP/1.3 cannot carry an upgrade.
  */
 import http, { type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
-import { sessionRoutes } from '@nodecat/protocol'
+import { loggablePath, sessionRoutes } from '@nodecat/protocol'
 import { Tries } from './attempt.js'
 import type { ProxyContext } from './proxy.js'
 import { screen } from './proxy.js'
@@ -55,6 +56,13 @@ export function proxyUpgrade (ctx: ProxyContext, req: IncomingMessage, socket: D
     if (client.destroyed) return
     const t = tries.next()
     if (typeof t === 'string') { fail(t); return }
+    if (t.worker.ajp !== null) {
+      // why 501 and no failover: AJP/1.3 cannot carry an upgraded connection, and the route is this worker's
+      t.end(false)
+      ctx.logger.warn({ route: t.worker.route, path: loggablePath(req.url!, o.sessionPathParam) }, 'websocket refused: ajp worker')
+      fail('LB_ERR_AJP_NO_UPGRADE')
+      return
+    }
     let connected = false
     const url = new URL(t.worker.url)
     const upstream = http.request({

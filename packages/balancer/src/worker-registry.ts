@@ -47,7 +47,7 @@ export class WorkerRegistry {
       rise: o.healthCheck === false ? 1 : o.healthCheck.rise,
       fall: o.healthCheck === false ? 1 : o.healthCheck.fall
     }
-    const pool = { connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, keepAliveTimeout: o.poolKeepAliveTimeout }
+    const pool = { connectTimeout: o.connectTimeout, headersTimeout: o.headersTimeout, bodyTimeout: o.bodyTimeout, keepAliveTimeout: o.poolKeepAliveTimeout, logger: this.#logger }
     const worker = new Worker(config, isStatic, pool, rules, (w, from, to, reason) => this.#changed(w, from, to, reason))
     worker.memberId = memberId
     // why: a newcomer starting at 0 would take every new session until it caught up

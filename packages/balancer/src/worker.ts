@@ -1,5 +1,7 @@
-/** One backend: its route, address, weight, activation, health, counters and undici pool. */
+/** One backend: its route, address, weight, activation, health, counters and connection pool (undici's for http://, ours for ajp://). */
 import { Pool } from 'undici'
+import type { Logger } from 'pino'
+import { AjpPool } from './ajp-client.js'
 import type { Activation, ResolvedOptions } from './options.js'
 import { WorkerHealth, type HealthRules, type StateChange, type WorkerState } from './worker-states.js'
 import { HeadTimes } from './hedge.js'
@@ -33,6 +35,8 @@ export interface PoolSettings {
   headersTimeout: number
   bodyTimeout: number
   keepAliveTimeout: number
+  /** where an ajp:// worker's protocol errors are logged */
+  logger?: Logger
 }
 
 export class Worker {
@@ -48,7 +52,12 @@ export class Worker {
   /** static: from the configuration; memberId: the tribes member that announced it */
   isStatic: boolean
   memberId: string | null = null
-  pool: Pool
+  /** ajp:// workers: the AJP connection pool (null for http:// workers, which use `pool`) */
+  ajp: AjpPool | null = null
+  #http: Pool | null = null
+  /** ajp:// only: the connector's secret and packet size */
+  secret: string | undefined
+  packetSize: number
   #lbfactor: number
   /** 1/lbfactor: what one request adds to lbValue */
   #mult: number
@@ -70,14 +79,45 @@ export class Worker {
     this.redirect = config.redirect
     this.domain = config.domain
     this.connectionLimit = config.connectionLimit
+    this.secret = config.secret
+    this.packetSize = config.packetSize
     this.isStatic = isStatic
     this.#pool = pool
-    this.pool = this.#newPool()
+    this.#newPool()
     this.health = new WorkerHealth(rules, (from, to, reason) => onChange(this, from, to, reason))
   }
 
-  #newPool (): Pool {
-    return new Pool(this.url, {
+  /** the undici pool of an http:// worker (an ajp:// worker has `ajp` instead) */
+  get pool (): Pool {
+    if (this.#http === null) throw new TypeError(`worker ${this.route} speaks AJP: it has no HTTP pool`)
+    return this.#http
+  }
+
+  /** is this an ajp:// worker? */
+  get isAjp (): boolean { return this.ajp !== null }
+
+  /** a new pool for the current settings; returns the one it replaces (to drain), if any */
+  #newPool (): { close: () => Promise<void> } | null {
+    const old = this.ajp ?? this.#http
+    this.ajp = null
+    this.#http = null
+    if (this.url.startsWith('ajp:')) {
+      const u = new URL(this.url)
+      this.ajp = new AjpPool({
+        route: this.route,
+        host: u.hostname,
+        port: Number(u.port),
+        packetSize: this.packetSize,
+        connections: this.connectionLimit,
+        connectTimeout: this.#pool.connectTimeout,
+        headersTimeout: this.#pool.headersTimeout,
+        bodyTimeout: this.#pool.bodyTimeout,
+        idleTimeout: this.#pool.keepAliveTimeout,
+        logger: this.#pool.logger
+      })
+      return old
+    }
+    this.#http = new Pool(this.url, {
       connections: this.connectionLimit === 0 ? null : this.connectionLimit,
       pipelining: 1,
       keepAliveTimeout: this.#pool.keepAliveTimeout,
@@ -86,24 +126,29 @@ export class Worker {
       bodyTimeout: this.#pool.bodyTimeout,
       connect: { timeout: this.#pool.connectTimeout }
     })
+    return old
   }
 
   /** a new in-flight limit (a reload): a new pool with that many connections; the old one drains */
   setConnectionLimit (limit: number): void {
     if (limit === this.connectionLimit) return
-    const old = this.pool
     this.connectionLimit = limit
-    this.pool = this.#newPool()
-    void old.close().catch(() => {})
+    void this.#newPool()?.close().catch(() => {})
   }
 
   /** point the worker at a new address (a member came back elsewhere); the old pool drains */
   setUrl (url: string): void {
     if (url === this.url) return
-    const old = this.pool
     this.url = url
-    this.pool = this.#newPool()
-    void old.close().catch(() => {})
+    void this.#newPool()?.close().catch(() => {})
+  }
+
+  /** new AJP settings (a reload); the old pool drains */
+  setAjpSettings (secret: string | undefined, packetSize: number): void {
+    if (secret === this.secret && packetSize === this.packetSize) return
+    this.secret = secret
+    this.packetSize = packetSize
+    if (this.ajp !== null) void this.#newPool()?.close().catch(() => {})
   }
 
   setLbfactor (lbfactor: number): void {
@@ -180,11 +225,11 @@ export class Worker {
   }
 
   async close (): Promise<void> {
-    await this.pool.close().catch(() => {})
+    await (this.ajp ?? this.#http)?.close().catch(() => {})
   }
 
   /** close at once, failing requests still running (shutdown after the grace period) */
   async destroy (): Promise<void> {
-    await this.pool.destroy().catch(() => {})
+    await (this.ajp ?? this.#http)?.destroy().catch(() => {})
   }
 }
