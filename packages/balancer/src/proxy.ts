@@ -5,6 +5,9 @@
  * - nothing was sent (connect failed): retry on another worker, always (if the body can be resent);
  * - the worker got it but answered nothing: retry only idempotent methods with a replayable body;
  * - a response byte went to the client: never retry (the client's connection is cut instead).
+ * An idempotent request with its body buffered whose worker stays silent past a bound learned from
+ * that worker is hedged: sent once more to the next worker, the first response head wins, the
+ * other try is aborted and its answer discarded (hedge.ts has the rules).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
@@ -17,6 +20,7 @@ import { Tries, type Try } from './attempt.js'
 import type { Chooser } from './choose.js'
 import { ClientGoneError, errors, type ClientErrorCode } from './errors.js'
 import { requestHeaders, responseHeaders, type HeaderMap } from './headers.js'
+import { hedgeRules, STALL_FACTOR, WORKER_SILENT } from './hedge.js'
 import type { ResolvedOptions } from './options.js'
 import { RequestBody, hasBody } from './request-body.js'
 import { errorBodyLength, lingerClose, lingering, sendError } from './respond.js'
@@ -150,7 +154,13 @@ class Exchange {
   readonly body: RequestBody
   readonly tries: Tries
   readonly startedAt = Date.now()
+  /** the latest try next() started (the original of a hedge race) */
   current: Attempt | null = null
+  /** the hedge try, once sent (at most one per request) */
+  hedge: Attempt | null = null
+  /** the try whose response head reached the client first; every other try's answer is discarded */
+  winner: Attempt | null = null
+  #hedgeTimer: NodeJS.Timeout | null = null
   /** for the access log: when the first try was dispatched and the last one ended, body bytes sent */
   upstreamStart = 0
   upstreamEnd = 0
@@ -184,7 +194,7 @@ class Exchange {
     this.res.on('close', () => {
       if (!this.res.writableFinished) {
         this.clientGone = true
-        this.current?.abort()
+        this.#abortTries()
       }
       this.#end()
     })
@@ -209,6 +219,90 @@ class Exchange {
     const attempt = new Attempt(this, next)
     this.current = attempt
     attempt.dispatch()
+    this.#armHedge(attempt)
+  }
+
+  /** a response head arrived on `a`: true if it is the first (its answer goes to the client) */
+  claim (a: Attempt): boolean {
+    if (this.winner !== null) return this.winner === a
+    this.winner = a
+    this.disarmHedge()
+    const hedge = this.hedge
+    if (hedge === null) return true
+    if (a === hedge) {
+      this.ctx.stats.hedgesWonByHedge++
+      const original = this.current
+      if (original !== null && original !== a && !original.ended) this.#watchStall(original)
+    } else {
+      this.ctx.stats.hedgesWonByOriginal++
+      if (!hedge.ended) hedge.lose(true)
+    }
+    return true
+  }
+
+  /** `a`'s response could not be written (bad header): let a later try answer instead */
+  unclaim (a: Attempt): void {
+    if (this.winner === a) this.winner = null
+  }
+
+  /** is another try of this request, besides `a`, still waiting for its answer (a hedge race)? */
+  rivalOf (a: Attempt): boolean {
+    const other = a === this.hedge ? this.current : this.hedge
+    return other !== null && other !== a && !other.ended && !other.lost
+  }
+
+  disarmHedge (): void {
+    if (this.#hedgeTimer === null) return
+    clearTimeout(this.#hedgeTimer)
+    this.#hedgeTimer = null
+  }
+
+  /** hedge `a` if it stays silent past its worker's bound (idempotent, body buffered or none, one hedge per request) */
+  #armHedge (a: Attempt): void {
+    const o = this.ctx.options
+    if (o.hedgeFloor === 0 || this.hedge !== null || a.ended || this.current !== a || this.winner !== null) return
+    if (!this.tries.idempotent || !(this.body.empty || this.body.data !== null)) return
+    this.disarmHedge()
+    const wait = a.worker.heads.bound(hedgeRules(o))
+    a.silentBound = wait
+    this.#hedgeTimer = setTimeout(() => {
+      this.#hedgeTimer = null
+      this.#sendHedge(a)
+    }, wait)
+  }
+
+  #sendHedge (original: Attempt): void {
+    if (this.winner !== null || this.finished || this.clientGone || this.interrupted !== null || original.ended || this.current !== original) return
+    const t = this.tries.hedge(original.try)
+    if (t === null) return
+    const hedge = new Attempt(this, t)
+    this.hedge = hedge
+    hedge.dispatch()
+  }
+
+  /**
+   * The hedge answered while `original` is still silent: keep the original (its answer is
+   * discarded) until STALL_FACTOR x its bound, then abort it; if it stayed silent that long, its
+   * worker may be hung (hedge.ts: two such stalls in a row put it in ERROR at once).
+   */
+  #watchStall (original: Attempt): void {
+    original.lose(false)
+    const w = original.worker
+    const limit = STALL_FACTOR * original.silentBound
+    const timer = setTimeout(() => {
+      if (original.ended) return
+      original.abort()
+      if (!w.heads.stalled(original.sentAt)) return
+      w.recordError(WORKER_SILENT)
+      w.health.fail(`silent over ${Math.round(limit)} ms twice while another worker answered`, true)
+    }, Math.max(0, original.sentAt + limit - performance.now()))
+    timer.unref()
+  }
+
+  #abortTries (): void {
+    this.disarmHedge()
+    this.current?.abort()
+    this.hedge?.abort()
   }
 
   fail (code: ClientErrorCode): void {
@@ -226,7 +320,7 @@ class Exchange {
     if (this.interrupted !== null) return
     this.interrupted = code
     this.body.abort()
-    this.current?.abort()
+    this.#abortTries()
     // why: a whole answer is only being flushed; the client error that follows it will close
     if (this.res.writableEnded) return
     if (this.res.headersSent) {
@@ -241,10 +335,11 @@ class Exchange {
   #end (): void {
     if (this.finished) return
     this.finished = true
+    this.disarmHedge()
     this.ctx.stats.inFlight--
     if (this.ctx.accessLog !== null) {
       const upstreamMs = this.upstreamStart === 0 ? null : (this.upstreamEnd === 0 ? performance.now() : this.upstreamEnd) - this.upstreamStart
-      logAccess(this.ctx, this.req, this.res, this.tries.lastWorker, this.tries.attempts, this.startedAt, upstreamMs, this.bodyBytes)
+      logAccess(this.ctx, this.req, this.res, this.winner?.worker ?? this.tries.lastWorker, this.tries.attempts, this.startedAt, upstreamMs, this.bodyBytes)
     }
   }
 }
@@ -256,6 +351,13 @@ class Attempt implements Dispatcher.DispatchHandler {
   readonly #worker: Worker
   #sent = false
   #responded = false
+  /** the race went to another try: nothing of this one reaches the client, its failure blames nobody */
+  #lost = false
+  #aborted = false
+  /** performance.now() of the dispatch */
+  sentAt = 0
+  /** ms of silence after which this try was to be hedged (0: not hedged) */
+  silentBound = 0
   #controller: Dispatcher.DispatchController | null = null
   #waitingDrain = false
   readonly #resume = (): void => {
@@ -269,9 +371,21 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.#worker = t.worker
   }
 
+  get try (): Try { return this.#try }
+  get worker (): Worker { return this.#worker }
+  get ended (): boolean { return this.#try.ended }
+  get lost (): boolean { return this.#lost }
+
+  /** the other try won the race; `abortNow`: abort this one at once (else the caller does, later) */
+  lose (abortNow: boolean): void {
+    this.#lost = true
+    if (abortNow) this.abort()
+  }
+
   dispatch (): void {
     const ex = this.#ex
-    if (ex.ctx.accessLog !== null && ex.upstreamStart === 0) ex.upstreamStart = performance.now()
+    this.sentAt = performance.now()
+    if (ex.ctx.accessLog !== null && ex.upstreamStart === 0) ex.upstreamStart = this.sentAt
     try {
       if (this.#worker.ajp !== null) {
         // an ajp:// worker: the same handler calls, over AJP (ajp-client.ts)
@@ -291,25 +405,33 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   abort (): void {
-    this.#controller?.abort(errors.clientGone('client went away'))
+    this.#aborted = true
+    this.#controller?.abort(errors.clientGone(this.#lost ? 'another try answered first' : 'client went away'))
   }
 
   onRequestStart (controller: Dispatcher.DispatchController): void {
     this.#sent = true
     this.#controller = controller
-    if (this.#ex.clientGone || this.#ex.interrupted !== null) controller.abort(errors.clientGone('client went away'))
+    if (this.#aborted || this.#ex.clientGone || this.#ex.interrupted !== null) controller.abort(errors.clientGone('client went away'))
   }
 
   onResponseStart (controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, statusMessage?: string): void {
     // why: 1xx are informational; node already answered the client's Expect itself
     if (statusCode < 200) return
-    if (this.#ex.interrupted !== null) {
+    this.#worker.heads.answered(performance.now() - this.sentAt)
+    if (this.#lost || this.#ex.interrupted !== null) {
       controller.abort(errors.clientGone('the client was answered already'))
       return
     }
     if (statusCode === 503 && headers[DRAINING_HEADER] !== undefined) {
       // a stopping nodecat node refused the request without processing it: safe to send elsewhere
       controller.abort(errors.workerDraining())
+      return
+    }
+    // why: in a hedge race only the first head is written; the other try's answer is discarded
+    if (!this.#ex.claim(this)) {
+      this.#lost = true
+      controller.abort(errors.clientGone('another try answered first'))
       return
     }
     const res = this.#ex.res
@@ -319,6 +441,7 @@ class Attempt implements Dispatcher.DispatchHandler {
       else res.writeHead(statusCode, h)
     } catch (err) {
       // a header node refuses to send (invalid characters): the worker's answer is broken
+      this.#ex.unclaim(this)
       controller.abort(errors.badResponse(err))
       return
     }
@@ -329,6 +452,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseData (controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#lost) return
     this.#ex.bodyBytes += chunk.length
     if (!this.#ex.res.write(chunk) && !this.#waitingDrain) {
       // why: backpressure: a slow client slows the worker instead of filling our memory
@@ -339,6 +463,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd (): void {
+    if (this.#lost) { this.#try.end(false); return }
     this.#ex.upstreamEnd = performance.now()
     this.#ex.res.end()
     this.#try.end(true)
@@ -346,6 +471,8 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   onResponseError (_controller: Dispatcher.DispatchController | null, err: Error): void {
     this.#try.end(false)
+    // why: the other try answered; this one's end (our abort, or its own failure) is no news to the client
+    if (this.#lost) return
     this.#ex.upstreamEnd = performance.now()
     const ex = this.#ex
     const code = (err as { code?: string }).code ?? 'UNKNOWN'
@@ -356,6 +483,9 @@ class Attempt implements Dispatcher.DispatchHandler {
       return
     }
     const decision = ex.tries.failed(this.#try, code, { reached: this.#sent, responded: this.#responded, replayable: ex.body.replayable() })
+    // why: in a hedge race the other try may still answer; the failure only counts against this worker
+    if (ex.rivalOf(this)) return
+    ex.disarmHedge()
     if (decision.action === 'retry') ex.next()
     // why: part of the answer is already with the client; a retry could duplicate or splice it
     else if (decision.action === 'cut') ex.res.destroy()
