@@ -51,6 +51,8 @@ const USAGE = `usage: pnpm bench:failover [--long] [--reps N] [--users U] [--sig
   --after S       seconds the load goes on after the signal (default 10, --long 15)
   --signal        kill = SIGKILL (crash), stop = SIGSTOP (hung node, SIGCONTed and stopped after), term = SIGTERM (clean stop)
   --mode          the nodes' replication: async (default) or sync (responses wait for every peer)
+  --requests      post (default): every request POSTs /count (never hedged); get: one POST, then
+                  GET /api/state reads (idempotent: the balancer may hedge them off a hung node)
   --targets       nodecat-was nodes already running (see bench/README.md, "Remote nodes"): no local
                   nodes are started; nodecat's balancer runs here in front of them
   --kill-command  with --targets: shell command that signals the victim, with {signal} (KILL, STOP,
@@ -81,6 +83,8 @@ interface Outcome {
   gone: GoneTimes
   /** the balancer's state of the victim just before the signal, when it was not 'ok' */
   balancerStateBefore?: string
+  /** the nodecat balancer's hedge counters at the end of the repetition (absent: none reported) */
+  hedges?: { sent: number, wonByHedge: number, wonByOriginal: number }
 }
 
 function latency (logs: RequestLog[]): { p50: number, p99: number } {
@@ -98,6 +102,13 @@ function analyse (logs: RequestLog[], killT: number, victim: string, front: stri
     let lastCount = 0
     for (const l of list) {
       if (!l.ok || l.count === undefined) continue
+      if (l.method === 'GET') {
+        // a read: the counter must still be there, unchanged
+        if (lastCount > 0 && l.count === 0) lostSessions++
+        else if (l.count < lastCount) lostUpdates++
+        lastCount = Math.max(lastCount, l.count)
+        continue
+      }
       if (lastCount > 0 && l.count === 1) lostSessions++
       else if (lastCount > 0 && l.count <= lastCount) lostUpdates++
       lastCount = l.count
@@ -146,10 +157,10 @@ interface RepSetup {
   hit (route: string, signal: Signal): Promise<number>
 }
 
-async function runRep (setup: RepSetup, signal: Signal, o: { users: number, warmMs: number, afterMs: number }, progress: (s: string) => void): Promise<Outcome> {
+async function runRep (setup: RepSetup, signal: Signal, o: { users: number, warmMs: number, afterMs: number, requests: 'post' | 'get' }, progress: (s: string) => void): Promise<Outcome> {
   const routes = [...setup.urls.keys()]
   let victim = ''
-  const clients = startSessionClients({ url: setup.front.url, users: o.users, thinkMs: 50, durationMs: o.warmMs + o.afterMs, maxRequests: 200_000 }, (t) => progress(`${(t / 1000).toFixed(0)} s${victim ? `, ${victim} got ${SIGNALS[signal].name}` : ''}`))
+  const clients = startSessionClients({ url: setup.front.url, users: o.users, thinkMs: 50, durationMs: o.warmMs + o.afterMs, maxRequests: 200_000, requests: o.requests }, (t) => progress(`${(t / 1000).toFixed(0)} s${victim ? `, ${victim} got ${SIGNALS[signal].name}` : ''}`))
   await sleep(o.warmMs)
   victim = busiestRoute(clients.logs, routes)
   const survivor = routes.find((r) => r !== victim)!
@@ -162,6 +173,9 @@ async function runRep (setup: RepSetup, signal: Signal, o: { users: number, warm
   const gone = await watch.stop()
   const outcome = analyse(clients.logs, killT - clients.startedAt, victim, setup.front.name, signal, gone)
   if (flagged !== undefined && !isOk(flagged)) outcome.balancerStateBefore = flagged
+  const after = setup.adminUrl === undefined ? null : await getJson(`${setup.adminUrl}/status`, 2000).catch(() => null)
+  const hedges = (after?.balancer as { hedges?: Outcome['hedges'] } | undefined)?.hedges
+  if (hedges !== undefined) outcome.hedges = hedges
   return outcome
 }
 
@@ -215,6 +229,7 @@ async function main (): Promise<void> {
       users: { type: 'string' },
       front: { type: 'string' },
       mode: { type: 'string' },
+      requests: { type: 'string' },
       signal: { type: 'string' },
       targets: { type: 'string' },
       'kill-command': { type: 'string' },
@@ -231,6 +246,9 @@ async function main (): Promise<void> {
   const afterMs = values.after !== undefined ? Math.min(120, Math.max(1, Number(values.after))) * 1000 : values.long ? 15_000 : 10_000
   const frontMode = values.front ?? 'auto'
   const sendMode = values.mode === 'sync' ? 'sync' : 'async'
+  if (values.requests !== undefined && values.requests !== 'post' && values.requests !== 'get') throw new Error(`--requests takes post or get, not ${JSON.stringify(values.requests)}`)
+  const requests = values.requests === 'get' ? 'get' : 'post'
+  if (requests === 'get' && values.profile) throw new Error('--requests get is not wired into --profile runs yet')
   const signals = (values.signal ?? 'kill,stop,term').split(',').map((x) => x.trim()).filter((x): x is Signal => x in SIGNALS)
   if (signals.length === 0) throw new Error(`--signal takes kill, stop and/or term, not ${JSON.stringify(values.signal)}`)
   const targets: Target[] | null = values.targets ? await parseTargets(values.targets) : null
@@ -259,7 +277,7 @@ async function main (): Promise<void> {
       for (let rep = 0; rep < reps; rep++) {
         progress.status(`${signal} rep ${rep + 1}/${reps}: waiting for every target`)
         await waitForTargets(targets, say)
-        const o = await runRep({ front, adminUrl: `http://127.0.0.1:${adminPort}`, urls: new Map(targets.map((t) => [t.route, t.url])), hit: async (route, sig) => await hit.signal(route, sig) }, signal, { users, warmMs, afterMs }, (x) => progress.status(`${signal} rep ${rep + 1}/${reps}: ${x}`))
+        const o = await runRep({ front, adminUrl: `http://127.0.0.1:${adminPort}`, urls: new Map(targets.map((t) => [t.route, t.url])), hit: async (route, sig) => await hit.signal(route, sig) }, signal, { users, warmMs, afterMs, requests }, (x) => progress.status(`${signal} rep ${rep + 1}/${reps}: ${x}`))
         if (signal === 'stop') await hit.resume(o.victim)
         outcomes.push(o)
         progress.tick(`${signal} rep ${rep + 1}/${reps}: ${o.failed} failed, ${o.lostSessions + o.lostUpdates} lost`)
@@ -297,7 +315,7 @@ async function main (): Promise<void> {
         process.kill(pid, SIGNALS[sig].name)
         return t
       }
-      const o = await runRep({ front, adminUrl: front.name === 'nodecat balancer' ? `http://127.0.0.1:${adminPort}` : undefined, urls: new Map(nodes.map((n) => [n.route, n.url])), hit }, signal, { users, warmMs, afterMs }, (x) => progress.status(`${tag}: ${x}`))
+      const o = await runRep({ front, adminUrl: front.name === 'nodecat balancer' ? `http://127.0.0.1:${adminPort}` : undefined, urls: new Map(nodes.map((n) => [n.route, n.url])), hit }, signal, { users, warmMs, afterMs, requests }, (x) => progress.status(`${tag}: ${x}`))
       outcomes.push(o)
       progress.tick(`${tag}: ${o.failed} failed, ${o.lostSessions + o.lostUpdates} lost`)
       for (const pid of front.pids) { try { process.kill(pid, 'SIGTERM') } catch {} }
@@ -316,7 +334,7 @@ async function main (): Promise<void> {
     return seen.length < list.length ? `${text}; not within the run in ${list.length - seen.length} of ${list.length}` : text
   }
   const bySignal = signals.map((sig) => ({ sig, list: outcomes.filter((o) => o.signal === sig) })).filter((x) => x.list.length > 0)
-  const name = `failover${targets ? '-remote' : ''}${profile ? `-${profile.name}` : ''}${sendMode === 'sync' && !targets ? '-sync' : ''}`
+  const name = `failover${targets ? '-remote' : ''}${profile ? `-${profile.name}` : ''}${sendMode === 'sync' && !targets ? '-sync' : ''}${requests === 'get' ? '-get' : ''}`
   writeReport({
     name,
     title: `nodecat failover: a node gets ${signals.map((x) => SIGNALS[x].name).join(' / ')} under load${targets ? ' (remote nodes)' : ''}${profile ? ` — ${profile.name} EMULATION` : ''}`,
@@ -327,7 +345,7 @@ async function main (): Promise<void> {
       ...notes,
       targets
         ? `${users} users, each POSTing /count every 50 ms (keep-alive) through nodecat's balancer on this machine (health checks every 500 ms) to the targets. After ${warmMs / 1000} s the node serving most users gets the signal (by --kill-command, or by hand); the run continues ${afterMs / 1000} s. The targets keep their own replication mode and membership settings.`
-        : `${users} users, each POSTing /count of examples/shop every 50 ms (keep-alive) through the front; 3 nodecat-was nodes, static membership on ${profile ? 'the emulated network' : '127.0.0.1'} (heartbeat 500 ms, drop time 3 s), keyed cluster traffic, ${sendMode} replication${sendMode === 'async' ? ' (the default, send option 8)' : ' (send option 6: a response waits until every peer applied the change)'}. After ${warmMs / 1000} s the node serving most users gets the signal; the run continues ${afterMs / 1000} s. Median (min–max) over the repetitions, a fresh cluster each.`,
+        : `${users} users, each ${requests === 'get' ? 'POSTing /count once, then GETting /api/state (its session read: idempotent, the balancer may hedge it)' : 'POSTing /count of examples/shop'} every 50 ms (keep-alive) through the front; 3 nodecat-was nodes, static membership on ${profile ? 'the emulated network' : '127.0.0.1'} (heartbeat 500 ms, drop time 3 s), keyed cluster traffic, ${sendMode} replication${sendMode === 'async' ? ' (the default, send option 8)' : ' (send option 6: a response waits until every peer applied the change)'}. After ${warmMs / 1000} s the node serving most users gets the signal; the run continues ${afterMs / 1000} s. Median (min–max) over the repetitions, a fresh cluster each.`,
       'Signals: SIGKILL = a crash (connections reset at once); SIGSTOP = a hung node (connections stay open, nothing answers; resumed with SIGCONT and stopped after the run); SIGTERM = a clean stop (nodecat-was drains: in-flight requests finish, new ones get a "not processed" 503 the balancer retries elsewhere, then it leaves the cluster).',
       'recovery = ms from the signal to an affected user\'s first good response (the slowest affected user per repetition). lost sessions = a counter that restarted at 1; lost updates = a counter that did not go up.',
       'membership gone = ms from the signal until a surviving node\'s /_nodecat/status no longer lists the victim; balancer = until the balancer\'s admin /status reports its worker not ok (nodecat balancer only). Both polled every 50 ms; "not seen" = not within the run (+5 s).',
@@ -337,12 +355,13 @@ async function main (): Promise<void> {
     ],
     tables: [{
       title: 'Per repetition',
-      columns: ['signal', 'front', 'victim', 'requests', 'failed', 'affected users', 'moved', 'never recovered', 'recovery ms (median / max)', 'lost sessions', 'lost updates', 'membership gone ms', 'balancer ms', 'latency p50/p99 ms before', 'after'],
+      columns: ['signal', 'front', 'victim', 'requests', 'failed', 'affected users', 'moved', 'never recovered', 'recovery ms (median / max)', 'lost sessions', 'lost updates', 'membership gone ms', 'balancer ms', 'latency p50/p99 ms before', 'after', 'hedges sent / won by hedge / by original'],
       rows: outcomes.map((o) => {
         const r = summarize(o.recoveryMs)
         return [o.signal, o.front, o.victim, String(o.requests), String(o.failed), String(o.affectedUsers), String(o.moved), String(o.notRecovered), `${r.median.toFixed(0)} / ${r.max.toFixed(0)}`, String(o.lostSessions), String(o.lostUpdates),
           ms(o.gone.membershipMs), o.balancerStateBefore ? `already ${o.balancerStateBefore} before` : ms(o.gone.balancerMs),
-          `${o.latencyBefore.p50.toFixed(1)} / ${o.latencyBefore.p99.toFixed(1)}`, `${o.latencyAfter.p50.toFixed(1)} / ${o.latencyAfter.p99.toFixed(1)}`]
+          `${o.latencyBefore.p50.toFixed(1)} / ${o.latencyBefore.p99.toFixed(1)}`, `${o.latencyAfter.p50.toFixed(1)} / ${o.latencyAfter.p99.toFixed(1)}`,
+          o.hedges === undefined ? 'not reported' : `${o.hedges.sent} / ${o.hedges.wonByHedge} / ${o.hedges.wonByOriginal}`]
       })
     }, {
       title: 'Summary per signal (median, min–max over repetitions)',
@@ -354,7 +373,7 @@ async function main (): Promise<void> {
     chart: outcomes.length
       ? { title: 'Slowest recovery per repetition', unit: 'ms from the signal to the last affected user\'s first good response', bars: outcomes.map((o, i) => ({ label: `${o.signal} ${i + 1} (${o.front})`, value: summarize(o.recoveryMs).max, text: `${summarize(o.recoveryMs).max.toFixed(0)} ms, ${o.failed} failed, gone ${ms(o.gone.membershipMs)} ms` })) }
       : undefined,
-    raw: { reps, users, warmMs, afterMs, signals, sendMode, targets, profile, outcomes }
+    raw: { reps, users, warmMs, afterMs, signals, sendMode, requests, targets, profile, outcomes }
   })
 }
 

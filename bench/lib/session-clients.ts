@@ -1,6 +1,8 @@
 /**
  * Simulated users for the failover benchmark: each keeps one session (cookie) and POSTs
- * /count of the example shop in a loop, checking that the counter goes up by exactly one.
+ * /count of the example shop in a loop, checking that the counter goes up by exactly one; with
+ * `requests: 'get'` each POSTs /count once (its session) and then reads GET /api/state in a loop
+ * (an idempotent request the balancer may hedge), checking that the counter is still there.
  * Every request is logged with its time, outcome, route and counter. Bounded by time and count.
  */
 import http from 'node:http'
@@ -16,6 +18,8 @@ export interface RequestLog {
   route?: string
   count?: number
   error?: string
+  /** GET /api/state (a read) or POST /count (an increment); absent: POST */
+  method?: 'GET' | 'POST'
 }
 
 export interface ClientsOptions {
@@ -25,6 +29,8 @@ export interface ClientsOptions {
   thinkMs: number
   durationMs: number
   maxRequests: number
+  /** 'post' (default): every request increments; 'get': one increment, then reads */
+  requests?: 'post' | 'get'
 }
 
 export interface RunningClients {
@@ -41,11 +47,13 @@ export function startSessionClients (o: ClientsOptions, onTick?: (elapsedMs: num
   const startedAt = performance.now()
   const end = startedAt + o.durationMs
   const target = new URL('/count', o.url)
+  const read = new URL('/api/state', o.url)
   const one = (user: number, cookie: string | undefined): Promise<{ log: RequestLog, cookie: string | undefined }> => new Promise((resolve) => {
     const t0 = performance.now()
+    const method = o.requests === 'get' && cookie !== undefined ? 'GET' : 'POST'
     const finish = (log: Omit<RequestLog, 'user' | 't' | 'latencyMs'>, c = cookie): void =>
-      resolve({ log: { user, t: t0 - startedAt, latencyMs: performance.now() - t0, ...log }, cookie: c })
-    const req = http.request(target, { method: 'POST', agent, timeout: 5000, headers: { accept: 'application/json', 'content-length': '0', ...(cookie ? { cookie } : {}) } }, (res) => {
+      resolve({ log: { user, t: t0 - startedAt, latencyMs: performance.now() - t0, method, ...log }, cookie: c })
+    const req = http.request(method === 'GET' ? read : target, { method, agent, timeout: 5000, headers: { accept: 'application/json', ...(method === 'POST' ? { 'content-length': '0' } : {}), ...(cookie ? { cookie } : {}) } }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (c: string) => { body += c })
