@@ -175,3 +175,13 @@ t.test('close() removes the handler', async (t) => {
   x.n.close()
   t.equal(x.registered(), false)
 })
+
+t.test('/_nodecat/metrics: answers and drops of the neighbour, by answer and reason', async (t) => {
+  const { metricsText } = await import('../src/service/metrics.js')
+  const text = metricsText({ jvmRoute: 'n1', httpUrl: () => 'http://127.0.0.1:1', startedAt: Date.now(), channel: () => null, sessions: () => null, tomcatNeighbour: () => ({ answeredNoContextManager: 1, dropped: { 'other-event': 3, truncated: 1 } }) })
+  t.match(text, 'nodecat_tomcat_answers_total{route="n1",answer="no_context_manager"} 1\n')
+  t.match(text, 'nodecat_foreign_messages_dropped_total{route="n1",reason="other-event"} 3\n')
+  t.match(text, 'nodecat_foreign_messages_dropped_total{route="n1",reason="truncated"} 1\n')
+  const before = metricsText({ jvmRoute: 'n1', httpUrl: () => '', startedAt: Date.now(), channel: () => null, sessions: () => null })
+  t.match(before, 'nodecat_tomcat_answers_total{route="n1",answer="no_context_manager"} 0\n', 'zero before the channel exists')
+})

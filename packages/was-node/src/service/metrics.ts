@@ -76,6 +76,12 @@ export function metricsText (source: StatusSource): string {
     [{ direction: 'received' }, s?.reconcile.digestsReceived ?? 0]
   ], route)
   family(out, 'nodecat_reconcile_sessions_pushed_total', 'counter', 'Sessions sent to a member whose digest lacked them or held an older copy.', [[{}, s?.reconcile.sessionsPushed ?? 0]], route)
+  const tn = source.tomcatNeighbour?.()
+  family(out, 'nodecat_tomcat_answers_total', 'counter', 'Requests of a Tomcat on the group answered, by answer (no_context_manager: its GET_ALL_SESSIONS, so it does not wait for state nodecat never gives).', [
+    [{ answer: 'no_context_manager' }, tn?.answeredNoContextManager ?? 0]
+  ], route)
+  family(out, 'nodecat_foreign_messages_dropped_total', 'counter', 'Messages of foreign members (Tomcats) dropped unanswered, by reason (other-event: their session traffic).',
+    Object.entries(tn?.dropped ?? {}).map(([reason, n]) => [{ reason }, n] as Sample), route)
   family(out, 'nodecat_ready', 'gauge', '1 once the initial session transfer is over.', [[{}, s?.ready === true ? 1 : 0]], route)
   return out.join('\n') + '\n'
 }

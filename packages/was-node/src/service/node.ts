@@ -32,6 +32,7 @@ import type { ManagerFactoryOptions, NodeSessionManager } from './types.js'
 import { Drain, DRAIN_TIME } from './drain.js'
 import { refuseMalformed } from './request-screen.js'
 import { managerClash, ownManager, refuseManagerClash } from './manager-check.js'
+import { answerTomcatNeighbours, type TomcatNeighbour } from '../neighbour/tomcat-neighbour.js'
 import { AppSwitch } from './app-switch.js'
 import { Deployer, DEPLOY_UNPACK_LIMITS } from '../deploy/deployer.js'
 import { DeployStore } from '../deploy/store.js'
@@ -143,11 +144,12 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   })
   let channel: Channel | null = null
   let manager: NodeSessionManager | null = null
+  let tomcatNeighbour: TomcatNeighbour | null = null
   let httpUrl = ''
   // why before the routes: it guards every /_nodecat/ route, including ones added later
   const pages = new PageGuard(options.http.address, options.http.allowedHosts)
   app.addHook('onRequest', pages.hook)
-  const statusSource: StatusSource = { jvmRoute: options.jvmRoute, httpUrl: () => httpUrl, startedAt, channel: () => channel, sessions: () => manager?.stats() ?? null, replicas: () => manager?.replicas?.() ?? null, pagesRefused: () => pages.refused() }
+  const statusSource: StatusSource = { jvmRoute: options.jvmRoute, httpUrl: () => httpUrl, startedAt, channel: () => channel, sessions: () => manager?.stats() ?? null, replicas: () => manager?.replicas?.() ?? null, pagesRefused: () => pages.refused(), tomcatNeighbour: () => tomcatNeighbour?.stats() ?? null }
   registerStatus(app, statusSource)
   registerReady(app, readiness)
   registerMetrics(app, statusSource)
@@ -222,6 +224,8 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     pages.listening((app.server.address() as AddressInfo).address, httpUrl)
     const channelLog = logger.child({ component: 'channel' })
     channel = factories.createChannel(channelOptionsOf(options, httpUrl, channelLog))
+    // why: a Tomcat that starts while this node is the group's oldest member asks it for its sessions
+    tomcatNeighbour = answerTomcatNeighbours(channel, { logger: logger.child({ component: 'tomcat-neighbour' }) })
     // why debug: the channel already logs one info line per membership change; these add the
     // service's view (route, HTTP URL, reason) as structured events for tools and tests
     channel.on('memberAdded', (m) => logger.debug({ event: 'member-added', member: describe(m) }, `member added: ${m.meta?.route ?? m.id}`))

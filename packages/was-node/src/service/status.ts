@@ -9,6 +9,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Channel, Member } from '@nodecat/tribes'
 import type { SessionManagerStats } from '../manager/stats.js'
+import type { TomcatNeighbourStats } from '../neighbour/tomcat-neighbour.js'
 import { statusPage } from './status-page.js'
 import { workerSiblings, type WorkerSiblings } from './worker-plan.js'
 
@@ -24,6 +25,8 @@ export interface StatusSource {
   replicas?: () => unknown
   /** requests to /_nodecat/* refused (Host not this node's), by code */
   pagesRefused?: () => Partial<Record<string, number>>
+  /** answers to Tomcats on the group and their messages dropped (src/neighbour), null before the channel */
+  tomcatNeighbour?: () => TomcatNeighbourStats | null
   /** this worker's siblings (default: read once from NODECAT_WORKER_SIBLINGS; null when not a worker) */
   workerSiblings?: () => WorkerSiblings | null
 }
