@@ -45,7 +45,11 @@ export const WAS_ERROR_CODES = [
   'WAS_ERR_DUPLICATE_HOST',
   'WAS_ERR_HTTP_VERSION',
   'WAS_ERR_BAD_HOST',
-  'WAS_ERR_MISSING_HOST'
+  'WAS_ERR_MISSING_HOST',
+  // the AJP listener (service/ajp/)
+  'WAS_ERR_AJP_SECRET',
+  'WAS_ERR_AJP_PROTOCOL',
+  'WAS_ERR_AJP_RESPONSE'
 ] as const
 
 export type WasErrorCode = typeof WAS_ERROR_CODES[number]

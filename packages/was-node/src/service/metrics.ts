@@ -82,6 +82,21 @@ export function metricsText (source: StatusSource): string {
   ], route)
   family(out, 'nodecat_foreign_messages_dropped_total', 'counter', 'Messages of foreign members (Tomcats) dropped unanswered, by reason (other-event: their session traffic).',
     Object.entries(tn?.dropped ?? {}).map(([reason, n]) => [{ reason }, n] as Sample), route)
+  const ajp = source.ajp?.()
+  if (ajp != null) {
+    family(out, 'nodecat_ajp_connections', 'gauge', 'Open AJP connections (a front end pools them).', [[{}, ajp.connections]], route)
+    family(out, 'nodecat_ajp_requests_total', 'counter', 'AJP Forward Requests received.', [[{}, ajp.requests]], route)
+    family(out, 'nodecat_ajp_cpings_total', 'counter', 'AJP CPings, by answer: cpong, or closed while the node was not ready.', [
+      [{ answer: 'cpong' }, ajp.cpongs],
+      [{ answer: 'closed' }, ajp.cpingsRefused]
+    ], route)
+    family(out, 'nodecat_ajp_refused_total', 'counter', 'AJP requests the app never saw, by reason: secret (403), not_processed (closed before any header so the front end retries another member).', [
+      [{ reason: 'secret' }, ajp.secretRefused],
+      [{ reason: 'not_processed' }, ajp.notProcessed]
+    ], route)
+    family(out, 'nodecat_ajp_errors_total', 'counter', 'AJP connections closed for an error, by code.',
+      Object.entries(ajp.errors).map(([code, n]) => [{ code }, n] as Sample), route)
+  }
   family(out, 'nodecat_ready', 'gauge', '1 once the initial session transfer is over.', [[{}, s?.ready === true ? 1 : 0]], route)
   return out.join('\n') + '\n'
 }

@@ -32,6 +32,7 @@ import type { ManagerFactoryOptions, NodeSessionManager } from './types.js'
 import { Drain, DRAIN_TIME } from './drain.js'
 import { refuseMalformed } from './request-screen.js'
 import { managerClash, ownManager, refuseManagerClash } from './manager-check.js'
+import { AjpListener } from './ajp/listener.js'
 import { answerTomcatNeighbours, type TomcatNeighbour } from '../neighbour/tomcat-neighbour.js'
 import { AppSwitch } from './app-switch.js'
 import { Deployer, DEPLOY_UNPACK_LIMITS } from '../deploy/deployer.js'
@@ -56,6 +57,8 @@ export interface RunningNode {
   readonly store: NodeSessionManager
   readonly app: FastifyInstance
   readonly logger: Logger
+  /** the AJP/1.3 listener (--ajp), or null */
+  readonly ajp: AjpListener | null
   /** graceful stop; idempotent */
   stop (reason?: string): Promise<void>
 }
@@ -138,6 +141,10 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   })
   const drain = new Drain()
   const readiness = new Readiness()
+  // why the same server: an AJP request is one of its 'request' events, through the same pipeline
+  const ajp = options.ajp.port === null
+    ? null
+    : new AjpListener({ ...options.ajp, port: options.ajp.port, logger: logger.child({ component: 'ajp' }), server: () => app.server, ready: () => readiness.state === 'ready' && !drain.draining })
   const stall = new StallWatch((ms) => {
     logger.warn({ event: 'stalled', ms: Math.round(ms) }, `this node was stalled for ${Math.round(ms)} ms: requests that waited are refused unprocessed, sessions are checked with the peers`)
     manager?.suspect?.('the node was stalled', Math.max(5000, 2 * options.membership.dropTime))
@@ -149,7 +156,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   // why before the routes: it guards every /_nodecat/ route, including ones added later
   const pages = new PageGuard(options.http.address, options.http.allowedHosts)
   app.addHook('onRequest', pages.hook)
-  const statusSource: StatusSource = { jvmRoute: options.jvmRoute, httpUrl: () => httpUrl, startedAt, channel: () => channel, sessions: () => manager?.stats() ?? null, replicas: () => manager?.replicas?.() ?? null, pagesRefused: () => pages.refused(), tomcatNeighbour: () => tomcatNeighbour?.stats() ?? null }
+  const statusSource: StatusSource = { jvmRoute: options.jvmRoute, httpUrl: () => httpUrl, startedAt, channel: () => channel, sessions: () => manager?.stats() ?? null, replicas: () => manager?.replicas?.() ?? null, pagesRefused: () => pages.refused(), tomcatNeighbour: () => tomcatNeighbour?.stats() ?? null, ajp: () => ajp?.stats ?? null }
   registerStatus(app, statusSource)
   registerReady(app, readiness)
   registerMetrics(app, statusSource)
@@ -185,7 +192,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
         // why: closing kept-alive connections races a balancer that is sending a request on one;
         // while draining, new requests get a "not processed" 503 the balancer retries elsewhere
         logger.info({ event: 'node-draining' }, 'draining: new requests are refused unprocessed so the balancer sends them to another node')
-        await drain.start(app.server, Math.min(DRAIN_TIME, options.shutdownTimeout))
+        await Promise.all([drain.start(app.server, Math.min(DRAIN_TIME, options.shutdownTimeout)), ajp?.drain(Math.min(DRAIN_TIME, options.shutdownTimeout))])
       }
       const closed = app.close()
       let timer: NodeJS.Timeout | undefined
@@ -198,6 +205,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
       await closed.catch((err: unknown) => logger.error({ err }, 'http close failed'))
       // the last deltas of the finished requests are queued by now; the channel flushes them on stop
       stall.stop()
+      ajp?.close()
       deployer.close()
       await manager?.stop().catch((err: unknown) => logger.error({ err }, 'session manager stop failed'))
       await channel?.stop().catch((err: unknown) => logger.error({ err }, 'channel stop failed'))
@@ -222,6 +230,10 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     listening = true
     httpUrl = advertisedHttpUrl(app.server.address() as AddressInfo, options)
     pages.listening((app.server.address() as AddressInfo).address, httpUrl)
+    if (ajp !== null) {
+      const at = await ajp.listen()
+      logger.info({ event: 'ajp-listening', address: at.address, port: at.port, secret: options.ajp.secret !== null, packetSize: options.ajp.packetSize }, `AJP/1.3 on ${at.address}:${at.port}`)
+    }
     const channelLog = logger.child({ component: 'channel' })
     channel = factories.createChannel(channelOptionsOf(options, httpUrl, channelLog))
     // why: a Tomcat that starts while this node is the group's oldest member asks it for its sessions
@@ -260,6 +272,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
       await manager?.stop().catch(() => {})
       await channel?.stop().catch(() => {})
       await app.close().catch(() => {})
+      ajp?.close()
     }
     if (stopping !== null) { await stopping; throw serviceErrors.stoppedDuringStart() }
     throw err
@@ -268,5 +281,5 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   logger.info({ event: 'node-started', jvmRoute: options.jvmRoute, http: httpUrl, member: channel.local.id, status: httpUrl + STATUS_PATH }, `node ${options.jvmRoute} serving ${httpUrl}`)
   void manager.ready.then(() => logger.info({ event: 'node-ready', jvmRoute: options.jvmRoute }, 'sessions ready'), () => {})
 
-  return { url: httpUrl, options, channel, store: manager, app, logger, stop }
+  return { url: httpUrl, options, channel, store: manager, app, logger, ajp, stop }
 }

@@ -7,8 +7,8 @@
 import os from 'node:os'
 import path from 'node:path'
 import { isIP } from 'node:net'
-import { HOST_NAME_PATTERN, JVM_ROUTE_PATTERN, JVM_ROUTE_RULE, routeFromName } from '@nodecat/protocol'
-import { expandMemberList, validators, type SendMode } from '@nodecat/tribes'
+import { AJP_DEFAULT_PACKET_SIZE, AJP_MAX_PACKET_SIZE, AJP_MIN_PACKET_SIZE, HOST_NAME_PATTERN, JVM_ROUTE_PATTERN, JVM_ROUTE_RULE, routeFromName } from '@nodecat/protocol'
+import { expandMemberList, isLoopback, validators, type SendMode } from '@nodecat/tribes'
 import { WasOptionError } from '../errors.js'
 import { resolveCookieOptions, COOKIE_DEFAULTS, type CookieOptions } from '../http/cookie-options.js'
 import { DEFAULT_REPLICATION_FILTER, resolveTracking, type SessionTracking } from '../http/options.js'
@@ -82,6 +82,12 @@ export interface ResolvedNodeOptions {
   deployMaxBytes: number
   /** app versions kept in deployDir (the running one and the rollout history are never removed) */
   deployKeep: number
+  /**
+   * the AJP/1.3 listener (service/ajp/) for an Apache httpd + mod_jk front: off while port is null;
+   * secret: mod_jk's worker secret (required off loopback unless secretRequired is false, Tomcat's rule);
+   * packetSize: mod_jk's max_packet_size, Tomcat's packetSize
+   */
+  ajp: { address: string, port: number | null, secret: string | null, secretRequired: boolean, packetSize: number }
   log: { level: LogLevel, pretty: boolean | 'auto' }
 }
 
@@ -139,6 +145,8 @@ export const NODE_DEFAULTS = Object.freeze({
   // why 16 MiB: one bundle travels as one cluster message (tribes maxMessageSize 32 MiB)
   deployMaxBytes: 16 * 1024 * 1024,
   deployKeep: 5,
+  // why loopback and a required secret: Tomcat 9's AJP defaults since Ghostcat (CVE-2020-1938)
+  ajp: Object.freeze({ address: '127.0.0.1', port: null as number | null, secret: null as string | null, secretRequired: true, packetSize: AJP_DEFAULT_PACKET_SIZE }),
   log: Object.freeze({ level: 'info' as LogLevel, pretty: 'auto' as boolean | 'auto' })
 })
 
@@ -216,6 +224,20 @@ function nullableString (value: unknown, name: string, pattern?: RegExp, hint?: 
   return v.string(value, name, pattern, hint)
 }
 
+/** The AJP listener's options; Tomcat's rule: no secret off loopback unless secretRequired is false. */
+function resolveAjp (ajp: Record<string, unknown>): ResolvedNodeOptions['ajp'] {
+  const D = NODE_DEFAULTS.ajp
+  const address = v.string(orDefault(ajp.address, D.address), 'ajp.address', HOST, 'an IP address or host name')
+  const port = ajp.port === null || ajp.port === undefined ? null : v.integer(ajp.port, 'ajp.port', 0, 65535)
+  const secret = nullableString(ajp.secret, 'ajp.secret')
+  const secretRequired = v.boolean(orDefault(ajp.secretRequired, D.secretRequired), 'ajp.secretRequired')
+  const packetSize = v.integer(orDefault(ajp.packetSize, D.packetSize), 'ajp.packetSize', AJP_MIN_PACKET_SIZE, AJP_MAX_PACKET_SIZE)
+  if (port !== null && secret === null && secretRequired && !(address === 'localhost' || isLoopback(address))) {
+    v.fail('ajp.secret', `a secret (--ajp-secret, mod_jk's worker secret) for an AJP listener on ${address}, which is not loopback; or ajp.secretRequired false (--ajp-secret-required false) on a network only the front end can reach`, null)
+  }
+  return { address, port, secret, secretRequired, packetSize }
+}
+
 /** Resolve and validate. Throws WasOptionError naming the first bad option. */
 export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOptions {
   const top = section(input, 'options', Object.keys(NODE_DEFAULTS))
@@ -224,6 +246,7 @@ export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOption
   const mem = section(top.membership, 'membership', Object.keys(D.membership))
   const rcv = section(top.receiver, 'receiver', Object.keys(D.receiver))
   const log = section(top.log, 'log', Object.keys(D.log))
+  const ajp = section(top.ajp, 'ajp', Object.keys(D.ajp))
 
   const members = staticMembers(orDefault(mem.members, [...D.membership.members]))
   const frequency = v.integer(orDefault(mem.frequency, D.membership.frequency), 'membership.frequency', 50, 60000)
@@ -293,6 +316,7 @@ export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOption
     deployDir: nullableString(top.deployDir, 'deployDir') ?? path.join(process.cwd(), 'nodecat-deploy', jvmRoute),
     deployMaxBytes: v.integer(orDefault(top.deployMaxBytes, D.deployMaxBytes), 'deployMaxBytes', 1024, 30 * 1024 * 1024),
     deployKeep: v.integer(orDefault(top.deployKeep, D.deployKeep), 'deployKeep', 2, 100),
+    ajp: resolveAjp(ajp),
     log: {
       level: v.oneOf(orDefault(log.level, D.log.level), 'log.level', LEVELS),
       pretty: pretty === 'auto' ? 'auto' : v.boolean(pretty, 'log.pretty')

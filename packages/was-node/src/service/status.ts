@@ -12,6 +12,7 @@ import type { SessionManagerStats } from '../manager/stats.js'
 import type { TomcatNeighbourStats } from '../neighbour/tomcat-neighbour.js'
 import { statusPage } from './status-page.js'
 import { workerSiblings, type WorkerSiblings } from './worker-plan.js'
+import type { AjpStats } from './ajp/listener.js'
 
 export const STATUS_PATH = '/_nodecat/status'
 
@@ -27,6 +28,8 @@ export interface StatusSource {
   pagesRefused?: () => Partial<Record<string, number>>
   /** answers to Tomcats on the group and their messages dropped (src/neighbour), null before the channel */
   tomcatNeighbour?: () => TomcatNeighbourStats | null
+  /** the AJP listener's counters (--ajp), null when it is off */
+  ajp?: () => AjpStats | null
   /** this worker's siblings (default: read once from NODECAT_WORKER_SIBLINGS; null when not a worker) */
   workerSiblings?: () => WorkerSiblings | null
 }
