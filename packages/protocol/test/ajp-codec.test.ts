@@ -4,6 +4,7 @@
  * int-valued ssl_key_size, body packets, the packet-size bounds and the reader's framing.
  */
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import {
   AJP_TYPE, AJP_DEFAULT_PACKET_SIZE, AjpError, AjpPacketReader, decodeContainerMessage, decodeForwardRequest,
   decodeRequestBodyChunk, encodeCPing, encodeCPong, encodeEndResponse, encodeForwardRequest, encodeGetBodyChunk,
@@ -200,4 +201,27 @@ t.test('the reader: any split, magic checked at once, length bounded, failed for
   t.equal(codeOf(() => new AjpPacketReader('from-container').push(Buffer.from([0x41, 0x42, 0x1f, 0xfd]))), 'AJP_ERR_PACKET_TOO_LARGE', 'refused from the header alone')
   t.equal(new AjpPacketReader('from-container').push(Buffer.from([0x41, 0x42, 0x1f, 0xfc])).length, 0, '8188 is the largest payload at 8192')
   t.equal(codeOf(() => new AjpPacketReader('to-container', 100)), 'AJP_ERR_BAD_PACKET_SIZE')
+})
+
+t.test('real mod_jk bytes (fixtures/mod-jk-1.2.48-post.json): decoded field by field, re-encoded byte for byte', async (t) => {
+  const fixture = JSON.parse(readFileSync(new URL('./fixtures/mod-jk-1.2.48-post.json', import.meta.url), 'utf8')) as { payloads: string[] }
+  const [cping, forward, body] = fixture.payloads.map((h) => Buffer.from(h, 'hex'))
+  t.equal(hex(cping!), hex(encodeCPing().subarray(4)), 'ping_mode=A: a CPing first')
+  const r = decodeForwardRequest(forward!)
+  t.same(r, {
+    method: 'POST',
+    protocol: 'HTTP/1.1',
+    uri: '/app/x;jsessionid=abc.tomcat1',
+    remoteAddr: '127.0.0.1',
+    remoteHost: '',
+    serverName: '127.0.0.1',
+    serverPort: 18180,
+    isSsl: false,
+    headers: [['host', '127.0.0.1:18180'], ['user-agent', 'curl/7.88.1'], ['accept', '*/*'], ['cookie', 'JSESSIONID=abc.tomcat1'], ['X-Custom', 'v'], ['content-type', 'text/plain'], ['content-length', '10']],
+    attributes: [['secret', 's3cret'], ['query_string', 'a=1&b=%20'], ['route', 'tomcat1'], ['AJP_REMOTE_PORT', r.attributes[3]![1]], ['AJP_LOCAL_ADDR', '127.0.0.1'], ['JK_LB_ACTIVATION', 'ACT']]
+  })
+  t.match(r.attributes[3]![1], /^\d+$/, 'AJP_REMOTE_PORT is the client port')
+  t.equal(hex(encodeForwardRequest(r).subarray(4)), hex(forward!), 'our encoder writes what mod_jk writes (remote_host null, coded names, attribute order)')
+  t.equal(decodeRequestBodyChunk(body!).toString(), 'hello body', 'the first body packet came unasked')
+  t.equal(hex(encodeRequestBodyChunk(Buffer.from('hello body')).subarray(4)), hex(body!))
 })

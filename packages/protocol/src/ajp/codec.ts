@@ -127,7 +127,9 @@ export function encodeForwardRequest (r: AjpForwardRequest, packetSize: number =
   w.string(r.protocol, 'protocol')
   w.string(r.uri, 'req_uri')
   w.string(r.remoteAddr, 'remote_addr')
-  w.string(r.remoteHost, 'remote_host')
+  // why null for none: mod_jk sends remote_host as the null string when httpd did not look it up
+  if (r.remoteHost === '') w.int(0xffff)
+  else w.string(r.remoteHost, 'remote_host')
   w.string(r.serverName, 'server_name')
   if (!Number.isInteger(r.serverPort) || r.serverPort < 0 || r.serverPort > 0xffff) throw notEncodable(`server_port ${r.serverPort}`)
   w.int(r.serverPort)
