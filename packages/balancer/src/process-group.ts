@@ -89,6 +89,7 @@ export async function runPrimary ({ argv, config, logger, channel }: GroupOption
     const parts = procs.map((p) => p.last).filter((s): s is BalancerStatus => s !== null)
     if (retired !== null) parts.push(retired)
     const out = sumStatus(own, parts)
+    out.balancer.tableVersion = seq
     out.balancer.processes = procs.map((p): ProcessStatus => ({ proc: p.n, pid: p.worker?.process.pid ?? null, restarts: p.restarts, requests: p.last?.balancer.requests ?? 0, tableVersion: p.tableVersion, answered: p.answered }))
     return out
   }

@@ -26,6 +26,8 @@ export interface BalancerTotals {
   workers: { total: number, ok: number, error: number, recovering: number }
   /** `--workers n`: the serving processes (the counters above are their sum) */
   processes?: ProcessStatus[]
+  /** `--workers n`: the version of the worker table the primary last sent (each process shows the one it applied) */
+  tableVersion?: number
 }
 
 /** One serving process of `nodecat-balancer --workers n`. */
