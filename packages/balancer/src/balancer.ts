@@ -243,7 +243,7 @@ export function createBalancer (options: BalancerOptions = {}, role: BalancerRol
       }
       let changed = false
       // why first: a worker that turns ajp:// must have its AJP settings when its new pool is made
-      if (existing.secret !== w.secret || existing.packetSize !== w.packetSize) { existing.setAjpSettings(w.secret, w.packetSize); changed = true }
+      if (existing.secret !== w.secret || existing.packetSize !== (w.packetSize ?? existing.packetSize)) { existing.setAjpSettings(w.secret, w.packetSize); changed = true }
       if (existing.url !== w.url) { existing.setUrl(w.url); changed = true }
       if (existing.lbfactor !== w.lbfactor) { existing.setLbfactor(w.lbfactor); changed = true }
       if (existing.redirect !== w.redirect) { existing.redirect = w.redirect; changed = true }

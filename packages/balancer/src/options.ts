@@ -130,7 +130,8 @@ export interface BalancerOptions {
 export interface ResolvedOptions {
   host: string
   port: number
-  workers: Array<Required<Omit<WorkerConfig, 'redirect' | 'domain' | 'secret'>> & Pick<WorkerConfig, 'redirect' | 'domain' | 'secret'>>
+  /** secret and packetSize are set on ajp:// workers only */
+  workers: Array<Required<Omit<WorkerConfig, 'redirect' | 'domain' | 'secret' | 'packetSize'>> & Pick<WorkerConfig, 'redirect' | 'domain' | 'secret' | 'packetSize'>>
   mounts: string[]
   sessionCookie: string
   sessionPathParam: string
@@ -268,8 +269,7 @@ export function resolveWorker (raw: WorkerConfig | string, name: string, connect
     redirect: w.redirect !== undefined ? v.string(w.redirect, `${name}.redirect`, WORKER_ROUTE_PATTERN, 'a route') : undefined,
     domain,
     connectionLimit: v.integer(w.connectionLimit ?? connectionLimit, `${name}.connectionLimit`, 0, 100_000),
-    secret: w.secret,
-    packetSize: v.integer(w.packetSize ?? DEFAULTS.ajpPacketSize, `${name}.packetSize`, AJP_MIN_PACKET_SIZE, AJP_MAX_PACKET_SIZE)
+    ...(ajp ? { secret: w.secret, packetSize: v.integer(w.packetSize ?? DEFAULTS.ajpPacketSize, `${name}.packetSize`, AJP_MIN_PACKET_SIZE, AJP_MAX_PACKET_SIZE) } : {})
   }
 }
 

@@ -1,6 +1,7 @@
 /** One backend: its route, address, weight, activation, health, counters and connection pool (undici's for http://, ours for ajp://). */
 import { Pool } from 'undici'
 import type { Logger } from 'pino'
+import { AJP_DEFAULT_PACKET_SIZE } from '@nodecat/protocol'
 import { AjpPool } from './ajp-client.js'
 import type { Activation, ResolvedOptions } from './options.js'
 import { WorkerHealth, type HealthRules, type StateChange, type WorkerState } from './worker-states.js'
@@ -80,7 +81,7 @@ export class Worker {
     this.domain = config.domain
     this.connectionLimit = config.connectionLimit
     this.secret = config.secret
-    this.packetSize = config.packetSize
+    this.packetSize = config.packetSize ?? AJP_DEFAULT_PACKET_SIZE
     this.isStatic = isStatic
     this.#pool = pool
     this.#newPool()
@@ -144,7 +145,7 @@ export class Worker {
   }
 
   /** new AJP settings (a reload); the old pool drains */
-  setAjpSettings (secret: string | undefined, packetSize: number): void {
+  setAjpSettings (secret: string | undefined, packetSize = AJP_DEFAULT_PACKET_SIZE): void {
     if (secret === this.secret && packetSize === this.packetSize) return
     this.secret = secret
     this.packetSize = packetSize
