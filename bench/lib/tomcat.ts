@@ -6,12 +6,13 @@
  * so the PID held is the JVM's) and stopped by that PID. Membership is McastService's multicast,
  * which stays inside the bench's namespaces.
  */
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { catalinaRun, writeCatalinaBase } from '@nodecat/testkit'
 import { startChild, type Child } from './children.js'
 import { withTimeout, oneLine } from './interleave.js'
-import { STOCK_CONF_FILES, type ClassicSoftware } from './tomcat-install.js'
+import type { ClassicSoftware } from './tomcat-install.js'
 import type { NodeNet } from './netns.js'
 
 export const wasDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'was')
@@ -39,12 +40,8 @@ function fill (template: string, values: Record<string, string | number>): strin
 /** Write one node's CATALINA_BASE; returns its path. */
 function writeBase (dir: string, sw: ClassicSoftware, host: NodeNet, route: string, ajpPort: number): string {
   const base = path.join(dir, `catalina-base-${route}`)
-  for (const d of ['conf', 'logs', 'temp', 'work', 'webapps', 'war-temp', 'war-deploy', 'war-listen']) mkdirSync(path.join(base, d), { recursive: true })
-  for (const f of STOCK_CONF_FILES) cpSync(path.join(sw.stockConf, f), path.join(base, 'conf', f))
   const serverXml = fill(readFileSync(path.join(wasDir, 'tomcat', 'server.xml'), 'utf8'), { ADDRESS: host.address, HTTP_PORT: TOMCAT_HTTP_PORT, AJP_PORT: ajpPort, JVM_ROUTE: route, BASE: base })
-  writeFileSync(path.join(base, 'conf', 'server.xml'), serverXml)
-  cpSync(path.join(wasDir, 'tomcat', 'ROOT'), path.join(base, 'webapps', 'ROOT'), { recursive: true })
-  return base
+  return writeCatalinaBase(base, sw, serverXml, path.join(wasDir, 'tomcat', 'ROOT'), ['war-temp', 'war-deploy', 'war-listen'])
 }
 
 const text = (c: Child): string => c.lines.map((l) => String(l.msg ?? '')).join('\n') + '\n' + c.stderr()
@@ -59,8 +56,8 @@ export async function startTomcatCluster (dir: string, sw: ClassicSoftware, host
     const ajpPort = TOMCAT_AJP_PORTS[i]!
     const base = writeBase(dir, sw, host, route, ajpPort)
     // why: Debian's default JAVA_OPTS (/usr/share/tomcat10/default.template); heap and GC are the JVM's defaults
-    const env = { ...process.env, CATALINA_HOME: sw.catalinaHome, CATALINA_BASE: base, CATALINA_TMPDIR: path.join(base, 'temp'), JAVA_OPTS: '-Djava.awt.headless=true', CATALINA_OPTS: '' }
-    const child = startChild(`tomcat ${route}`, host.wrap[0]!, [...host.wrap.slice(1), path.join(sw.catalinaHome, 'bin', 'catalina.sh'), 'run'], { env, maxLines: 5000 })
+    const run = catalinaRun(sw, base)
+    const child = startChild(`tomcat ${route}`, host.wrap[0]!, [...host.wrap.slice(1), run.command, ...run.args], { env: run.env, maxLines: 5000 })
     return { route, address: host.address, url: `http://${host.address}:${TOMCAT_HTTP_PORT}`, ajpPort, child }
   })
   // why sticky: Tomcat's console log goes to stderr, of which only the newest part is kept

@@ -4,21 +4,9 @@
  * variant that needs it is reported as "not available".
  */
 import { spawnSync } from 'node:child_process'
+import { isRoot, which } from '@nodecat/testkit'
 
-const SEARCH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin']
-
-export function which (binary: string): string | null {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...SEARCH]
-  for (const d of dirs) {
-    const r = spawnSync('test', ['-x', `${d}/${binary}`])
-    if (r.status === 0) return `${d}/${binary}`
-  }
-  return null
-}
-
-export function isRoot (): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0
-}
+export { isRoot, which }
 
 let updated = false
 

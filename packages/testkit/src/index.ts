@@ -13,3 +13,9 @@ export type { ProbeSample } from './process-probe.js'
 export { procMemory, openFds, type ProcMemory } from './proc-stats.js'
 export { createLabNet, labNetUnavailable, type LabNet, type LabNetOptions, type LabHost, type LabNetHostProbe } from './lab-net.js'
 export { seededRandom } from './prng.js'
+export { which, isRoot } from './debian.js'
+export {
+  ensureTomcat, ensureClassicSoftware, classicInstalled, CATALINA_HOME, MOD_JK, STOCK_CONF_FILES, TOMCAT_PACKAGES,
+  type TomcatSoftware, type ClassicSoftware
+} from './tomcat-install.js'
+export { writeCatalinaBase, catalinaRun } from './tomcat-base.js'
