@@ -29,7 +29,8 @@ export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
                               Per-process limits: connection-limit, --max-conns-per-ip.
                               In the --config file: "processes": N or "auto"
   --worker ROUTE=URL[,lbfactor=N,activation=active|disabled|stopped,redirect=R,domain=D,connection-limit=N]
-                              a static worker (repeat for more)
+                              a static worker (repeat for more); URL http://host:port, or
+                              ajp://host[:8009][,secret=S,packet-size=N] for a Tomcat AJP connector
   --mount /PREFIX             only these paths go to the cluster (repeat; default /)
   --method requests|busyness  how new sessions are spread (default requests)
   --sticky-force              503 instead of failover when a session's worker is unusable
