@@ -44,8 +44,10 @@ export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
                               silent longer than the hedge bound is sent once more to the session's
                               next worker, first answer wins; the bound is --hedge-factor x the
                               worker's learned slow head time, at least this, at most a quarter of
-                              --headers-timeout (default 300; 0 turns hedging off). A worker silent
-                              twice in a row (3 bounds each, no answer between) goes ERROR at once
+                              --headers-timeout (default 300; 0 turns hedging off); sooner when the
+                              whole worker sends no head (bound / requests in flight, at least the
+                              floor). A worker silent twice in a row (3 times that, no answer
+                              between) goes ERROR at once
   --hedge-factor N            see --hedge-floor (default 2)
   --replay-buffer BYTES       bodies up to this size can be retried elsewhere (default 65536)
   --max-body BYTES            larger request bodies get 413 and the connection closes (default 0: no limit)

@@ -7,15 +7,21 @@
  * the first response head wins (proxy.ts runs the race, attempt.ts counts the hedge as a try).
  *
  * The bound: factor x (smoothed head time + 4 x its mean deviation, as TCP estimates its
- * retransmission timeout, RFC 6298), at least `floor`, at most a quarter of headersTimeout.
+ * retransmission timeout, RFC 6298), at least `floor`, at most a quarter of headersTimeout. A
+ * request silent that long is hedged. Sooner when the whole worker is silent: with n requests in
+ * flight on it, a healthy worker sends a head about every bound / n, so a request is hedged
+ * once the worker has sent no head at all (since that request was sent) for bound / n, at least
+ * `floor`. A busy worker that is merely slow keeps sending heads, and its requests wait for the
+ * full bound; a hung one is found after about `floor` however slow it was before (on a loaded
+ * machine the bound itself is seconds).
  *
  * Not every lost race means a hung worker: a slow endpoint, or one long GC pause, makes a worker
  * lose a race now and then. A worker is put in ERROR at once (as for a failed connect) only on its
- * second stall in a row, a stall being a race the hedge won while the original stayed silent past
- * STALL_FACTOR x the bound (the original is kept that long, then aborted), with no response head
- * from that worker since the stalled request was sent. Any head from the worker ends the series.
- * A hung worker with several users gets its two stalls at once; a worker that answers one request
- * slowly while it answers others (or answers the next one) is never marked.
+ * second stall in a row, a stall being a race the hedge won while the worker then sent no head at
+ * all for STALL_FACTOR x the silence that hedged it (the original is kept that long, its answer
+ * discarded, then aborted). Any head from the worker ends the series. A hung worker with several
+ * users gets its two stalls at once; a worker that answers one request slowly while it answers
+ * others (or answers the next one) is never marked.
  */
 
 /** a race the hedge won is a stall when the original stayed silent this many bounds */
@@ -64,13 +70,28 @@ export class HeadTimes {
     return Math.min(rules.ceiling, Math.max(rules.floor, rules.factor * slow))
   }
 
+  /** performance.now() of the worker's latest response head (0: none yet) */
+  get lastHeadAt (): number { return this.#lastHeadAt }
+
   /**
-   * A request sent at `sentAt` (performance.now()) stayed silent past STALL_FACTOR x its bound
-   * while its hedge answered. True when this makes STALLS_TO_ERROR stalls in a row: the worker
-   * is hung. A request sent before the worker's latest head does not count, nor end the series.
+   * ms of silence after which a request sent at `sentAt` on this worker is hedged, `now`, with
+   * `inFlight` requests on the worker (see the top of this file); `bound` from bound().
    */
-  stalled (sentAt: number): boolean {
-    if (this.#lastHeadAt > sentAt) return false
+  hedgeAfter (bound: number, floor: number, inFlight: number, sentAt: number, now: number): { hedge: boolean, silence: number, nextCheck: number } {
+    const workerQuiet = Math.max(this.#lastHeadAt, sentAt)
+    const whole = Math.max(floor, bound / Math.max(1, inFlight))
+    if (now - sentAt >= bound) return { hedge: true, silence: bound, nextCheck: 0 }
+    if (now - workerQuiet >= whole) return { hedge: true, silence: whole, nextCheck: 0 }
+    return { hedge: false, silence: 0, nextCheck: Math.min(sentAt + bound, workerQuiet + whole) - now }
+  }
+
+  /**
+   * A request stayed silent while its hedge answered, and now the worker has sent no head for
+   * `window` ms (or it has: then this is no stall). True when this makes STALLS_TO_ERROR stalls
+   * in a row: the worker is hung.
+   */
+  stalled (window: number, now = performance.now()): boolean {
+    if (now - this.#lastHeadAt < window) return false
     this.#stalls++
     return this.#stalls >= STALLS_TO_ERROR
   }

@@ -263,10 +263,22 @@ class Exchange {
     if (o.hedgeFloor === 0 || this.hedge !== null || a.ended || this.current !== a || this.winner !== null) return
     if (!this.tries.idempotent || !(this.body.empty || this.body.data !== null)) return
     this.disarmHedge()
-    const wait = a.worker.heads.bound(hedgeRules(o))
-    a.silentBound = wait
+    const rules = hedgeRules(o)
+    const bound = a.worker.heads.bound(rules)
+    this.#checkSilence(a, bound, rules.floor, rules.floor)
+  }
+
+  /** hedge `a` now if it (or its whole worker) has been silent long enough, else look again when it could be */
+  #checkSilence (a: Attempt, bound: number, floor: number, wait: number): void {
     this.#hedgeTimer = setTimeout(() => {
       this.#hedgeTimer = null
+      if (a.ended || this.current !== a || this.winner !== null) return
+      const h = a.worker.heads.hedgeAfter(bound, floor, a.worker.inFlight, a.sentAt, performance.now())
+      if (!h.hedge) {
+        this.#checkSilence(a, bound, floor, Math.max(10, h.nextCheck))
+        return
+      }
+      a.silentBound = h.silence
       this.#sendHedge(a)
     }, wait)
   }
@@ -282,8 +294,9 @@ class Exchange {
 
   /**
    * The hedge answered while `original` is still silent: keep the original (its answer is
-   * discarded) until STALL_FACTOR x its bound, then abort it; if it stayed silent that long, its
-   * worker may be hung (hedge.ts: two such stalls in a row put it in ERROR at once).
+   * discarded) until its worker has been silent STALL_FACTOR x the silence that hedged it, then
+   * abort it; a worker silent that long may be hung (hedge.ts: two such stalls in a row put it in
+   * ERROR at once).
    */
   #watchStall (original: Attempt): void {
     original.lose(false)
@@ -292,10 +305,10 @@ class Exchange {
     const timer = setTimeout(() => {
       if (original.ended) return
       original.abort()
-      if (!w.heads.stalled(original.sentAt)) return
+      if (!w.heads.stalled(limit)) return
       w.recordError(WORKER_SILENT)
       w.health.fail(`silent over ${Math.round(limit)} ms twice while another worker answered`, true)
-    }, Math.max(0, original.sentAt + limit - performance.now()))
+    }, Math.max(0, Math.max(original.sentAt, w.heads.lastHeadAt) + limit - performance.now()))
     timer.unref()
   }
 

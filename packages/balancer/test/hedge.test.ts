@@ -12,6 +12,7 @@ import { startProcess, type TestProcess } from '../../../test/lib/proc.js'
 import { freePorts } from '../../../test/lib/ports.js'
 import { call, startBackend, startBalancer, until, type Backend } from './helpers.js'
 import type { Balancer } from '../src/index.js'
+import { HeadTimes, hedgeRules } from '../src/hedge.js'
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'backend.js')
 
@@ -226,4 +227,38 @@ t.test('no double write: when both tries answer at once, the client gets exactly
   t.ok(h.sent >= 1, 'hedges were sent')
   t.equal(h.wonByHedge + h.wonByOriginal, h.sent, 'every race has one winner')
   await until(() => lb.workers().every((w) => w.inFlight === 0), 'no try left in flight')
+})
+
+t.test('the hedge bound follows the worker\'s head times between the floor and a quarter of headersTimeout; stalls count only in a row', async (t) => {
+  const rules = hedgeRules({ hedgeFloor: 300, hedgeFactor: 2, headersTimeout: 30_000 })
+  t.same(rules, { floor: 300, factor: 2, ceiling: 7500 })
+  const fast = new HeadTimes()
+  t.equal(fast.bound(rules), 300, 'no sample yet: the floor')
+  for (let i = 0; i < 50; i++) fast.answered(5, i)
+  t.equal(fast.bound(rules), 300, 'a fast worker: the floor')
+  const slow = new HeadTimes()
+  for (let i = 0; i < 50; i++) slow.answered(i % 2 === 0 ? 400 : 600, i)
+  const b = slow.bound(rules)
+  t.ok(b > 2 * 500 && b < 7500, `a slower worker gets a longer bound (${b} ms) than twice its mean`)
+  const stuck = new HeadTimes()
+  stuck.answered(60_000, 0)
+  t.equal(stuck.bound(rules), 7500, 'never past the ceiling')
+
+  // when to hedge: the request's own silence reaches the bound, or the whole worker's reaches bound / in flight
+  const h = new HeadTimes()
+  h.answered(5, 1000)
+  t.match(h.hedgeAfter(2000, 300, 8, 900, 1200), { hedge: false, nextCheck: 100 }, 'the worker answered 200 ms ago: look again when its silence could reach 300')
+  t.match(h.hedgeAfter(2000, 300, 8, 900, 1300), { hedge: true, silence: 300 }, '8 in flight and no head for 2000 / 8 (at least the floor): hedge')
+  t.match(h.hedgeAfter(2000, 300, 1, 900, 1500), { hedge: false, nextCheck: 1400 }, 'one in flight: only the bound hedges it')
+  t.match(h.hedgeAfter(2000, 300, 1, 900, 2900), { hedge: true, silence: 2000 })
+
+  const w = new HeadTimes()
+  w.answered(5, 100)
+  t.notOk(w.stalled(300, 200), 'the worker answered 100 ms ago: no stall')
+  t.equal(w.stalls, 0)
+  t.notOk(w.stalled(300, 500), 'silent 400 ms: one stall')
+  w.answered(5, 600)
+  t.equal(w.stalls, 0, 'a head ends the series')
+  t.notOk(w.stalled(300, 1000))
+  t.ok(w.stalled(300, 1001), 'two in a row: hung')
 })
