@@ -72,9 +72,9 @@ t.test('what has no counterpart is listed with the line and why', async (t) => {
     ['MessageDispatchInterceptor', /channelSendOptions 8/, 'MessageDispatchInterceptor'],
     ['PooledParallelSender', /one connection per member/, 'PooledParallelSender'],
     ['JvmRouteBinderValve', /always moves a failed-over session/, 'JvmRouteBinderValve'],
-    ['FarmWarDeployer', /deploys no WARs/, 'FarmWarDeployer'],
-    ['watchDir="/tmp/war-listen/"', /deploys no WARs/, 'watchDir='],
-    ['watchEnabled="false"', /deploys no WARs/, 'watchEnabled='],
+    ['FarmWarDeployer', /deploys no WARs: `nodecat-was deploy/, 'FarmWarDeployer'],
+    ['watchDir="/tmp/war-listen/"', /no watched or deploy directory: deploy with `nodecat-was deploy`/, 'watchDir='],
+    ['watchEnabled="false"', /no watched or deploy directory/, 'watchEnabled='],
     ['ClusterSessionListener', /built in/, 'ClusterSessionListener'],
     ['<Server port="8005">', /SIGTERM/, 'port="8005"']
   ]

@@ -465,9 +465,9 @@ class Importer {
   }
 
   deployer (el: XmlElement): void {
-    const why = 'nodecat deploys no WARs: each node runs its --app module (ship it with your own deployment)'
-    this.skipElement(el, why)
-    this.rest(el, ['className'], {}, why)
+    // why not mapped: nodecat's counterpart is a command, not a watched directory
+    this.skipElement(el, 'nodecat deploys no WARs: `nodecat-was deploy <app dir | app.tgz> --to host:port` sends an app bundle to every member and switches them one at a time')
+    this.rest(el, ['className'], {}, 'no watched or deploy directory: deploy with `nodecat-was deploy` (bundles are kept by the members themselves)')
   }
 }
 
