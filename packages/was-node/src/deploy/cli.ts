@@ -156,7 +156,7 @@ export async function deployMain (argv: readonly string[], env: NodeJS.ProcessEn
       url = `${DEPLOY_PATH}?label=${encodeURIComponent(label)}`
     }
     const r = await request(a.to!, method, url, key, body, a.timeout * 1000)
-    if (a.json) out(JSON.stringify(r.json, null, 2) + '\n')
+    if (a.json) out(JSON.stringify(r.json) + '\n')
     if (r.status !== 200 || r.json.ok !== true) {
       err(`nodecat-was deploy: ${r.json.code ?? 'HTTP ' + r.status}: ${r.json.error ?? 'failed'}${r.json.member !== undefined ? ` (member ${r.json.member})` : ''}\n`)
       if (!a.json) printReport(err, r.json)
