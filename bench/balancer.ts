@@ -2,10 +2,13 @@
  * pnpm bench:balancer — what a sticky reverse proxy costs, with keep-alive:
  * requests/s, p50/p99 latency and CPU µs per request, for direct-to-backend, HAProxy, nginx and
  * nodecat's balancer, all in the same run, interleaved and repeated. Each proxy is reported as a
- * ratio to direct, nodecat's also as a ratio to HAProxy (per repetition, then the median).
+ * ratio to direct, nodecat's also as a ratio to HAProxy (per repetition, then the median). The
+ * every-core pair: nodecat's `--workers auto` against HAProxy with `nbthread` = the same count,
+ * and against nodecat's single process.
  * Everything listens on 127.0.0.1; proxies are started by PID and stopped at the end.
  */
 import { parseArgs } from 'node:util'
+import { availableParallelism } from 'node:os'
 import { runMain } from './lib/cleanup.js'
 import { machineInfo } from './lib/machine.js'
 import { createProgress } from './lib/progress.js'
@@ -82,15 +85,21 @@ async function main (): Promise<void> {
   }
 
   // targets
-  const [pHa, pNg, pNc, pAdmin] = await freePorts(4)
+  const [pHa, pNg, pNc, pAdmin, pHaN, pNcN, pAdminN] = await freePorts(7)
+  const cores = availableParallelism()
   const direct: ProxyTarget = { name: 'direct', url: `http://127.0.0.1:${backends[0]!.port}/`, pids: [], version: `node:http backend ${ROUTES[0]} (one of the two)` }
   const started: Array<ProxyTarget | Unavailable> = [
     direct,
     await startHaproxy(dir, pHa!, backends, log),
     await startNginx(dir, pNg!, backends, log),
-    await startNodecatBalancer(pNc!, pAdmin!, backends)
+    await startNodecatBalancer(pNc!, pAdmin!, backends),
+    await startHaproxy(dir, pHaN!, backends, log, false, cores),
+    // why auto: what a user types; it is availableParallelism(), the nbthread above
+    await startNodecatBalancer(pNcN!, pAdminN!, backends, 0, cores)
   ]
-  const names = ['direct', 'HAProxy', 'nginx', 'nodecat balancer']
+  const names = ['direct', 'HAProxy', 'nginx', 'nodecat balancer', `HAProxy nbthread ${cores}`, 'nodecat --workers auto']
+  /** each nodecat variant's HAProxy counterpart, by index */
+  const haOf: Record<number, number> = { 3: 1, 5: 4 }
   // why: on a Pi the proxy is what runs on the board; the clients and backends are other machines
   const quotas = new Map<string, CpuCgroup>()
   if (profile) {
@@ -104,7 +113,7 @@ async function main (): Promise<void> {
   const sticky = new Map<string, string>()
   for (const [i, t] of started.entries()) {
     if (t instanceof Unavailable || i === 0) continue
-    try { sticky.set(t.name, await checkSticky(t.url)) } catch (err) { sticky.set(t.name, `FAILED: ${(err as Error).message}`) }
+    try { sticky.set(names[i]!, await checkSticky(t.url)) } catch (err) { sticky.set(names[i]!, `FAILED: ${(err as Error).message}`) }
     await load(t.url, 1) // why: warm-up (JIT, pooled upstream connections), not counted
   }
   await load(direct.url, 1)
@@ -127,7 +136,6 @@ async function main (): Promise<void> {
 
   const rps = outcomes.map((o) => column(o, reps, (s) => s.rps))
   const directRps = rps[0]!
-  const haRps = rps[1]!
   const rows = outcomes.map((o, i) => {
     if (o.unavailable !== undefined) return [o.name, 'not available', '', '', '', '', '', '', o.unavailable]
     const col = (f: (s: Sample) => number): number[] => column(o, reps, f)
@@ -135,12 +143,12 @@ async function main (): Promise<void> {
       o.name,
       formatSummary(summarize(rps[i]!)),
       i === 0 ? '1.00×' : formatRatio(pairedRatio(rps[i]!, directRps)),
-      i === 3 ? formatRatio(pairedRatio(rps[i]!, haRps)) : i === 1 ? '1.00×' : '',
+      haOf[i] !== undefined ? formatRatio(pairedRatio(rps[i]!, rps[haOf[i]!]!)) : i === 1 || i === 4 ? '1.00×' : '',
       msSummary(col((s) => s.p50ms)),
       msSummary(col((s) => s.p99ms)),
       i === 0 ? '–' : usSummary(col((s) => s.proxyCpuUsPerRequest)),
       usSummary(col((s) => s.backendCpuUsPerRequest)),
-      [i === 0 ? '' : `sticky ${sticky.get(o.name) ?? '?'}`, quotas.has(o.name) ? `throttled ${throttledShare(quotas.get(o.name)!)}` : '', `errors ${summarize(col((s) => s.errors)).max}`, ...o.errors.map(oneLine)].filter(Boolean).join('; ')
+      [i === 0 ? '' : `sticky ${sticky.get(o.name) ?? '?'}`, i === 5 && outcomes[3]!.unavailable === undefined ? `${formatRatio(pairedRatio(rps[5]!, rps[3]!))} nodecat's one process` : '', quotas.has(o.name) ? `throttled ${throttledShare(quotas.get(o.name)!)}` : '', `errors ${summarize(col((s) => s.errors)).max}`, ...o.errors.map(oneLine)].filter(Boolean).join('; ')
     ]
   })
   const versions = started.map((t, i) => `${names[i]}: ${t instanceof Unavailable ? `not available (${t.reason})` : t.version}`)
@@ -156,6 +164,8 @@ async function main (): Promise<void> {
       `Load: ${loadTool}, 1 thread, ${connections} keep-alive connections, ${seconds} s per run, ${reps} interleaved repetitions; median (min–max).`,
       `Every request carries a JSESSIONID cookie <32 hex>.<route>, routes alternating ${ROUTES.join('/')}, so the proxies route on every request; "direct" goes to backend ${ROUTES[0]} only.`,
       'Ratios are per repetition (proxy / direct of the same repetition), then the median: read "0.75×" as "keeps 75 % of the direct throughput". nodecat is also divided by HAProxy.',
+      `Every core: "nodecat --workers auto" (${cores} serving processes and a primary that hands out connections and runs the checks) is divided by "HAProxy nbthread ${cores}", and by nodecat's one process (notes column). Its CPU per request counts the primary and the serving processes. With wrk and the backends on the same ${machine.cores} cores, more proxy processes mostly compete with them: the every-core gain shows on a machine where the proxy has the cores to itself.`,
+      'The serving processes of --workers are grandchildren of this benchmark: the foreign-CPU note counts them as foreign while they run.',
       'CPU µs/request comes from /proc/<pid>/stat (utime+stime) deltas over each run divided by the requests served: the steadiest figure on a shared machine. Backend CPU is both backends together.',
       'No CPU pinning: wrk, the proxy and the backends share 2 cores, so req/s mixes the proxy\'s cost with the load generator\'s; prefer the CPU column to compare proxies.',
       'Shared machine: other jobs may have run at the same time (see load at start); absolute figures are good to about ±30 %.',

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startChild } from './children.js'
-import { waitForListener } from './http-get.js'
+import { httpGet, waitForListener } from './http-get.js'
 import { Unavailable, oneLine } from './interleave.js'
 import type { Backend, ProxyTarget } from './proxy-target.js'
 
@@ -19,8 +19,9 @@ export const balancerCli = path.join(balancerDir, 'dist', 'cli.js')
  * checks off (the balancer benchmark's plain backends have no status page, and HAProxy/nginx
  * there run without checks too).
  */
-export function nodecatBalancerArgs (port: number, adminPort: number, backends: Backend[], healthIntervalMs: number): string[] {
+export function nodecatBalancerArgs (port: number, adminPort: number, backends: Backend[], healthIntervalMs: number, processes = 1): string[] {
   return [
+    ...(processes > 1 ? ['--workers', String(processes)] : []),
     '--listen', `127.0.0.1:${port}`,
     '--admin', `127.0.0.1:${adminPort}`,
     '--health-interval', String(healthIntervalMs),
@@ -29,9 +30,13 @@ export function nodecatBalancerArgs (port: number, adminPort: number, backends: 
   ]
 }
 
-export async function startNodecatBalancer (port: number, adminPort: number, backends: Backend[], healthIntervalMs = 0): Promise<ProxyTarget | Unavailable> {
+/**
+ * `processes` > 1: `--workers <processes>`; the serving processes' PIDs (from the admin /status)
+ * are charged to the proxy with the primary's.
+ */
+export async function startNodecatBalancer (port: number, adminPort: number, backends: Backend[], healthIntervalMs = 0, processes = 1): Promise<ProxyTarget | Unavailable> {
   if (!existsSync(balancerCli)) return new Unavailable('packages/balancer/dist/cli.js is not built yet (run pnpm build once the balancer CLI exists)')
-  const args = nodecatBalancerArgs(port, adminPort, backends, healthIntervalMs)
+  const args = nodecatBalancerArgs(port, adminPort, backends, healthIntervalMs, processes)
   // why: logging at warn keeps the proxy's own logging out of the measurement
   const child = startChild('nodecat-balancer', process.execPath, [balancerCli, ...args], { env: { ...process.env, NODE_OPTIONS: '' } })
   try {
@@ -42,5 +47,19 @@ export async function startNodecatBalancer (port: number, adminPort: number, bac
   }
   let version = 'nodecat balancer'
   try { version += ` ${JSON.parse(readFileSync(path.join(balancerDir, 'package.json'), 'utf8')).version}` } catch {}
-  return { name: 'nodecat balancer', url: `http://127.0.0.1:${port}/`, pids: [child.pid], version }
+  if (processes === 1) return { name: 'nodecat balancer', url: `http://127.0.0.1:${port}/`, pids: [child.pid], version }
+  let serving: number[] = []
+  // why poll: the port opens with the first serving process; all of them are up once /status lists their PIDs
+  for (const until = Date.now() + 60_000; Date.now() < until; await new Promise((resolve) => setTimeout(resolve, 200))) {
+    try {
+      const s = JSON.parse((await httpGet(`http://127.0.0.1:${adminPort}/status`)).body) as { balancer: { processes?: Array<{ pid: number | null, answered: boolean }> } }
+      const list = s.balancer.processes ?? []
+      if (list.length === processes && list.every((x) => x.pid !== null && x.answered)) { serving = list.map((x) => x.pid!); break }
+    } catch {}
+  }
+  if (serving.length === 0) {
+    await child.stop()
+    return new Unavailable(`nodecat balancer --workers ${processes}: the serving processes did not all start within 60 s; ${oneLine(child.stderr().slice(-400))}`)
+  }
+  return { name: `nodecat balancer --workers ${processes}`, url: `http://127.0.0.1:${port}/`, pids: [child.pid, ...serving], version: `${version} (--workers ${processes}: a primary and ${processes} serving processes)` }
 }
