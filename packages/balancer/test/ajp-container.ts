@@ -75,13 +75,14 @@ class PacketQueue {
   }
 }
 
-export async function startAjpContainer (t: { teardown: (fn: () => Promise<void> | void) => void }, route: string, handler: AjpHandler = answerRoute): Promise<AjpContainer> {
+/** `packetSize`: the container's packetSize (Tomcat's connector attribute), 8192 by default */
+export async function startAjpContainer (t: { teardown: (fn: () => Promise<void> | void) => void }, route: string, handler: AjpHandler = answerRoute, packetSize = 8192): Promise<AjpContainer> {
   const sockets = new Set<net.Socket>()
   const container: AjpContainer = { route, port: 0, url: '', connections: 0, requests: 0, cpings: 0, answerCPing: true, last: null, close: async () => {} }
   const server = net.createServer((socket) => {
     container.connections++
     sockets.add(socket)
-    const reader = new AjpPacketReader('to-container')
+    const reader = new AjpPacketReader('to-container', packetSize)
     const queue = new PacketQueue()
     socket.on('data', (chunk: Buffer) => {
       try {

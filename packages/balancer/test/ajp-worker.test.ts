@@ -198,3 +198,23 @@ t.test('one pooled connection serves many requests; CPing health checks', async 
   t.same(await lb2.checkHealth('tomcat1'), { tomcat1: false }, 'no CPong within the timeout is not')
   t.equal(lb.workers()[0]!.state, 'OK')
 })
+
+t.test('a head too large for one AJP packet is 431; a silent container is a 504 headers timeout, not retried', async (t) => {
+  const a = await startAjpContainer(t, 'tomcat1')
+  const big = await startAjpContainer(t, 'tomcat2', undefined, 16384)
+  let silent = 0
+  const s = await startAjpContainer(t, 'tomcat3', async (call) => { silent++; await call.body() })
+  const { base } = await startBalancer(t, { ...NO_CHECKS, headersTimeout: 300, workers: [`tomcat1=${a.url}`, `tomcat2=${big.url},packet-size=16384`, `tomcat3=${s.url}`] })
+  const cookie = (route: string): string => `JSESSIONID=X.${route}; pad=${'p'.repeat(9000)}`
+  const r = await call(`${base}/x`, { headers: { cookie: cookie('tomcat1') } })
+  t.equal(r.status, 431)
+  t.equal(r.headers['x-nodecat-error'], 'LB_ERR_HEADERS_TOO_LARGE')
+  t.equal(a.requests + big.requests + s.requests, 0, 'nothing was sent anywhere')
+  const ok = await call(`${base}/x`, { headers: { cookie: cookie('tomcat2') } })
+  t.equal(ok.status, 200, 'it fits a worker with packet-size 16384')
+  t.equal(ok.text, 'tomcat2')
+  const slow = await call(`${base}/x`, { method: 'POST', body: 'a=1', headers: { cookie: 'JSESSIONID=X.tomcat3' } })
+  t.equal(slow.status, 504)
+  t.equal(slow.headers['x-nodecat-error'], 'LB_ERR_HEADERS_TIMEOUT')
+  t.equal(silent, 1, 'not retried: the worker may still be doing the work')
+})
