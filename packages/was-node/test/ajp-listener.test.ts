@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { freePorts } from '../../../test/lib/ports.js'
 import { resolveNodeOptions } from '../src/service/options.js'
 import { gatherOptions } from '../src/service/sources.js'
+import { planWorkers } from '../src/service/worker-plan.js'
 import { testNode, until } from './helpers/service-nodes.js'
 import { AjpTestClient, forwardRequest, header, replied } from './helpers/ajp-client.js'
 
@@ -223,6 +224,10 @@ t.test('options: off by default, secret required off loopback, packet size bound
   t.throws(() => resolveNodeOptions({ ajp: { port: 8009, packetSize: 70000 } }), /ajp\.packetSize/)
   const { options } = gatherOptions(['--ajp', '0.0.0.0:18009', '--ajp-secret-required', 'false', '--ajp-packet-size', '16384'], {})
   t.same(resolveNodeOptions(options as never).ajp, { address: '0.0.0.0', port: 18009, secret: null, secretRequired: false, packetSize: 16384 })
+  const plan = planWorkers(resolveNodeOptions({ workers: 3, ajp: { port: 18009 }, receiver: { address: '127.0.0.1', port: 4000 } }))
+  t.same(plan.map((w) => w.overrides.ajp), [{ port: 18009 }, { port: 18010 }, { port: 18011 }], '--workers: worker i takes AJP on port + i')
+  t.same(planWorkers(resolveNodeOptions({ workers: 2, receiver: { address: '127.0.0.1', port: 4000 } })).map((w) => w.overrides.ajp), [undefined, undefined], 'and none without --ajp')
+  t.throws(() => planWorkers(resolveNodeOptions({ workers: 3, ajp: { port: 65534 } })), /ajp\.port/)
   const env = gatherOptions([], { NODECAT_AJP: '28009', NODECAT_AJP_SECRET: 'sec' })
   t.same(resolveNodeOptions(env.options as never).ajp, { address: '127.0.0.1', port: 28009, secret: 'sec', secretRequired: true, packetSize: 8192 })
 })

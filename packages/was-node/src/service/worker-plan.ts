@@ -77,6 +77,7 @@ export function planWorkers (o: ResolvedNodeOptions, lanAddress?: () => string |
   if (!JVM_ROUTE_PATTERN.test(lastRoute)) fail('jvmRoute', `at most ${64 - String(n - 1).length - 1} characters (the workers' routes are <jvmRoute>-<i>, like ${lastRoute})`, n)
   if (o.http.port !== 0 && o.http.port + n - 1 > 65535) fail('http.port', `at most ${65535 - n + 1} (worker i listens on port + i)`, n)
   if (o.ajp.port !== null && o.ajp.port !== 0 && o.ajp.port + n - 1 > 65535) fail('ajp.port', `at most ${65535 - n + 1} (worker i takes AJP on port + i)`, n)
+  if (o.ajp.port !== null && o.ajp.port !== 0 && o.ajp.port + n - 1 > 65535) fail('ajp.port', `at most ${65535 - n + 1} (worker i takes AJP on port + i)`, n)
   if (o.receiver.port !== 0 && o.receiver.port + n - 1 > 65535) fail('receiver.port', `at most ${65535 - n + 1} (worker i receives on port + i)`, n)
   const isStatic = o.membership.type === 'static'
   if (isStatic && o.receiver.port === 0 && n > 1) fail('receiver.port', 'a fixed port (not 0) with static membership (each worker lists its siblings\' receivers by port)', n)

@@ -57,6 +57,9 @@ export interface AjpStats {
   errors: Record<string, number>
 }
 
+/** open AJP connections at most; more are closed at accept (Tomcat's maxConnections is 8192, httpd's default pool 150) */
+export const AJP_MAX_CONNECTIONS = 1024
+
 /** the first ones at warn, then debug: a hostile peer must not flood the log */
 const LOUD_ERRORS = 20
 
@@ -78,6 +81,8 @@ export class AjpListener {
     this.#o = options
     this.#secret = options.secret === null ? null : digest(options.secret)
     this.#server = net.createServer((socket) => this.#accept(socket))
+    // why a bound: a front end pools at most its worker threads' worth (httpd: MaxRequestWorkers)
+    this.#server.maxConnections = AJP_MAX_CONNECTIONS
   }
 
   get options (): AjpListenerOptions { return this.#o }
