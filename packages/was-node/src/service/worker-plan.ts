@@ -1,6 +1,6 @@
 /**
  * `--workers n`: what each of the n members one command runs on this machine is told. Worker i
- * (0..n-1) is a full cluster member with route `<jvmRoute>-<i>`, HTTP port = port + i and receiver
+ * (0..n-1) is a full cluster member with route `<jvmRoute>-<i>`, HTTP (and AJP) port = port + i and receiver
  * port = port + i on the same addresses (autoBind still applies); with static membership its
  * member list also names its siblings' receivers, so one machine's workers find each other with
  * no extra configuration. Everything else is what the command was given (argv, environment,
@@ -76,7 +76,6 @@ export function planWorkers (o: ResolvedNodeOptions, lanAddress?: () => string |
   const lastRoute = `${o.jvmRoute}-${n - 1}`
   if (!JVM_ROUTE_PATTERN.test(lastRoute)) fail('jvmRoute', `at most ${64 - String(n - 1).length - 1} characters (the workers' routes are <jvmRoute>-<i>, like ${lastRoute})`, n)
   if (o.http.port !== 0 && o.http.port + n - 1 > 65535) fail('http.port', `at most ${65535 - n + 1} (worker i listens on port + i)`, n)
-  if (o.ajp.port !== null && o.ajp.port !== 0 && o.ajp.port + n - 1 > 65535) fail('ajp.port', `at most ${65535 - n + 1} (worker i takes AJP on port + i)`, n)
   if (o.ajp.port !== null && o.ajp.port !== 0 && o.ajp.port + n - 1 > 65535) fail('ajp.port', `at most ${65535 - n + 1} (worker i takes AJP on port + i)`, n)
   if (o.receiver.port !== 0 && o.receiver.port + n - 1 > 65535) fail('receiver.port', `at most ${65535 - n + 1} (worker i receives on port + i)`, n)
   const isStatic = o.membership.type === 'static'
