@@ -264,8 +264,10 @@ class TribesChannel extends EventEmitter<ChannelEvents> implements Channel {
    */
   async #replyForeign (to: Member, message: Uint8Array, options: number = SEND_OPTIONS.ASYNCHRONOUS): Promise<void> {
     if (!Number.isInteger(options) || options < 0 || options > 0x7fffffff) throw new TribesOptionError(`reply options must be send-option bits (a non-negative 32-bit integer), got ${String(options)}`)
-    if (this.#state !== 'started') throw errors.closed('channel')
-    const frame = encodeChannelDataFrame({ options, timestamp: Date.now(), uniqueId: crypto.randomBytes(16), sender: this.#membership!.localBlob(), message: Buffer.from(message.buffer, message.byteOffset, message.byteLength) })
+    const membership = this.#membership
+    // why 'starting' too: membership may list a foreign member before start() has returned
+    if (membership === undefined || (this.#state !== 'started' && this.#state !== 'starting')) throw errors.closed('channel')
+    const frame = encodeChannelDataFrame({ options, timestamp: Date.now(), uniqueId: crypto.randomBytes(16), sender: membership.localBlob(), message: Buffer.from(message.buffer, message.byteOffset, message.byteLength) })
     if (frame.length > this.#o.maxMessageSize) throw errors.frameTooLarge(frame.length, this.#o.maxMessageSize)
     const conn = new MemberConnection(to, { connectTimeout: this.#o.connectTimeout, logger: this.#log, counters: this.#counters })
     this.#foreignReplies.add(conn)
