@@ -1,7 +1,7 @@
 /**
  * For the cluster deploy tests: app versions written to a temp directory (removed at teardown),
  * a session user that counts through the balancer, and `nodecat-was deploy` runs.
- *   const apps = writeApps(t)            // apps.dir('v1'), 'v2', 'v3' (v3 throws at register)
+ *   const apps = writeApps(t)            // apps.dir('v1'), 'v2', 'v3' (throws at register), 'v4' (throws on n2)
  *   const r = await runDeploy(t, [apps.dir('v2'), '--to', node.url.slice(7), '--key-file', key])
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -25,7 +25,7 @@ function counterApp (version: string): string {
 
 export interface DeployApps { root: string, dir (version: string): string, deployDir (route: string): string }
 
-/** v1 and v2 (counter apps that say their version) and v3, whose plugin throws at register */
+/** v1 and v2 (counter apps that say their version), v3, whose plugin throws at register, and v4, which throws on n2 only */
 export function writeApps (t: Teardown): DeployApps {
   const root = mkdtempSync(path.join(tmpdir(), 'nodecat-deploy-'))
   t.teardown(() => rmSync(root, { recursive: true, force: true }))
@@ -38,6 +38,7 @@ export function writeApps (t: Teardown): DeployApps {
   write('v1', counterApp('v1'))
   write('v2', counterApp('v2'))
   write('v3', 'export default async function app () { throw new Error(\'v3 refuses to register\') }\n')
+  write('v4', counterApp('v4').replace('{\n', '{\n  if (options.jvmRoute === \'n2\') throw new Error(\'v4 does not start on n2\')\n'))
   return { root, dir: (v) => path.join(root, 'apps', v), deployDir: (route) => path.join(root, 'deploy', route) }
 }
 

@@ -236,14 +236,15 @@ export class Deployer {
       const started = Date.now()
       try {
         const r = await this.#switchTarget(t, version, history)
+        // why before the readiness wait: a member that switched but does not come back goes back too
+        switched.push({ target: t, from: r.from })
         await this.#waitReady(t)
         report.steps.push({ route: t.route, from: r.from, to: version, ok: true, ms: Date.now() - started })
-        switched.push({ target: t, from: r.from })
       } catch (err) {
         const e = err as Error & { code?: string }
         report.steps.push({ route: t.route, from: '', to: version, ok: false, ms: Date.now() - started, error: e.message, code: e.code })
         log.error({ event: 'deploy-failed', version, member: t.route, err }, `app version ${version} failed on ${t.route}; going back on the members already switched`)
-        // the failed member is back on (or never left) its version: app-switch loads before it swaps
+        // a member whose version did not load never left its own (app-switch loads before it swaps)
         for (const s of switched.reverse()) {
           const back = Date.now()
           try {
