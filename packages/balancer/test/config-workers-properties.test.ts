@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { importWorkersProperties, parseProperties } from '../src/workers-properties.js'
+import { importWorkersProperties, parseProperties, PROPERTIES_MAX_CHARS } from '../src/workers-properties.js'
 import { parseCli } from '../src/cli-args.js'
 import { BalancerError } from '../src/errors.js'
 import { byteMutation, fuzzParams, mutate } from '../../../test/lib/fuzz.js'
@@ -149,6 +149,9 @@ t.test('properties syntax: separators, escapes, comments', async (t) => {
   t.throws(() => parseProperties('a=1\na=2\n', fail), { message: /^2: a is given twice \(first on line 1\)/ })
   t.throws(() => parseProperties('a=\\u00G1\n', fail), { message: /^1: "\\u" must be followed by 4 hex digits/ })
   t.throws(() => parseProperties('a=1\\', fail), { message: /continuation to nothing/ })
+  t.throws(() => importWorkersProperties('#'.repeat(PROPERTIES_MAX_CHARS + 1), { file: 'big' }), { code: 'LB_ERR_WORKERS_PROPERTIES', message: /^big: the file is larger than 4194304 characters/ })
+  const chain = Array.from({ length: 22 }, (_, i) => `worker.w${i}.reference=worker.w${i + 1}`).join('\n') + '\nworker.w22.port=1\nworker.lb.type=lb\nworker.lb.balance_workers=w0\n'
+  t.throws(() => importWorkersProperties(chain, { file: 'deep' }), { code: 'LB_ERR_WORKERS_PROPERTIES', message: /reference must be at most 20 references deep/ })
 })
 
 t.test('errors name file:line and the key', async (t) => {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { importServerXml } from '../src/service/server-xml.js'
-import { readXml } from '../src/service/xml-reader.js'
+import { readXml, XML_MAX_CHARS } from '../src/service/xml-reader.js'
 import { gatherOptions } from '../src/service/sources.js'
 import { resolveNodeOptions } from '../src/service/options.js'
 import { WasError } from '../src/errors.js'
@@ -196,6 +196,7 @@ t.test('the XML reader: entities, references, comments, CDATA, lines', async (t)
     ['<a>' + '<b>'.repeat(70), /nest deeper than 64/]
   ]
   for (const [text, message] of refuse) t.throws(() => readXml(text, fail), { message }, JSON.stringify(text.slice(0, 40)))
+  t.throws(() => importServerXml('<Server>' + ' '.repeat(XML_MAX_CHARS) + '</Server>', 'big.xml'), { code: 'WAS_ERR_SERVER_XML', message: /^big\.xml:1: the file is larger than 4194304 characters/ })
 })
 
 t.test('fuzz: mutated server.xml files give a mapping or a coded error, never a crash', async (t) => {
