@@ -21,7 +21,7 @@ import type { WorkerConfig } from './worker-config.js'
 /** one property, where it was */
 export interface Property { key: string, value: string, line: number }
 
-export interface TakenProperty { item: string, line: number, option: string, value: unknown }
+export interface TakenProperty { item: string, line: number, option: string, value: unknown, overriddenBy?: 'config' | 'flag' }
 export interface IgnoredProperty { item: string, line: number, reason: string }
 
 /** the balancer options mapped from the files (validated later with every other option) */
@@ -540,12 +540,18 @@ export function applyWorkersProperties (values: Record<string, unknown>, b: Reco
     ...(str('jk-mount-file') !== undefined ? { mountFile: str('jk-mount-file') } : {}),
     ...(str('prefer-http') !== undefined ? { preferHttp: str('prefer-http') } : {})
   })
+  const flagRoutes = ((values.worker as string[] | undefined) ?? []).map((s) => s.slice(0, s.indexOf('=')))
+  // which source wins over each taken item, for the report
+  const FLAG_OF: Record<string, string> = { stickySession: 'no-sticky', stickySessionForce: 'sticky-force', method: 'method', sessionCookie: 'session-cookie', recoverTime: 'recover-time', mounts: 'mount' }
+  for (const item of imported.taken) {
+    const worker = /^workers\[([^\]]+)\]/.exec(item.option)?.[1]
+    const key = worker !== undefined ? 'workers' : item.option
+    if (b[key] !== undefined) item.overriddenBy = 'config'
+    else if (worker !== undefined ? flagRoutes.includes(worker) : values[FLAG_OF[key] ?? ''] !== undefined) item.overriddenBy = 'flag'
+  }
   for (const [key, value] of Object.entries(imported.options)) {
     if (key !== 'workers' && b[key] === undefined) b[key] = value
   }
-  if (b.workers === undefined) {
-    const flagRoutes = ((values.worker as string[] | undefined) ?? []).map((s) => s.slice(0, s.indexOf('=')))
-    b.workers = imported.options.workers.filter((w) => !flagRoutes.includes(w.route))
-  }
+  if (b.workers === undefined) b.workers = imported.options.workers.filter((w) => !flagRoutes.includes(w.route))
   return imported
 }

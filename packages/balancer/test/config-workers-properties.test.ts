@@ -199,6 +199,18 @@ t.test('the command line: the config file and flags win, a --worker replaces its
   t.same(cli.balancer.mounts, ['/app'], '--mount wins over JkMount')
   t.equal(cli.printConfig, true)
   t.equal(cli.imported?.lbWorker, 'blang_balancer')
+  const by = Object.fromEntries(cli.imported!.taken.map((i) => [`${i.option} ${i.item}`, i.overriddenBy ?? null]))
+  t.same(by, {
+    'workers worker.blang_balancer.balance_workers=tomcat1,tomcat2': null,
+    'stickySession worker.blang_balancer.sticky_session=true': 'flag',
+    'workers[tomcat1].url worker.tomcat1.host=127.0.0.1': null,
+    'workers[tomcat1].url worker.tomcat1.port=18009': null,
+    'workers[tomcat1].lbfactor worker.tomcat1.lbfactor=1': null,
+    'workers[tomcat2].url worker.tomcat2.host=127.0.0.2': 'flag',
+    'workers[tomcat2].url worker.tomcat2.port=28009': 'flag',
+    'workers[tomcat2].lbfactor worker.tomcat2.lbfactor=1': 'flag',
+    'mounts jkMount /* blang_balancer': 'flag'
+  }, 'the report says which items a flag overrides')
   t.throws(() => parseCli(['--lb-worker', 'x'], {}), { code: 'LB_ERR_WORKERS_PROPERTIES', message: /--lb-worker: needs --workers-properties/ })
   t.throws(() => parseCli(['--workers-properties', path.join(dir, 'missing')], {}), { code: 'LB_ERR_WORKERS_PROPERTIES', message: /missing: cannot be read: ENOENT/ })
 })
