@@ -185,3 +185,10 @@ t.test('/_nodecat/metrics: answers and drops of the neighbour, by answer and rea
   const before = metricsText({ jvmRoute: 'n1', httpUrl: () => '', startedAt: Date.now(), channel: () => null, sessions: () => null })
   t.match(before, 'nodecat_tomcat_answers_total{route="n1",answer="no_context_manager"} 0\n', 'zero before the channel exists')
 })
+
+t.test('/_nodecat/status: the same counts under tomcatNeighbour', async (t) => {
+  const { statusDocument } = await import('../src/service/status.js')
+  const doc = statusDocument({ jvmRoute: 'n1', httpUrl: () => '', startedAt: Date.now(), channel: () => null, sessions: () => null, workerSiblings: () => null, tomcatNeighbour: () => ({ answeredNoContextManager: 2, dropped: { busy: 1 } }) })
+  t.same(doc.tomcatNeighbour, { answeredNoContextManager: 2, dropped: { busy: 1 } })
+  t.equal(statusDocument({ jvmRoute: 'n1', httpUrl: () => '', startedAt: Date.now(), channel: () => null, sessions: () => null, workerSiblings: () => null }).tomcatNeighbour, null)
+})

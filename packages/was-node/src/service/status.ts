@@ -82,6 +82,8 @@ export function statusDocument (source: StatusSource): Record<string, unknown> {
     member: channel === null ? null : (() => { try { return member(channel.local) } catch { return null } })(),
     members: channel?.members().map(member) ?? [],
     foreignMembers: channel?.foreignMembers().map(member) ?? [],
+    // why: what this node said to the Tomcats on its group, and what of theirs it dropped unread
+    tomcatNeighbour: source.tomcatNeighbour?.() ?? null,
     sessions: s === null ? null : { count: s.sessions, primary: s.primary, backup: s.backup, expired: s.expired, rejected: s.rejected, manager: s.manager, rebalance: s.rebalance },
     replication: {
       sent: s === null ? 0 : sum(s.sent),
