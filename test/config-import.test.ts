@@ -10,7 +10,9 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { dist, repoRoot } from './lib/proc.js'
+import { dist, repoRoot, startNode } from './lib/proc.js'
+import { freePorts } from './lib/ports.js'
+import { waitUntil } from '@nodecat/testkit'
 
 const FIXTURES = path.join(repoRoot, 'test', 'fixtures', 'classic-setup')
 
@@ -113,4 +115,28 @@ t.test('nodecat-balancer --workers-properties --print-config: workers, routes, l
   const line = readFileSync(broken['workers.properties']!, 'utf8').split('\n').findIndex((l) => l.includes('lbfactor=0')) + 1
   t.equal(bad.code, 2, 'exit 2')
   t.match(bad.stderr, `${broken['workers.properties']}:${line}: worker.tomcat2.lbfactor="0": lbfactor must be 1-100`)
+})
+
+t.test('nodecat-balancer reads workers.properties again on SIGHUP; a broken one is refused and the running config keeps serving', async (t) => {
+  const files = classicSetup(t)
+  const [lb, admin, w1, w2] = await freePorts(4)
+  const balancer = startNode(t, 'balancer', 'cli.js', ['--workers-properties', files['workers.properties']!, '--prefer-http', `tomcat1=${w1},tomcat2=${w2}`,
+    '--listen', `127.0.0.1:${lb}`, '--admin', `127.0.0.1:${admin}`, '--health-interval', '0'])
+  await balancer.waitFor((l) => l.msg === 'balancer started', 30_000, 'balancer started')
+  const lbfactors = async (): Promise<Record<string, number>> => {
+    const res = await fetch(`http://127.0.0.1:${admin}/status`, { signal: AbortSignal.timeout(5000) })
+    return Object.fromEntries((await res.json() as { workers: Array<{ route: string, lbfactor: number }> }).workers.map((w) => [w.route, w.lbfactor]))
+  }
+  t.same(await lbfactors(), { tomcat1: 1, tomcat2: 1 }, 'the file\'s lbfactors')
+  const text = readFileSync(files['workers.properties']!, 'utf8')
+  writeFileSync(files['workers.properties']!, text.replace('worker.tomcat2.lbfactor=1', 'worker.tomcat2.lbfactor=3'))
+  balancer.signal('SIGHUP')
+  await waitUntil('tomcat2 at lbfactor 3', async () => (await lbfactors()).tomcat2 === 3, { timeoutMs: 20_000, everyMs: 100 })
+  t.pass('the changed lbfactor is taken without a restart')
+  writeFileSync(files['workers.properties']!, text.replace('worker.tomcat2.lbfactor=1', 'worker.tomcat2.lbfactor=0'))
+  balancer.signal('SIGHUP')
+  const refused = await balancer.waitFor((l) => l.msg === 'config reload refused: the running config keeps serving', 20_000, 'the broken file refused')
+  t.equal(refused.err?.code, 'LB_ERR_WORKERS_PROPERTIES')
+  t.match(refused.err?.message, /workers\.properties:\d+: worker\.tomcat2\.lbfactor="0": lbfactor must be 1-100/)
+  t.same(await lbfactors(), { tomcat1: 1, tomcat2: 3 }, 'the running config keeps serving')
 })
