@@ -45,8 +45,8 @@ t.test('a worker the health checker marks ERROR is avoided by every process', as
   const seenBefore = bad.seen
   const servedBefore = served(await lb.status())
   const replies = []
-  for (let i = 0; i < 90; i++) replies.push(await lb.get(`/after${i}`))
-  t.same(replies.filter((r) => r.status !== 200 || r.body !== 't1').length, 0, 'all 90 answered by t1')
+  for (let i = 0; i < 45; i++) replies.push(await lb.get(`/after${i}`))
+  t.same(replies.filter((r) => r.status !== 200 || r.body !== 't1').length, 0, 'all 45 answered by t1')
   t.equal(bad.seen, seenBefore, 'none reached the worker in ERROR')
   const servedAfter = served(await lb.status())
   t.ok(servedAfter.every((n, i) => n > servedBefore[i]!), `every process served some of them (${servedBefore.join(',')} → ${servedAfter.join(',')})`)
@@ -66,8 +66,8 @@ t.test('a connect refused seen by one process reaches every process: the dead wo
   const errorsBefore = owner.errors
   const servedBefore = served(await lb.status())
   const after = []
-  for (let i = 0; i < 60; i++) after.push(await lb.get(`/b${i}`))
-  t.same(after.filter((r) => r.status !== 200 || r.body !== 't1').length, 0, 'all 60 answered by t1')
+  for (let i = 0; i < 30; i++) after.push(await lb.get(`/b${i}`))
+  t.same(after.filter((r) => r.status !== 200 || r.body !== 't1').length, 0, 'all 30 answered by t1')
   const s = await lb.status()
   t.equal(s.workers.find((w) => w.route === 't2')!.errors, errorsBefore, 'no process tried the dead worker again')
   t.ok(served(s).every((n, i) => n > servedBefore[i]!), `every process served some (${served(s).join(',')})`)
@@ -78,7 +78,7 @@ t.test('stickiness holds whichever process accepts the connection; the admin sum
   const b2 = await startBackend(t, 't2')
   const b3 = await startBackend(t, 't3')
   const lb = await startLb(t, ['--worker', `t1=${b1.url}`, '--worker', `t2=${b2.url}`, '--worker', `t3=${b3.url}`, '--health-interval', '0'])
-  const N = 60
+  const N = 30
   const wrong: string[] = []
   for (let i = 0; i < N; i++) {
     const route = `t${(i % 3) + 1}`

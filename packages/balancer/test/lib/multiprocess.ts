@@ -7,7 +7,7 @@ import { call, until, type startBackend } from '../helpers.js'
 
 export const PROCESSES = 3
 
-export interface Lb { p: TestProcess, port: number, admin: string, status: () => Promise<BalancerStatus>, get: (path: string, headers?: Record<string, string>) => Promise<{ status: number, body: string }> }
+export interface Lb { p: TestProcess, port: number, admin: string, status: () => Promise<BalancerStatus>, get: (path: string, headers?: Record<string, string>, timeoutMs?: number) => Promise<{ status: number, body: string }> }
 
 export async function startLb (t: Parameters<typeof startBackend>[0], args: string[]): Promise<Lb> {
   const [port, adminPort] = await freePorts(2)
@@ -16,15 +16,15 @@ export async function startLb (t: Parameters<typeof startBackend>[0], args: stri
   const admin = `http://127.0.0.1:${adminPort!}`
   const status = async (): Promise<BalancerStatus> => JSON.parse((await call(`${admin}/status`)).text) as BalancerStatus
   // why agent false: a new connection per request, so the primary hands each to the next process
-  const get = async (url: string, headers: Record<string, string> = {}): Promise<{ status: number, body: string }> => await new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: port!, path: url, agent: false, headers: { ...headers, connection: 'close' }, timeout: 30_000 }, (res) => {
+  const get = async (url: string, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ status: number, body: string }> => await new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: port!, path: url, agent: false, headers: { ...headers, connection: 'close' }, timeout: timeoutMs }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (c: string) => { body += c })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
       res.on('error', reject)
     })
-    req.on('timeout', () => req.destroy(new Error('no answer within 30 s')))
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)))
     req.on('error', reject)
   })
   return { p, port: port!, admin, status, get }
