@@ -164,8 +164,14 @@ t.test('errors name file:line, the element and the attribute', async (t) => {
   }
 })
 
-t.test('a file that cannot be read is a coded error too', async (t) => {
+t.test('a file that cannot be read is a coded error too; NODECAT_SERVER_XML names the file as --server-xml does', async (t) => {
   const dir = tempDir(t)
+  const xml = path.join(dir, 'server.xml')
+  writeFileSync(xml, WAS2)
+  const g = gatherOptions([], { NODECAT_SERVER_XML: xml })
+  t.equal(resolveNodeOptions(g.options).jvmRoute, 'tomcat2')
+  t.equal(g.serverXmlReport?.file, xml)
+  t.throws(() => importServerXml(WAS1.replace('port="45564"', 'port="$' + '{mcast.port}"'), 'p.xml'), { message: /port must be 1-65535 \(Tomcat's \$\{property\} substitution is not done/ })
   t.throws(() => gatherOptions(['--server-xml', path.join(dir, 'missing.xml')], {}), { code: 'WAS_ERR_SERVER_XML', message: /missing\.xml: cannot be read: ENOENT/ })
 })
 

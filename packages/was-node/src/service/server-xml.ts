@@ -122,7 +122,9 @@ class Importer {
   }
 
   failAttr (el: XmlElement, a: XmlAttribute, expected: string): never {
-    return this.fail(a.line, `${this.label(el, a)}: ${a.name} must be ${expected}`)
+    // why the hint: Tomcat replaces ${name} from system properties; a copied server.xml often has some
+    const hint = a.value.includes('$' + '{') ? ' (Tomcat\'s $' + '{property} substitution is not done: write the value, or give it with its flag)' : ''
+    return this.fail(a.line, `${this.label(el, a)}: ${a.name} must be ${expected}${hint}`)
   }
 
   int (el: XmlElement, a: XmlAttribute, min: number, max: number): number {
