@@ -107,7 +107,8 @@ export class Deployer {
       if (running !== this.store.state().running) {
         await this.switchLocal(running, history)
         this.#o.logger.info({ event: 'deploy-synced', version: running, from: memberName(peer) }, `took app version ${running} from ${memberName(peer)} before serving`)
-      } else {
+      } else if (history.join() !== this.store.state().history.join()) {
+        // why only on a change: a member of a cluster that never deployed writes nothing
         this.store.setState({ running, history })
       }
     } catch (err) {
@@ -128,7 +129,10 @@ export class Deployer {
     const work = (async () => {
       const from = this.store.state().running
       const currentlyServing = this.#o.appSwitch.current ?? INITIAL
-      if (to === currentlyServing) { this.store.setState({ running: to, history }); return { from, waitedMs: 0 } }
+      if (to === currentlyServing) {
+        if (to !== from || history.join() !== this.store.state().history.join()) this.store.setState({ running: to, history })
+        return { from, waitedMs: 0 }
+      }
       const next = to === INITIAL ? null : await this.#o.appSwitch.prepare(to, await loadApp(this.store.entryPath(to)))
       const done = await this.#o.appSwitch.switchTo(next, this.#o.drainMs, this.#o.pause)
       this.store.setState({ running: to, history })
