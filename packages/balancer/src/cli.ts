@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url'
 import { pino, type Logger, type Level } from 'pino'
 import pretty from 'pino-pretty'
 import type { Channel } from '@nodecat/tribes'
+import { answerTomcatNeighbours } from '@nodecat/protocol'
 import { createBalancer } from './balancer.js'
 import { parseCli, UsageError, USAGE } from './cli-args.js'
 import { logImport, printedConfig } from './print-config.js'
@@ -47,6 +48,9 @@ export async function main (argv: string[], writeErr: (text: string) => void = (
     if (config.discovery !== null) {
       const { createChannel } = await import('@nodecat/tribes')
       channel = createChannel({ ...config.discovery, logger: logger.child({ component: 'tribes' }) })
+      // why: a balancer on a Tomcat's group may be its oldest member, which a starting Tomcat asks
+      // for its sessions and would wait 60 s on; answer as a Tomcat without that context does
+      answerTomcatNeighbours(channel, { logger: logger.child({ component: 'tomcat-neighbour' }) })
     }
     if (config.processes > 1) {
       if (channel !== undefined) await channel.start()
