@@ -84,6 +84,8 @@ function addCounts (into: Record<string, number>, from: Record<string, number> |
  */
 export function sumStatus (owner: BalancerStatus, parts: BalancerStatus[]): BalancerStatus {
   const b = { ...owner.balancer, answered: { ...owner.balancer.answered }, connectionsRefused: { ...owner.balancer.connectionsRefused } }
+  // why: the owner serves no client; its own hedge counters are zeros that the sum starts from
+  if (b.hedges !== undefined) b.hedges = { ...b.hedges }
   const byRoute = new Map<string, WorkerStatus>()
   const workers = owner.workers.map((w) => {
     const sum = { ...w }
@@ -99,6 +101,10 @@ export function sumStatus (owner: BalancerStatus, parts: BalancerStatus[]): Bala
     b.websockets += pb.websockets
     b.clientErrors += pb.clientErrors
     b.connectionsRefused.perIp += pb.connectionsRefused?.perIp ?? 0
+    if (pb.hedges !== undefined) {
+      const h = b.hedges ?? { sent: 0, wonByHedge: 0, wonByOriginal: 0 }
+      b.hedges = { sent: h.sent + pb.hedges.sent, wonByHedge: h.wonByHedge + pb.hedges.wonByHedge, wonByOriginal: h.wonByOriginal + pb.hedges.wonByOriginal }
+    }
     addCounts(b.answered, pb.answered)
     for (const pw of p.workers) {
       const w = byRoute.get(pw.route)
@@ -119,7 +125,7 @@ export function mergeRetired (a: BalancerStatus | null, b: BalancerStatus): Bala
   const routes = new Map<string, WorkerStatus>()
   for (const w of [...a.workers, ...b.workers]) if (!routes.has(w.route)) routes.set(w.route, { ...w, requests: 0, errors: 0, sessionsRouted: 0, inFlight: 0, lastError: null })
   const base: BalancerStatus = {
-    balancer: { ...a.balancer, requests: 0, inFlight: 0, retries: 0, websockets: 0, clientErrors: 0, connectionsRefused: { perIp: 0 }, answered: {} },
+    balancer: { ...a.balancer, requests: 0, inFlight: 0, retries: 0, websockets: 0, clientErrors: 0, connectionsRefused: { perIp: 0 }, answered: {}, ...(a.balancer.hedges !== undefined ? { hedges: { sent: 0, wonByHedge: 0, wonByOriginal: 0 } } : {}) },
     workers: [...routes.values()]
   }
   return sumStatus(base, [a, b])
