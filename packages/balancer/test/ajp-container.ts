@@ -25,6 +25,8 @@ export interface AjpCall {
   raw (bytes: Buffer): void
   /** close the connection now */
   destroy (): void
+  /** bytes written but not yet taken by the balancer (its reading paused: backpressure) */
+  backlog (): number
 }
 
 export type AjpHandler = (call: AjpCall, container: AjpContainer) => void | Promise<void>
@@ -36,6 +38,8 @@ export interface AjpContainer {
   url: string
   /** connections accepted so far */
   connections: number
+  /** connections closed so far (by either side) */
+  closed: number
   /** Forward Requests received so far */
   requests: number
   cpings: number
@@ -78,7 +82,7 @@ class PacketQueue {
 /** `packetSize`: the container's packetSize (Tomcat's connector attribute), 8192 by default */
 export async function startAjpContainer (t: { teardown: (fn: () => Promise<void> | void) => void }, route: string, handler: AjpHandler = answerRoute, packetSize = 8192): Promise<AjpContainer> {
   const sockets = new Set<net.Socket>()
-  const container: AjpContainer = { route, port: 0, url: '', connections: 0, requests: 0, cpings: 0, answerCPing: true, last: null, close: async () => {} }
+  const container: AjpContainer = { route, port: 0, url: '', connections: 0, closed: 0, requests: 0, cpings: 0, answerCPing: true, last: null, close: async () => {} }
   const server = net.createServer((socket) => {
     container.connections++
     sockets.add(socket)
@@ -90,7 +94,7 @@ export async function startAjpContainer (t: { teardown: (fn: () => Promise<void>
       } catch { socket.destroy() }
     })
     socket.on('error', () => {})
-    socket.on('close', () => { sockets.delete(socket); queue.close() })
+    socket.on('close', () => { container.closed++; sockets.delete(socket); queue.close() })
     void (async () => {
       for (;;) {
         const p = await queue.next()
@@ -142,7 +146,8 @@ export async function startAjpContainer (t: { teardown: (fn: () => Promise<void>
             if (!reuse) socket.end()
           },
           raw (bytes) { socket.write(bytes) },
-          destroy () { socket.destroy() }
+          destroy () { socket.destroy() },
+          backlog: () => socket.writableLength
         }
         try {
           await handler(call, container)

@@ -218,3 +218,54 @@ t.test('a head too large for one AJP packet is 431; a silent container is a 504 
   t.equal(slow.headers['x-nodecat-error'], 'LB_ERR_HEADERS_TIMEOUT')
   t.equal(silent, 1, 'not retried: the worker may still be doing the work')
 })
+
+t.test('a slow reader pauses the AJP connection (no body timeout meanwhile); a client gone mid-answer discards it', async (t) => {
+  const big = Buffer.alloc(24 * 1024 * 1024, 0x61)
+  const backlog: number[] = []
+  const a = await startAjpContainer(t, 'tomcat1', async (call) => {
+    await call.body()
+    call.headers(200, [['Content-Type', 'application/octet-stream'], ['Content-Length', String(big.length)]])
+    call.chunk(big)
+    // the client is not reading now: the balancer must have stopped reading us too
+    await new Promise((resolve) => setTimeout(resolve, 800))
+    backlog.push(call.backlog())
+    await new Promise((resolve) => setTimeout(resolve, 600))
+    backlog.push(call.backlog())
+    call.end(true)
+  })
+  const { base, lb } = await startBalancer(t, { ...NO_CHECKS, bodyTimeout: 300, workers: [`tomcat1=${a.url}`] })
+  const res = await request(`${base}/big`, { headersTimeout: 60_000, bodyTimeout: 60_000 })
+  let got = 0
+  let first = true
+  for await (const chunk of res.body) {
+    got += (chunk as Buffer).length
+    // why: the client stops reading for longer than bodyTimeout while the container has more to send
+    if (first) { first = false; await new Promise((resolve) => setTimeout(resolve, 3000)) }
+  }
+  t.ok(backlog[0]! > 0 && backlog[1] === backlog[0], `while the client paused, the balancer read nothing more from the container (${backlog.join(' → ')} bytes waiting on its side)`)
+  t.equal(got, big.length, 'the whole answer arrived although the reader paused past bodyTimeout')
+  t.equal(lb.workers()[0]!.errors, 0, 'no body timeout was blamed on the worker')
+
+  let releaseB: () => void = () => {}
+  const heldB = new Promise<void>((resolve) => { releaseB = resolve })
+  t.teardown(() => releaseB())
+  const b = await startAjpContainer(t, 'tomcat2', async (call) => {
+    await call.body()
+    call.headers(200, [['Content-Type', 'text/plain']])
+    call.chunk('part|')
+    // holds the rest back until the test is done
+    await heldB
+  })
+  const { base: base2, lb: lb2 } = await startBalancer(t, { ...NO_CHECKS, workers: [`tomcat2=${b.url}`] })
+  const ac = new AbortController()
+  const r = await request(`${base2}/x`, { signal: ac.signal, headersTimeout: 60_000, bodyTimeout: 60_000 })
+  const it = r.body[Symbol.asyncIterator]()
+  await it.next()
+  ac.abort()
+  await until(() => lb2.workers()[0]!.inFlight === 0, 'the try ended when the client went away')
+  await until(() => b.closed === 1, 'the AJP connection of the abandoned exchange was closed, not pooled')
+  t.equal(lb2.status().balancer.inFlight, 0)
+  t.equal(lb2.workers()[0]!.errors, 0, 'a client that left is not the worker\'s fault')
+  t.equal(b.connections, 1)
+  releaseB()
+})
