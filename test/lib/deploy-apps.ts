@@ -11,10 +11,13 @@ import { startNode, type TestProcess } from './proc.js'
 
 type Teardown = { teardown: (fn: () => Promise<void> | void) => void }
 
-/** a fastify plugin answering GET /count with its version and the session's counter, incremented */
+/**
+ * a fastify plugin answering POST /count with its version and the session's counter, incremented
+ * (a POST: the balancer hedges and retries idempotent methods, and a GET that counts would count twice)
+ */
 function counterApp (version: string): string {
   return `export default async function app (fastify, options) {
-  fastify.get('/count', async (request) => {
+  fastify.post('/count', async (request) => {
     const n = (request.session.get('n') ?? 0) + 1
     request.session.set('n', n)
     return { version: '${version}', route: options.jvmRoute, n }
@@ -71,7 +74,7 @@ export class CountingUser {
     const startedAt = Date.now()
     let answer: CountAnswer
     try {
-      const res = await fetch(this.#base + '/count', { headers: this.cookie === null ? {} : { cookie: this.cookie }, signal: AbortSignal.timeout(15_000) })
+      const res = await fetch(this.#base + '/count', { method: 'POST', headers: this.cookie === null ? {} : { cookie: this.cookie }, signal: AbortSignal.timeout(15_000) })
       const set = res.headers.get('set-cookie')
       if (set !== null) this.cookie = set.split(';')[0]!
       const text = await res.text()
