@@ -15,10 +15,10 @@
 import t from 'tap'
 import os from 'node:os'
 import path from 'node:path'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { performance } from 'node:perf_hooks'
-import { catalinaRun, ensureTomcat, writeCatalinaBase, type TomcatSoftware } from '@nodecat/testkit'
-import { createTestNet, netnsSkipReason, type TestNet } from './lib/netns.js'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { ensureTomcat, writeCatalinaBase, type TomcatSoftware } from '@nodecat/testkit'
+import { createTestNet, netnsSkipReason } from './lib/netns.js'
+import { metrics, NO_CONTEXT_MANAGER, runTomcat, serverXml, STATE_TIMEOUT, writeWebapp } from './lib/tomcat-neighbour.js'
 import { clusterKeyFile } from './lib/proc.js'
 import { SHOP_APP } from './lib/cluster.js'
 
@@ -28,72 +28,6 @@ const netSkip = netnsSkipReason()
 // why not when the namespaces cannot be made: installing needs root too, and would be for nothing
 const software: TomcatSoftware | string = netSkip !== false ? netSkip : ensureTomcat(scratch, (line) => t.comment(line))
 const skip = typeof software === 'string' ? (software === netSkip ? software : `Tomcat 10 is not available (tomcat10-common, libtomcat10-java): ${software}`) : false
-const STARTED = /Server startup in \[?([\d,.]+)\]? (?:milliseconds|ms)/
-const STATE_TIMEOUT = /No session state sent at .* timing out after/
-const NO_CONTEXT_MANAGER = /No matching context manager/i
-
-/** the classic setup's <Cluster> (reference/tomcat-cluster.md), trimmed to what membership and DeltaManager need */
-const serverXml = (address: string): string => `<?xml version="1.0" encoding="UTF-8"?>
-<Server port="-1" shutdown="SHUTDOWN">
-  <Service name="Catalina">
-    <Connector address="${address}" port="8080" protocol="HTTP/1.1" connectionTimeout="20000" />
-    <Engine name="Catalina" defaultHost="localhost" jvmRoute="tomcat1">
-      <Cluster className="org.apache.catalina.ha.tcp.SimpleTcpCluster" channelSendOptions="8">
-        <Manager className="org.apache.catalina.ha.session.DeltaManager" expireSessionsOnShutdown="false" notifyListenersOnReplication="true"/>
-        <Channel className="org.apache.catalina.tribes.group.GroupChannel">
-          <Membership className="org.apache.catalina.tribes.membership.McastService" address="228.0.0.4" port="45564" frequency="500" dropTime="3000"/>
-          <Receiver className="org.apache.catalina.tribes.transport.nio.NioReceiver" address="${address}" port="4000" autoBind="100" selectorTimeout="5000" maxThreads="6"/>
-          <Sender className="org.apache.catalina.tribes.transport.ReplicationTransmitter">
-            <Transport className="org.apache.catalina.tribes.transport.nio.PooledParallelSender"/>
-          </Sender>
-          <Interceptor className="org.apache.catalina.tribes.group.interceptors.TcpFailureDetector"/>
-          <Interceptor className="org.apache.catalina.tribes.group.interceptors.MessageDispatchInterceptor"/>
-        </Channel>
-        <Valve className="org.apache.catalina.ha.tcp.ReplicationValve" filter=""/>
-        <Valve className="org.apache.catalina.ha.session.JvmRouteBinderValve"/>
-        <ClusterListener className="org.apache.catalina.ha.session.ClusterSessionListener"/>
-      </Cluster>
-      <Host name="localhost" appBase="webapps" unpackWARs="true" autoDeploy="false"/>
-    </Engine>
-  </Service>
-</Server>
-`
-
-/** a distributable webapp: its sessions belong to the cluster's DeltaManager */
-function writeWebapp (dir: string): string {
-  mkdirSync(path.join(dir, 'WEB-INF'), { recursive: true })
-  writeFileSync(path.join(dir, 'WEB-INF', 'web.xml'), `<?xml version="1.0" encoding="UTF-8"?>
-<web-app xmlns="https://jakarta.ee/xml/ns/jakartaee" version="6.0"><distributable/></web-app>
-`)
-  writeFileSync(path.join(dir, 'index.html'), 'neighbour\n')
-  return dir
-}
-
-interface TomcatStart { log: string, wallMs: number, reportedMs: number | null, started: boolean }
-
-/** start Tomcat in `ns`, wait (bounded) for "Server startup", stop it by its PID */
-async function runTomcat (net: TestNet, ns: string, base: string, sw: TomcatSoftware, deadlineMs: number): Promise<TomcatStart> {
-  const run = catalinaRun(sw, base)
-  const began = performance.now()
-  const p = net.spawnIn(ns, run.command, run.args, run.env)
-  const log = (): string => p.stderr() + p.lines.map((l) => String(l.msg ?? '')).join('\n')
-  let m: RegExpMatchArray | null = null
-  let exited = false
-  void p.exited.then(() => { exited = true })
-  while (performance.now() - began < deadlineMs && !exited) {
-    m = STARTED.exec(log())
-    if (m !== null) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  const wallMs = performance.now() - began
-  const text = log()
-  await p.stop(10_000)
-  return { log: text, wallMs, reportedMs: m === null ? null : Number(m[1]!.replace(/[,.]/g, '')), started: m !== null }
-}
-
-async function metrics (net: TestNet, ns: string, url: string): Promise<string> {
-  return await net.exec(ns, process.execPath, ['-e', `fetch(${JSON.stringify(url)}).then((r) => r.text()).then((s) => process.stdout.write(s), (e) => { console.error(e); process.exit(1) })`])
-}
 
 t.test('a Tomcat starting beside an older nodecat node gets NO-CONTEXT-MANAGER at once, not a 60 s wait', { skip, timeout: 170_000 }, async (t) => {
   const sw = software as TomcatSoftware

@@ -16,3 +16,6 @@ export { hostName, listenerHostNames, checkHostHeader, HOST_NAME_PATTERN, type H
 export { duplicateHost, screenHead, type HeadRefusal } from './request-head.js'
 export { buddiesOf, placementOf, type PlacedMember } from './placement.js'
 export * from './ajp/index.js'
+export { answerTomcatNeighbours, MAX_CONTEXT_NAME, DEFAULT_MAX_IN_FLIGHT, type TomcatNeighbour, type TomcatNeighbourStats, type TomcatNeighbourOptions, type ForeignMessageLike, type ForeignMessageSource, type NeighbourLogger } from './tomcat/neighbour.js'
+export { readSessionMessage, writeSessionMessage, noContextManagerReply, SESSION_EVENT, SESSION_MESSAGE_CLASS } from './tomcat/session-message.js'
+export { decodeModifiedUtf8, encodeModifiedUtf8, type StreamRefused } from './tomcat/java-stream.js'

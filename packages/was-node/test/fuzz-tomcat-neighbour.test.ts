@@ -14,8 +14,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { decodeChannelData, FrameParser, TribesError, type ForeignMessage, type ForeignMessageHandler, type Member } from '@nodecat/tribes'
-import { noContextManagerReply, readSessionMessage, SESSION_EVENT } from '../src/neighbour/session-message.js'
-import { answerTomcatNeighbours } from '../src/neighbour/tomcat-neighbour.js'
+import { noContextManagerReply, readSessionMessage, SESSION_EVENT, answerTomcatNeighbours } from '@nodecat/protocol'
 import { byteMutation, fuzzParams, mutate } from '../../../test/lib/fuzz.js'
 
 const fixtures = fileURLToPath(new URL('../../tribes/test/fixtures/tomcat10/', import.meta.url))

@@ -9,9 +9,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { decodeChannelData, FrameParser, type ForeignMessage, type ForeignMessageHandler, type Member } from '@nodecat/tribes'
-import { noContextManagerReply, readSessionMessage, writeSessionMessage, SESSION_EVENT, SESSION_MESSAGE_CLASS } from '../src/neighbour/session-message.js'
-import { decodeModifiedUtf8, encodeModifiedUtf8, type StreamRefused } from '../src/neighbour/java-stream.js'
-import { answerTomcatNeighbours, MAX_CONTEXT_NAME } from '../src/neighbour/tomcat-neighbour.js'
+import { noContextManagerReply, readSessionMessage, writeSessionMessage, SESSION_EVENT, SESSION_MESSAGE_CLASS, decodeModifiedUtf8, encodeModifiedUtf8, type StreamRefused, answerTomcatNeighbours, MAX_CONTEXT_NAME } from '@nodecat/protocol'
 
 const fixtures = fileURLToPath(new URL('../../tribes/test/fixtures/tomcat10/', import.meta.url))
 /** the ChannelData of the first frame of a capture */

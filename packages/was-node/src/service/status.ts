@@ -9,7 +9,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { Channel, Member } from '@nodecat/tribes'
 import type { SessionManagerStats } from '../manager/stats.js'
-import type { TomcatNeighbourStats } from '../neighbour/tomcat-neighbour.js'
+import type { TomcatNeighbourStats } from '@nodecat/protocol'
 import { statusPage } from './status-page.js'
 import { workerSiblings, type WorkerSiblings } from './worker-plan.js'
 import type { AjpStats } from './ajp/listener.js'
