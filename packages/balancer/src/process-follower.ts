@@ -18,9 +18,11 @@ import type { WorkerRegistry } from './worker-registry.js'
 /** longest wait for the primary's first table before giving up */
 const FIRST_TABLE_TIMEOUT = 30_000
 
-function send (m: ToOwnerBody): void {
+/** resolves once the message is handed to the channel (or the channel is gone) */
+async function send (m: ToOwnerBody): Promise<void> {
   // why the callback: a closed channel (primary gone) must not become an 'error' event that kills us
-  if (process.connected) process.send!({ tag: TAG, ...m }, undefined, {}, () => {})
+  if (!process.connected) return
+  await new Promise<void>((resolve) => process.send!({ tag: TAG, ...m }, undefined, {}, () => resolve()))
 }
 
 /** apply the owner's table; `pending`: routes whose ERROR/OK this process reported, by report id */
@@ -72,7 +74,7 @@ export async function runFollower (argv: string[], config: CliConfig, logger: Lo
     if (applying || to === 'RECOVERING') return
     const id = ++reportId
     pending.set(w.route, id)
-    send({ kind: 'report', id, route: w.route, to, reason, at: Date.now() })
+    void send({ kind: 'report', id, route: w.route, to, reason, at: Date.now() })
   })
 
   let gotTable!: () => void
@@ -90,7 +92,7 @@ export async function runFollower (argv: string[], config: CliConfig, logger: Lo
         gotTable()
         break
       case 'status?':
-        send({ kind: 'status', id: m.id, status: balancer.status(), tableVersion })
+        void send({ kind: 'status', id: m.id, status: balancer.status(), tableVersion })
         break
       case 'reload':
         accessFile?.reopen()
@@ -123,7 +125,7 @@ export async function runFollower (argv: string[], config: CliConfig, logger: Lo
     process.off('disconnect', onDisconnect)
   }
   try {
-    send({ kind: 'hello' })
+    void send({ kind: 'hello' })
     let timer: NodeJS.Timeout | undefined
     const got = await Promise.race([
       firstTable.then(() => true),
@@ -133,10 +135,11 @@ export async function runFollower (argv: string[], config: CliConfig, logger: Lo
     clearTimeout(timer)
     if (!got) throw new Error('no worker table from the primary')
     await balancer.start()
-    send({ kind: 'ready', listen: balancer.status().balancer.listen })
+    void send({ kind: 'ready', listen: balancer.status().balancer.listen })
   } catch (err) {
     const e = err as Error & { code?: string }
-    send({ kind: 'failed', code: e.code ?? null, message: e.message })
+    // why await: the process exits right after; the primary must get the reason first
+    await send({ kind: 'failed', code: e.code ?? null, message: e.message })
     cleanup()
     await balancer.stop(0).catch(() => {})
     throw err

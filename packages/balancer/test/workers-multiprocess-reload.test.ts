@@ -1,13 +1,16 @@
 /**
  * `nodecat-balancer --workers 3` and SIGHUP: the primary reloads the worker list, every serving
- * process the rest; a config that does not validate changes nothing anywhere. Real processes on
- * 127.0.0.1, each request on a fresh connection so all three processes serve.
+ * process the rest; a config that does not validate changes nothing anywhere. And a start-up that
+ * fails in a serving process. Real processes on 127.0.0.1, each request on a fresh connection so
+ * all three processes serve.
  */
 import t from 'tap'
 import http from 'node:http'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { startNode } from '../../../test/lib/proc.js'
+import { freePorts } from '../../../test/lib/ports.js'
 import { startBackend, until } from './helpers.js'
 import { allCaughtUp, PROCESSES, served, startLb, type Lb } from './lib/multiprocess.js'
 
@@ -62,4 +65,20 @@ t.test('SIGHUP reaches every process: the new worker list and the new limits ser
   for (let i = 0; i < 9; i++) still.push(await lb.get(`/c${i}`))
   t.same(still.map((r) => r.body), Array(9).fill('t2'), 'the running config keeps serving in every process')
   t.equal(lb.p.lines.filter((l) => l.msg === 'config reload refused: the running config keeps serving' && l.proc > 0).length, 0, 'the serving processes were not asked to reload')
+})
+
+t.test('a serving process that cannot listen fails the start-up: exit 1 with its error, no process left', async (t) => {
+  const taken = http.createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { taken.close() })
+  const port = (taken.address() as { port: number }).port
+  const [adminPort] = await freePorts(1)
+  const p = startNode(t, 'balancer', 'cli.js', ['--workers', String(PROCESSES), '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${adminPort!}`, '--worker', 't1=http://127.0.0.1:1', '--health-interval', '0'])
+  const exit = await p.exited
+  t.same(exit, { code: 1, signal: null })
+  t.match(p.stderr(), /^nodecat-balancer: EADDRINUSE: .*EADDRINUSE/m, 'the serving process\'s error, with its code')
+  const forked = p.lines.filter((l) => l.msg === 'balancer started' && l.proc > 0).length
+  t.equal(forked, 0, 'none of them served')
+  const pids = new Set(p.lines.filter((l) => l.proc > 0).map((l) => l.pid as number))
+  for (const pid of pids) t.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `process ${pid} is gone`)
 })
