@@ -111,17 +111,26 @@ export class Tries {
 
   /**
    * A second try alongside `original`, whose worker stays silent (hedge.ts): the worker the sticky
-   * rules give when `original`'s is left out, as for a failover. It counts against maxAttempts
-   * (not as a retry). Null when the tries are used up or no other worker is usable.
+   * rules give when `original`'s is left out, as for a failover. It is a try (counted in
+   * `attempts`, the access log's tries) but takes none of maxAttempts from the failover that may
+   * follow (a node killed mid-race still gets its retries); there is at most one per request, and
+   * none with maxAttempts 1 (no second try wanted). Null when no other worker is usable.
    */
   hedge (original: Try): Try | null {
-    if (this.#attempts - this.#free >= this.#maxAttempts) return null
+    if (this.#maxAttempts < 2 || this.#attempts - this.#free >= this.#maxAttempts) return null
     const exclude = new Set(this.#exclude ?? [])
     exclude.add(original.worker)
     const choice = this.#chooser.choose(this.#routes, exclude)
     if (choice.error !== undefined) return null
+    // why: the chooser's last resort (a worker in ERROR, probed when nothing else is left) is
+    // for a request that has no other way; a hedge is optional and waits for its original instead
+    if (choice.worker.health.state() === 'ERROR') {
+      if (choice.probe) choice.worker.health.releaseProbe()
+      return null
+    }
     this.#stats.hedgesSent++
     this.#attempts++
+    this.#free++
     this.#lastWorker = choice.worker
     return new Try(choice.worker, choice.sticky, choice.probe)
   }
