@@ -1,7 +1,7 @@
 /**
  * `nodecat-balancer --workers 3` and SIGHUP: the primary reloads the worker list, every serving
  * process the rest; a config that does not validate changes nothing anywhere. And a start-up that
- * fails in a serving process. Real processes on 127.0.0.1, each request on a fresh connection so
+ * fails in a serving process, and an admin activation change. Real processes on 127.0.0.1, each request on a fresh connection so
  * all three processes serve.
  */
 import t from 'tap'
@@ -11,7 +11,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { startNode } from '../../../test/lib/proc.js'
 import { freePorts } from '../../../test/lib/ports.js'
-import { startBackend, until } from './helpers.js'
+import { call, startBackend, until } from './helpers.js'
 import { allCaughtUp, PROCESSES, served, startLb, type Lb } from './lib/multiprocess.js'
 
 /** POST `size` bytes on a fresh connection: the status code */
@@ -81,4 +81,21 @@ t.test('a serving process that cannot listen fails the start-up: exit 1 with its
   t.equal(forked, 0, 'none of them served')
   const pids = new Set(p.lines.filter((l) => l.proc > 0).map((l) => l.pid as number))
   for (const pid of pids) t.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `process ${pid} is gone`)
+})
+
+t.test('an activation change on the admin listener reaches every process', async (t) => {
+  const b1 = await startBackend(t, 't1')
+  const b2 = await startBackend(t, 't2')
+  const lb = await startLb(t, ['--worker', `t1=${b1.url}`, '--worker', `t2=${b2.url}`, '--health-interval', '0'])
+  const off = await call(`${lb.admin}/workers/t1/activation`, { method: 'POST', body: JSON.stringify({ activation: 'stopped' }), headers: { 'content-type': 'application/json' } })
+  t.equal(off.status, 200)
+  t.equal(JSON.parse(off.text).activation, 'stopped')
+  await allCaughtUp(lb)
+  const seen1 = b1.seen
+  const servedBefore = served(await lb.status())
+  const replies = []
+  for (let i = 0; i < 18; i++) replies.push(await lb.get(`/d${i}`, { cookie: `JSESSIONID=S${i}.t1` }))
+  t.same(replies.filter((r) => r.status !== 200 || r.body !== 't2').length, 0, 'even its sessions go elsewhere, in every process')
+  t.equal(b1.seen, seen1, 'the stopped worker got nothing')
+  t.ok(served(await lb.status()).every((n, i) => n > servedBefore[i]!), 'all three processes served')
 })
