@@ -1,7 +1,7 @@
 /**
  * Cluster deploy (issue 17 part 5) on two nodes with static membership and a cluster key, asked
- * directly (no balancer): `nodecat-was deploy` is refused without a key (exit 2, nothing sent)
- * and with another cluster's key (the member refuses it); a .tgz made by GNU tar rolls out; a v4
+ * directly (no balancer): `nodecat-was deploy` is refused without a key (exit 2, nothing sent),
+ * with another cluster's key (the member refuses it) and over --deploy-max-bytes; a .tgz made by GNU tar rolls out; a v4
  * that loads on n1 but not on n2 stops at n2 and n1 goes back to v2 (one user's counter on n1
  * goes on through both switches: the sessions are not the app's); a member restarted with an
  * empty deploy directory takes the running version from the cluster before its first request,
@@ -10,7 +10,8 @@
 import t from 'tap'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
-import { rmSync } from 'node:fs'
+import crypto from 'node:crypto'
+import { cpSync, rmSync, writeFileSync } from 'node:fs'
 import { startCluster } from './lib/cluster.js'
 import { clusterKeyFile } from './lib/proc.js'
 import { CountingUser, runDeploy, writeApps } from './lib/deploy-apps.js'
@@ -22,7 +23,7 @@ t.test('refusals, a .tgz, a version failing on the second member, members that j
     nodes: 2,
     mode: 'sync',
     noBalancer: true,
-    nodeArgs: (route) => ['--app', path.join(apps.dir('v1'), 'lib', 'app.js'), '--key-file', key, '--deploy-dir', apps.deployDir(route)]
+    nodeArgs: (route) => ['--app', path.join(apps.dir('v1'), 'lib', 'app.js'), '--key-file', key, '--deploy-dir', apps.deployDir(route), '--deploy-max-bytes', '65536']
   })
   const [n1, n2] = c.nodes as [typeof c.nodes[0], typeof c.nodes[0]]
   const to = ['--to', `127.0.0.1:${n1.httpPort}`]
@@ -36,6 +37,12 @@ t.test('refusals, a .tgz, a version failing on the second member, members that j
   t.equal(wrong.code, 2, 'deploy with another cluster\'s key exits 2')
   t.match(wrong.stderr, /WAS_ERR_DEPLOY_AUTH/, 'the member refused it')
   t.equal((await user.once()).version, 'v1', 'nothing was deployed by the refused requests')
+
+  cpSync(apps.dir('v2'), path.join(apps.root, 'big'), { recursive: true })
+  writeFileSync(path.join(apps.root, 'big', 'noise.bin'), crypto.randomBytes(100_000))
+  const big = await runDeploy(t, [path.join(apps.root, 'big'), ...to, '--key-file', key])
+  t.equal(big.code, 1, 'a bundle over --deploy-max-bytes is refused')
+  t.match(big.stderr, /WAS_ERR_DEPLOY_TOO_LARGE/, 'with its code')
 
   const tgz = path.join(apps.root, 'v2.tgz')
   execFileSync('tar', ['czf', tgz, '-C', apps.dir('v2'), '.'])
