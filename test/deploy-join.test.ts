@@ -36,6 +36,9 @@ t.test('refusals, a .tgz, a version failing on the second member, members that j
   const wrong = await runDeploy(t, [apps.dir('v2'), ...to, '--key-file', clusterKeyFile(t, 'nodecat-other-key-')])
   t.equal(wrong.code, 2, 'deploy with another cluster\'s key exits 2')
   t.match(wrong.stderr, /WAS_ERR_DEPLOY_AUTH/, 'the member refused it')
+  const bare = await fetch(`${n1.url}/_nodecat/deploy`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.alloc(1000), signal: AbortSignal.timeout(10_000) })
+  t.equal(bare.status, 401, 'a request without the authentication headers gets 401')
+  t.equal(((await bare.json()) as any).code, 'WAS_ERR_DEPLOY_AUTH', 'with the code')
   t.equal((await user.once()).version, 'v1', 'nothing was deployed by the refused requests')
 
   cpSync(apps.dir('v2'), path.join(apps.root, 'big'), { recursive: true })

@@ -139,6 +139,10 @@ t.test('deploy requests: the cluster key, once, on time', async (t) => {
   t.throws(() => verifier.verify('POST', '/_nodecat/deploy', signRequest(crypto.randomBytes(32), 'POST', '/_nodecat/deploy', body), body), { code: 'WAS_ERR_DEPLOY_AUTH' }, 'another key')
   t.throws(() => verifier.verify('POST', '/_nodecat/deploy', signRequest(key, 'POST', '/_nodecat/deploy', body, Date.now() - 10 * 60_000), body), { code: 'WAS_ERR_DEPLOY_AUTH', message: /time/ }, 'an old request')
   t.throws(() => verifier.verify('POST', '/_nodecat/deploy', {}, body), { code: 'WAS_ERR_DEPLOY_AUTH' }, 'no headers')
+  t.throws(() => verifier.precheck({}), { code: 'WAS_ERR_DEPLOY_AUTH' }, 'before the body: no headers')
+  t.throws(() => verifier.precheck(signRequest(key, 'POST', '/x', body, Date.now() - 10 * 60_000)), { code: 'WAS_ERR_DEPLOY_AUTH' }, 'before the body: an old time')
+  t.doesNotThrow(() => verifier.precheck(signRequest(key, 'POST', '/x', body)), 'before the body: a fresh request')
+  t.throws(() => new RequestVerifier({ key: null, keyFile: null }).precheck(signRequest(key, 'POST', '/x', body)), { code: 'WAS_ERR_DEPLOY_NO_KEY' }, 'before the body: no key here')
   t.throws(() => new RequestVerifier({ key: null, keyFile: null }).verify('POST', '/_nodecat/deploy', signRequest(key, 'POST', '/_nodecat/deploy', body), body), { code: 'WAS_ERR_DEPLOY_NO_KEY' }, 'a member without a key refuses every deploy')
 })
 

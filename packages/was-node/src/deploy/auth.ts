@@ -51,6 +51,17 @@ export class RequestVerifier {
 
   constructor (source: KeySource) { this.#source = source }
 
+  /**
+   * What can be checked before the body is read (a key here, the headers well-formed, the time
+   * fresh): a request without them never makes the member buffer a bundle.
+   */
+  precheck (headers: Record<string, string | string[] | undefined>, now = Date.now()): void {
+    if (this.#source.key === null && this.#source.keyFile === null) throw deployErrors.noKey('this member')
+    const time = headers[AUTH_HEADERS.time]
+    if (typeof time !== 'string' || typeof headers[AUTH_HEADERS.nonce] !== 'string' || typeof headers[AUTH_HEADERS.mac] !== 'string') throw deployErrors.auth('the authentication headers are missing')
+    if (!/^\d{1,16}$/.test(time) || Math.abs(Number(time) - now) > MAX_SKEW) throw deployErrors.auth('its time is not within 5 minutes of this member\'s clock')
+  }
+
   /** Throws a coded error unless the request is authentic, fresh and new. */
   verify (method: string, url: string, headers: Record<string, string | string[] | undefined>, body: Buffer, now = Date.now()): void {
     const keys = clusterKeys(this.#source)

@@ -28,6 +28,8 @@ export function registerDeploy (app: FastifyInstance, deployer: () => Deployer |
       if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, deployErrors.tooLarge('bundle', maxBytes))
       return send(reply, err)
     })
+    // why onRequest: an unauthenticated request is refused before its body is read
+    scope.addHook('onRequest', async (request) => { verifier.precheck(request.headers) })
     const guard = (request: FastifyRequest): Deployer => {
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)
       verifier.verify(request.method, request.raw.url ?? '', request.headers, body)
