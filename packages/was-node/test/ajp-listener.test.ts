@@ -14,6 +14,7 @@ import { resolveNodeOptions } from '../src/service/options.js'
 import { gatherOptions } from '../src/service/sources.js'
 import { planWorkers } from '../src/service/worker-plan.js'
 import { testNode, until } from './helpers/service-nodes.js'
+import { encodeCPing, encodeForwardRequest, encodeRequestBodyChunk } from '@nodecat/protocol'
 import { AjpTestClient, forwardRequest, header, replied } from './helpers/ajp-client.js'
 
 const app = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/ajp/app.js')
@@ -97,6 +98,28 @@ t.test('a body the app does not read is swallowed: the next request on the conne
   t.equal(unread.reuse, true)
   const next = replied(await c.request(forwardRequest({ uri: '/count' })))
   t.equal(next.status, 200)
+})
+
+t.test('a peer that sends ahead (requests and their bodies in one write) is served in order, not stuck', async (t) => {
+  const { port } = await ajpNode(t)
+  const c = await AjpTestClient.connect(port)
+  t.teardown(() => c.close())
+  const post = (body: string): Buffer => Buffer.concat([
+    encodeForwardRequest(forwardRequest({ method: 'POST', uri: '/hash', headers: [['host', 'www.example'], ['content-length', String(body.length)]] })),
+    encodeRequestBodyChunk(Buffer.from(body))
+  ])
+  c.socket.write(Buffer.concat([encodeForwardRequest(forwardRequest({ method: 'HEAD', uri: '/count' })), post('first'), post('second!'), encodeCPing()]))
+  const seen: string[] = []
+  for (let i = 0; i < 3; i++) {
+    for (;;) {
+      const m = await c.next()
+      if (m === null) { t.fail('closed'); return }
+      if (m.type === 'body-chunk' && m.data.length > 0) seen.push(JSON.parse(m.data.toString()).bytes)
+      if (m.type === 'end-response') break
+    }
+  }
+  t.same(seen, [5, 7], 'both bodies reached their own request')
+  t.same(await c.next(), { type: 'cpong' }, 'then the CPing is answered')
 })
 
 t.test('responses stream in SEND_BODY_CHUNKs of at most packetSize − 8, at 8192 and at 65536', async (t) => {

@@ -192,6 +192,12 @@ class AjpConnection implements ExchangeLink {
   }
 
   #payload (p: Buffer): void {
+    // why: what waits in the queue goes first, in order
+    if (this.#queue.length > 0) { this.#queue.push(p); this.#socket.pause(); return }
+    this.#dispatch(p)
+  }
+
+  #dispatch (p: Buffer): void {
     if (this.#bodyOwed > 0) {
       this.#bodyOwed--
       let data: Buffer
@@ -199,7 +205,7 @@ class AjpConnection implements ExchangeLink {
       this.#exchange?.bodyPacket(data)
       return
     }
-    if (this.#exchange !== null || this.#queue.length > 0) {
+    if (this.#exchange !== null) {
       // why queue and pause: one request at a time; what comes early waits (bounded: one read)
       this.#queue.push(p)
       this.#socket.pause()
@@ -253,7 +259,20 @@ class AjpConnection implements ExchangeLink {
     else this.#socket.once('drain', done)
   }
 
-  expectBodyPacket (): void { this.#bodyOwed++ }
+  expectBodyPacket (): void {
+    this.#bodyOwed++
+    // a body packet may already wait in the queue (a peer that sent ahead): deliver it, not now
+    // (the exchange is still being set up) but before anything else runs
+    if (this.#queue.length > 0) queueMicrotask(() => this.#drainQueue())
+  }
+
+  /** what arrived early: body packets owed to the exchange, or the next message once idle; reading resumes when all is taken */
+  #drainQueue (): void {
+    while (this.#queue.length > 0 && !this.#closing && (this.#bodyOwed > 0 || this.#exchange === null)) {
+      this.#dispatch(this.#queue.shift()!)
+    }
+    if (this.#queue.length === 0 && !this.#closing) this.#socket.resume()
+  }
 
   finished (exchange: AjpExchange, close: boolean): void {
     if (exchange !== this.#exchange) return
@@ -263,11 +282,7 @@ class AjpConnection implements ExchangeLink {
     exchange.close()
     if (!reuse) { this.#close(); return }
     // the next request, if one came early
-    while (this.#queue.length > 0 && this.#exchange === null && !this.#closing) {
-      const p = this.#queue.shift()!
-      this.#payload(p)
-    }
-    if (this.#queue.length === 0) this.#socket.resume()
+    this.#drainQueue()
   }
 
   notProcessed (exchange: AjpExchange, reason: string): void {
