@@ -5,7 +5,8 @@
  * that loads on n1 but not on n2 stops at n2 and n1 goes back to v2 (one user's counter on n1
  * goes on through both switches: the sessions are not the app's); a member restarted with an
  * empty deploy directory takes the running version from the cluster before its first request,
- * and one restarted with its directory serves its version again.
+ * and one restarted with its directory serves its version again; a connect handler replaces a
+ * fastify plugin, with the same sessions.
  */
 import t from 'tap'
 import path from 'node:path'
@@ -82,5 +83,8 @@ t.test('refusals, a .tgz, a version failing on the second member, members that j
 
   const status = await runDeploy(t, ['--status', '--to', `127.0.0.1:${n2.httpPort}`, '--key-file', key, '--json'])
   t.same(status.json?.members.map((m: any) => [m.route, m.running]), [['n1', v2id], ['n2', v2id]], 'both members run v2')
+  const v5 = await runDeploy(t, [apps.dir('v5'), ...to, '--key-file', key])
+  t.equal(v5.code, 0, `a connect handler rolls out too (${v5.stderr})`)
+  t.equal((await user.once()).version, 'v5', 'n1 serves the connect version')
   t.same(user.breaks, [], 'no session lost on n1')
 })

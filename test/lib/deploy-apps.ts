@@ -28,7 +28,7 @@ function counterApp (version: string): string {
 
 export interface DeployApps { root: string, dir (version: string): string, deployDir (route: string): string }
 
-/** v1 and v2 (counter apps that say their version), v3, whose plugin throws at register, and v4, which throws on n2 only */
+/** v1 and v2 (counter apps that say their version), v3, whose plugin throws at register, v4, which throws on n2 only, and v5, a connect handler */
 export function writeApps (t: Teardown): DeployApps {
   const root = mkdtempSync(path.join(tmpdir(), 'nodecat-deploy-'))
   t.teardown(() => rmSync(root, { recursive: true, force: true }))
@@ -41,6 +41,14 @@ export function writeApps (t: Teardown): DeployApps {
   write('v1', counterApp('v1'))
   write('v2', counterApp('v2'))
   write('v3', 'export default async function app () { throw new Error(\'v3 refuses to register\') }\n')
+  write('v5', `export default function app (req, res, next) {
+  if (req.method !== 'POST' || req.url !== '/count') { next(); return }
+  const n = (req.session.get('n') ?? 0) + 1
+  req.session.set('n', n)
+  res.setHeader('content-type', 'application/json')
+  res.end(JSON.stringify({ version: 'v5', route: null, n }))
+}
+`)
   write('v4', counterApp('v4').replace('{\n', '{\n  if (options.jvmRoute === \'n2\') throw new Error(\'v4 does not start on n2\')\n'))
   return { root, dir: (v) => path.join(root, 'apps', v), deployDir: (route) => path.join(root, 'deploy', route) }
 }
