@@ -52,6 +52,7 @@ function mirror (registry: WorkerRegistry, e: WorkerEntry): ReturnType<WorkerReg
     w.domain = c.domain
     if (w.connectionLimit !== c.connectionLimit) w.setConnectionLimit(c.connectionLimit)
     if (w.activation !== c.activation) registry.setActivation(c.route, c.activation)
+    if (w.secret !== c.secret || (c.packetSize !== undefined && w.packetSize !== c.packetSize)) w.setAjpSettings(c.secret, c.packetSize)
   }
   w.isStatic = e.isStatic
   w.memberId = e.memberId

@@ -15,7 +15,7 @@ export const PROC_ENV = 'NODECAT_BALANCER_PROC'
 
 /** One worker as the owner holds it: configuration and state. */
 export interface WorkerEntry {
-  /** as added, with the fields changed since (url, lbfactor, activation, redirect, domain, connectionLimit) */
+  /** as added, with the fields changed since (url, lbfactor, activation, redirect, domain, connectionLimit, ajp secret and packet size) */
   config: WorkerConfigResolved
   isStatic: boolean
   memberId: string | null
@@ -30,6 +30,10 @@ export function entryOf (registry: WorkerRegistry, w: Worker, now: number): Work
   delete config.domain
   if (w.redirect !== undefined) config.redirect = w.redirect
   if (w.domain !== undefined) config.domain = w.domain
+  // why from the worker: a reload may have changed an ajp:// worker's secret or packet size since it was added
+  delete config.secret
+  if (w.secret !== undefined) config.secret = w.secret
+  if (w.url.startsWith('ajp:')) config.packetSize = w.packetSize
   return {
     config,
     isStatic: w.isStatic,
