@@ -6,13 +6,13 @@
  * goes on through both switches: the sessions are not the app's); a member restarted with an
  * empty deploy directory takes the running version from the cluster before its first request,
  * and one restarted with its directory serves its version again; a connect handler replaces a
- * fastify plugin, with the same sessions.
+ * fastify plugin, with the same sessions; a bundle copied to n1's --watch-dir rolls out.
  */
 import t from 'tap'
 import path from 'node:path'
 import { execFileSync } from 'node:child_process'
 import crypto from 'node:crypto'
-import { cpSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { startCluster } from './lib/cluster.js'
 import { clusterKeyFile } from './lib/proc.js'
 import { CountingUser, runDeploy, writeApps } from './lib/deploy-apps.js'
@@ -20,11 +20,13 @@ import { CountingUser, runDeploy, writeApps } from './lib/deploy-apps.js'
 t.test('refusals, a .tgz, a version failing on the second member, members that join later', async (t) => {
   const key = clusterKeyFile(t)
   const apps = writeApps(t)
+  const watchDir = path.join(apps.root, 'watch')
+  mkdirSync(watchDir)
   const c = await startCluster(t, {
     nodes: 2,
     mode: 'sync',
     noBalancer: true,
-    nodeArgs: (route) => ['--app', path.join(apps.dir('v1'), 'lib', 'app.js'), '--key-file', key, '--deploy-dir', apps.deployDir(route), '--deploy-max-bytes', '65536']
+    nodeArgs: (route) => ['--app', path.join(apps.dir('v1'), 'lib', 'app.js'), '--key-file', key, '--deploy-dir', apps.deployDir(route), '--deploy-max-bytes', '65536', ...(route === 'n1' ? ['--watch-dir', watchDir] : [])]
   })
   const [n1, n2] = c.nodes as [typeof c.nodes[0], typeof c.nodes[0]]
   const to = ['--to', `127.0.0.1:${n1.httpPort}`]
@@ -86,5 +88,12 @@ t.test('refusals, a .tgz, a version failing on the second member, members that j
   const v5 = await runDeploy(t, [apps.dir('v5'), ...to, '--key-file', key])
   t.equal(v5.code, 0, `a connect handler rolls out too (${v5.stderr})`)
   t.equal((await user.once()).version, 'v5', 'n1 serves the connect version')
+
+  // --watch-dir on n1: a bundle copied there rolls out like a deploy
+  execFileSync('tar', ['czf', path.join(watchDir, 'v2-again.tgz'), '-C', apps.dir('v2'), '.'])
+  await n1.proc!.waitFor((l) => l.event === 'deploy-watch-done' || l.event === 'deploy-watch-failed', 60_000, 'the watch dir rollout')
+  t.ok(n1.lines().some((l) => l.event === 'deploy-watch-done' && l.version === v2id), 'the watched bundle rolled out (v2 again)')
+  t.equal((await user.once()).version, 'v2', 'n1 serves it')
+  t.equal((await new CountingUser(n2.url).once()).version, 'v2', 'n2 serves it')
   t.same(user.breaks, [], 'no session lost on n1')
 })

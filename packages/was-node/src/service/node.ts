@@ -38,6 +38,10 @@ import { AppSwitch } from './app-switch.js'
 import { Deployer, DEPLOY_UNPACK_LIMITS } from '../deploy/deployer.js'
 import { DeployStore } from '../deploy/store.js'
 import { registerDeploy } from '../deploy/routes.js'
+import { DeployWatch } from '../deploy/watch.js'
+
+/** ms between two looks at --watch-dir */
+const WATCH_INTERVAL = 2000
 
 export interface StartNodeDeps {
   logger?: Logger
@@ -171,6 +175,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     logger: logger.child({ component: 'deploy' })
   })
   let deployerAttached = false
+  const watch = options.deployWatchDir === null ? null : new DeployWatch({ dir: options.deployWatchDir, intervalMs: WATCH_INTERVAL, maxBytes: options.deployMaxBytes, deployer, logger: logger.child({ component: 'deploy' }) })
   registerDeploy(app, () => deployerAttached ? deployer : null, { key: options.key, keyFile: options.keyFile }, options.deployMaxBytes)
   if (userApp?.kind === 'fastify') {
     const plugin = userApp.plugin
@@ -206,6 +211,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
       // the last deltas of the finished requests are queued by now; the channel flushes them on stop
       stall.stop()
       ajp?.close()
+      watch?.stop()
       deployer.close()
       await manager?.stop().catch((err: unknown) => logger.error({ err }, 'session manager stop failed'))
       await channel?.stop().catch((err: unknown) => logger.error({ err }, 'channel stop failed'))
@@ -266,6 +272,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
     await deployer.syncFromCluster()
     deployerAttached = true
     readiness.sessionsReady()
+    watch?.start()
   } catch (err) {
     deferred.fail(err)
     if (stopping === null) {

@@ -82,6 +82,8 @@ export interface ResolvedNodeOptions {
   deployMaxBytes: number
   /** app versions kept in deployDir (the running one and the rollout history are never removed) */
   deployKeep: number
+  /** a directory this member polls for app bundles (*.tgz) to roll out (FarmWarDeployer watchDir), or null (off) */
+  deployWatchDir: string | null
   /**
    * the AJP/1.3 listener (service/ajp/) for an Apache httpd + mod_jk front: off while port is null;
    * secret: mod_jk's worker secret (required off loopback unless secretRequired is false, Tomcat's rule);
@@ -145,6 +147,7 @@ export const NODE_DEFAULTS = Object.freeze({
   // why 16 MiB: one bundle travels as one cluster message (tribes maxMessageSize 32 MiB)
   deployMaxBytes: 16 * 1024 * 1024,
   deployKeep: 5,
+  deployWatchDir: null as string | null,
   // why loopback and a required secret: Tomcat 9's AJP defaults since Ghostcat (CVE-2020-1938)
   ajp: Object.freeze({ address: '127.0.0.1', port: null as number | null, secret: null as string | null, secretRequired: true, packetSize: AJP_DEFAULT_PACKET_SIZE }),
   log: Object.freeze({ level: 'info' as LogLevel, pretty: 'auto' as boolean | 'auto' })
@@ -316,6 +319,7 @@ export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOption
     deployDir: nullableString(top.deployDir, 'deployDir') ?? path.join(process.cwd(), 'nodecat-deploy', jvmRoute),
     deployMaxBytes: v.integer(orDefault(top.deployMaxBytes, D.deployMaxBytes), 'deployMaxBytes', 1024, 30 * 1024 * 1024),
     deployKeep: v.integer(orDefault(top.deployKeep, D.deployKeep), 'deployKeep', 2, 100),
+    deployWatchDir: nullableString(top.deployWatchDir, 'deployWatchDir'),
     ajp: resolveAjp(ajp),
     log: {
       level: v.oneOf(orDefault(log.level, D.log.level), 'log.level', LEVELS),

@@ -68,6 +68,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'deploy-dir', path: 'deployDir', kind: 'string', arg: 'dir', help: 'where cluster deploys keep this member\'s app versions (default ./nodecat-deploy/<jvm-route>; see nodecat-was deploy --help)' },
   { flag: 'deploy-max-bytes', path: 'deployMaxBytes', kind: 'string', arg: 'n', help: 'most bytes of a deployed bundle (default 16777216)' },
   { flag: 'deploy-keep', path: 'deployKeep', kind: 'string', arg: 'n', help: 'app versions kept in --deploy-dir (default 5)' },
+  { flag: 'watch-dir', path: 'deployWatchDir', kind: 'string', arg: 'dir', help: 'roll out every new app bundle (*.tgz) copied here to the cluster, led by this node (default off; watch on one node only)' },
   { flag: 'shutdown-timeout', path: 'shutdownTimeout', kind: 'string', arg: 'ms', help: 'time for in-flight requests at stop (default 10000)' },
   { flag: 'log-level', path: 'log.level', kind: 'string', arg: 'level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
   { flag: 'pretty', path: 'log.pretty', kind: 'boolean', help: 'human-readable logs (default: when stdout is a terminal)' }
