@@ -15,7 +15,7 @@ import { spawnWatched, type WatchedProcess } from './watched-process.js'
 import { waitUntil } from './wait.js'
 
 export const MOD_JK_SO = '/usr/lib/apache2/modules/mod_jk.so'
-const MODULES = '/usr/lib/apache2/modules'
+export const APACHE_MODULES = '/usr/lib/apache2/modules'
 export const MOD_JK_PACKAGES = ['apache2-bin', 'libapache2-mod-jk']
 
 export interface ModJkSoftware {
@@ -64,6 +64,8 @@ export interface ModJkFrontOptions {
   /** JkMount lines' targets: path pattern → worker (default `/*` → the first worker.list entry) */
   mounts?: Array<[string, string]>
   jkLogLevel?: 'error' | 'warn' | 'info' | 'debug' | 'trace'
+  /** more httpd.conf lines (e.g. mod_proxy's LoadModule and ProxyPass, for an HTTP front to compare with) */
+  extraConfig?: string[]
 }
 
 export interface ModJkFront {
@@ -97,8 +99,8 @@ export async function startModJkFront (sw: ModJkSoftware, o: ModJkFrontOptions, 
     'Group www-data',
     `DefaultRuntimeDir "${o.dir}"`,
     `Mutex file:${o.dir} default`,
-    `LoadModule mpm_event_module ${MODULES}/mod_mpm_event.so`,
-    `LoadModule authz_core_module ${MODULES}/mod_authz_core.so`,
+    `LoadModule mpm_event_module ${APACHE_MODULES}/mod_mpm_event.so`,
+    `LoadModule authz_core_module ${APACHE_MODULES}/mod_authz_core.so`,
     `LoadModule jk_module ${sw.modJk}`,
     'KeepAlive On',
     'Timeout 60',
@@ -111,6 +113,7 @@ export async function startModJkFront (sw: ModJkSoftware, o: ModJkFrontOptions, 
     `JkLogFile "${o.dir}/mod_jk.log"`,
     `JkLogLevel ${o.jkLogLevel ?? 'info'}`,
     ...mounts.map(([p, w]) => `JkMount ${p} ${w}`),
+    ...(o.extraConfig ?? []),
     ''
   ].join('\n'))
   const read = (f: string) => (): string => { try { return readFileSync(path.join(o.dir, f), 'utf8') } catch { return '' } }
