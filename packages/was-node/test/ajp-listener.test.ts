@@ -7,13 +7,15 @@
  */
 import t, { type Test } from 'tap'
 import path from 'node:path'
+import net from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { freePorts } from '../../../test/lib/ports.js'
 import { resolveNodeOptions } from '../src/service/options.js'
 import { gatherOptions } from '../src/service/sources.js'
 import { planWorkers } from '../src/service/worker-plan.js'
-import { testNode, until } from './helpers/service-nodes.js'
+import { captureLogger, testNode, until } from './helpers/service-nodes.js'
+import { startNode } from '../src/service/node.js'
 import { encodeCPing, encodeForwardRequest, encodeRequestBodyChunk } from '@nodecat/protocol'
 import { AjpTestClient, forwardRequest, header, replied } from './helpers/ajp-client.js'
 
@@ -217,9 +219,42 @@ t.test('the drain: idle connections close, a request in flight finishes with reu
   await stopped
 })
 
-t.test('not ready: a Forward Request is closed before any header (mod_jk retries elsewhere), a CPing too', async (t) => {
+t.test('starting (not ready): a CPing and a Forward Request are answered by closing, before any header; counted', async (t) => {
+  // a listed peer that accepts but never answers (a frozen process) holds the node in its membership wait for dropTime
+  const frozen = net.createServer(() => {})
+  await new Promise<void>((resolve) => frozen.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { frozen.close() })
+  const [http, receiver, ajpPort] = await freePorts(3)
+  const { logger } = captureLogger()
+  const starting = startNode({
+    jvmRoute: 'n1',
+    http: { address: '127.0.0.1', port: http! },
+    receiver: { address: '127.0.0.1', port: receiver!, autoBind: 1 },
+    membership: { type: 'static', members: [`127.0.0.1:${(frozen.address() as net.AddressInfo).port}`], frequency: 200, dropTime: 6000 },
+    app,
+    ajp: { port: ajpPort! },
+    stateTransferTimeout: 20,
+    shutdownTimeout: 5000
+  }, { logger })
+  t.teardown(async () => { await (await starting).stop('test teardown') })
+  const c = (await until(async () => await AjpTestClient.connect(ajpPort!).catch(() => null), 'the AJP listener is up'))!
+  t.teardown(() => c.close())
+  t.equal(await c.cping(), 'closed', 'a CPing is answered by closing the connection')
+  const c2 = await AjpTestClient.connect(ajpPort!)
+  t.teardown(() => c2.close())
+  const outcome = await c2.request(forwardRequest({ method: 'POST', uri: '/hash' }), Buffer.from('not yet'))
+  t.same(outcome, { closed: true, headers: false }, 'a request is closed before any header: mod_jk retries it on another member')
+  const node = await starting
+  t.equal(node.ajp!.stats.cpingsRefused, 1)
+  t.equal(node.ajp!.stats.notProcessed, 1)
+  const c3 = await AjpTestClient.connect(ajpPort!)
+  t.teardown(() => c3.close())
+  t.equal(await c3.cping(), 'cpong', 'once ready, CPong')
+  t.equal(replied(await c3.request(forwardRequest({ uri: '/served' }))).status, 200)
+})
+
+t.test('stopping: a request racing the stop is either served or closed before any header, never half-answered', async (t) => {
   const { port, node } = await ajpNode(t)
-  // the node's drain refuses requests the same way a starting node does (readiness: x-nodecat-draining)
   const c = await AjpTestClient.connect(port)
   t.teardown(() => c.close())
   t.equal(replied(await c.request(forwardRequest({ uri: '/count' }))).status, 200)
