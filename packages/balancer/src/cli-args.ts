@@ -40,14 +40,14 @@ export const USAGE = `Usage: nodecat-balancer [--config file.json] [flags]
   --health-path PATH          active check path (default /_nodecat/ready: 200 once the node serves with its sessions)
   --health-interval MS        0 turns active checks off (default 2000)
   --connect-timeout MS  --headers-timeout MS  --body-timeout MS
-  --hedge-floor MS            a GET/HEAD/OPTIONS/PUT/DELETE (body buffered or none) whose worker is
-                              silent longer than the hedge bound is sent once more to the session's
-                              next worker, first answer wins; the bound is --hedge-factor x the
-                              worker's learned slow head time, at least this, at most a quarter of
-                              --headers-timeout (default 300; 0 turns hedging off); sooner when the
-                              whole worker sends no head (bound / requests in flight, at least the
-                              floor). A worker silent twice in a row (3 times that, no answer
-                              between) goes ERROR at once
+  --hedge-floor MS            a GET/HEAD/OPTIONS/PUT/DELETE (body buffered or none) whose worker
+                              sends no response head at all for bound / requests in flight on it
+                              (at least this) is sent once more to the session's next worker, first
+                              answer wins; the bound is --hedge-factor x the worker's learned slow
+                              head time, at least this, at most a quarter of --headers-timeout
+                              (default 300; 0 turns hedging off). A slow request on a worker that
+                              answers others is not hedged. A worker silent twice in a row (3 times
+                              that, no answer between) goes ERROR at once
   --hedge-factor N            see --hedge-floor (default 2)
   --replay-buffer BYTES       bodies up to this size can be retried elsewhere (default 65536)
   --max-body BYTES            larger request bodies get 413 and the connection closes (default 0: no limit)

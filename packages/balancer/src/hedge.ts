@@ -7,13 +7,15 @@
  * the first response head wins (proxy.ts runs the race, attempt.ts counts the hedge as a try).
  *
  * The bound: factor x (smoothed head time + 4 x its mean deviation, as TCP estimates its
- * retransmission timeout, RFC 6298), at least `floor`, at most a quarter of headersTimeout. A
- * request silent that long is hedged. Sooner when the whole worker is silent: with n requests in
- * flight on it, a healthy worker sends a head about every bound / n, so a request is hedged
- * once the worker has sent no head at all (since that request was sent) for bound / n, at least
- * `floor`. A busy worker that is merely slow keeps sending heads, and its requests wait for the
- * full bound; a hung one is found after about `floor` however slow it was before (on a loaded
- * machine the bound itself is seconds).
+ * retransmission timeout, RFC 6298), at least `floor`, at most a quarter of headersTimeout. It is
+ * the WORKER's silence that hedges, never one request's: with n requests in flight on it, a
+ * healthy worker sends a head about every bound / n, so a request is hedged once the worker has
+ * sent no head at all (since that request was sent) for bound / n, at least `floor`. A busy
+ * worker that is merely slow, or one slow endpoint on a worker that answers its other requests,
+ * keeps sending heads, so nothing of it is hedged (a GET with side effects, an OAuth callback or
+ * an expensive report, is not run twice because it is slow; the headers timeout still bounds it);
+ * a hung one is found after about `floor` however slow it was before (on a loaded machine the
+ * bound itself is seconds).
  *
  * Not every lost race means a hung worker: a slow endpoint, or one long GC pause, makes a worker
  * lose a race now and then. A worker is put in ERROR at once (as for a failed connect) only on its
@@ -80,9 +82,8 @@ export class HeadTimes {
   hedgeAfter (bound: number, floor: number, inFlight: number, sentAt: number, now: number): { hedge: boolean, silence: number, nextCheck: number } {
     const workerQuiet = Math.max(this.#lastHeadAt, sentAt)
     const whole = Math.max(floor, bound / Math.max(1, inFlight))
-    if (now - sentAt >= bound) return { hedge: true, silence: bound, nextCheck: 0 }
     if (now - workerQuiet >= whole) return { hedge: true, silence: whole, nextCheck: 0 }
-    return { hedge: false, silence: 0, nextCheck: Math.min(sentAt + bound, workerQuiet + whole) - now }
+    return { hedge: false, silence: 0, nextCheck: workerQuiet + whole - now }
   }
 
   /**

@@ -263,13 +263,16 @@ t.test('the hedge bound follows the worker\'s head times between the floor and a
   stuck.answered(60_000, 0)
   t.equal(stuck.bound(rules), 7500, 'never past the ceiling')
 
-  // when to hedge: the request's own silence reaches the bound, or the whole worker's reaches bound / in flight
+  // when to hedge: the whole worker's silence reaches bound / in flight (one in flight: the bound), never one request's own
   const h = new HeadTimes()
   h.answered(5, 1000)
   t.match(h.hedgeAfter(2000, 300, 8, 900, 1200), { hedge: false, nextCheck: 100 }, 'the worker answered 200 ms ago: look again when its silence could reach 300')
   t.match(h.hedgeAfter(2000, 300, 8, 900, 1300), { hedge: true, silence: 300 }, '8 in flight and no head for 2000 / 8 (at least the floor): hedge')
-  t.match(h.hedgeAfter(2000, 300, 1, 900, 1500), { hedge: false, nextCheck: 1400 }, 'one in flight: only the bound hedges it')
-  t.match(h.hedgeAfter(2000, 300, 1, 900, 2900), { hedge: true, silence: 2000 })
+  t.match(h.hedgeAfter(2000, 300, 1, 900, 1500), { hedge: false, nextCheck: 1500 }, 'one in flight: the bound after the worker\'s last head hedges it')
+  t.match(h.hedgeAfter(2000, 300, 1, 900, 3000), { hedge: true, silence: 2000 })
+  const busy = new HeadTimes()
+  busy.answered(5, 2800)
+  t.match(busy.hedgeAfter(2000, 300, 8, 900, 3000), { hedge: false, nextCheck: 100 }, 'a request slow past the bound on a worker that answers its others: not hedged (a slow GET is not run twice)')
 
   const w = new HeadTimes()
   w.answered(5, 100)
