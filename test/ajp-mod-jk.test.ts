@@ -3,8 +3,9 @@
  * Tomcats in the classic setup: test/fixtures/classic-setup/workers.properties (lb worker
  * blang_balancer over tomcat1/tomcat2, sticky sessions, `JkMount /* blang_balancer`) with the hosts
  * replaced by 127.0.0.1, the AJP ports by free ones, and `ping_mode=A` on both members. The nodes
- * are `nodecat-was --jvm-route tomcat1|tomcat2 --ajp 127.0.0.1:P --static ...` (loopback: no secret
- * needed) serving test/fixtures/ajp/app.js.
+ * are `nodecat-was --jvm-route tomcat1|tomcat2 --ajp 127.0.0.1:P --static ...` serving
+ * test/fixtures/ajp/app.js; in the first test with `--ajp-secret` and the same secret on mod_jk's lb
+ * worker (loopback needs none: the second test runs without).
  *
  * Asserted: the session is sticky by jvmRoute (its id ends in .tomcatN, every request goes there);
  * a 1 MiB POST body arrives intact (sha256 compared in the app); mod_jk's CPings reached the node
@@ -59,13 +60,14 @@ function metric (text: string, name: string, labels: string): number {
 interface Setup { nodes: Record<string, { proc: TestProcess, http: number }>, base: string, metricsOf: (route: string) => Promise<string> }
 
 /** Two nodes (tomcat1, tomcat2) with AJP, and httpd + mod_jk in front with the classic workers.properties. */
-async function setup (t: Test, sw: ModJkSoftware, name: string): Promise<Setup> {
+async function setup (t: Test, sw: ModJkSoftware, name: string, secret: string | null = null): Promise<Setup> {
   const [h1, r1, a1, h2, r2, a2, web] = await freePorts(7)
   const nodes: Record<string, { proc: TestProcess, http: number }> = {}
   const start = (route: string, http: number, receiver: number, peer: number, ajp: number): void => {
     const proc = startNode(t, 'was-node', 'cli.js', [
       '--jvm-route', route, '--http', `127.0.0.1:${http}`, '--receiver', `127.0.0.1:${receiver}`, '--static', `127.0.0.1:${peer}`,
-      '--ajp', `127.0.0.1:${ajp}`, '--app', APP, '--frequency', '200', '--drop-time', '2000', '--state-transfer-timeout', '20'
+      '--ajp', `127.0.0.1:${ajp}`, '--app', APP, '--frequency', '200', '--drop-time', '2000', '--state-transfer-timeout', '20',
+      ...(secret === null ? [] : ['--ajp-secret', secret])
     ])
     nodes[route] = { proc, http }
   }
@@ -84,7 +86,9 @@ async function setup (t: Test, sw: ModJkSoftware, name: string): Promise<Setup> 
   }, { timeoutMs: 20_000, everyMs: 100 })
   const dir = path.join(scratch, name)
   mkdirSync(dir)
-  const front = await startModJkFront(sw, { dir, port: web!, workers: workersProperties({ tomcat1: a1!, tomcat2: a2! }) })
+  // the secret on the lb worker: mod_jk gives it to its members (1.2.12)
+  const workers = workersProperties({ tomcat1: a1!, tomcat2: a2! }) + (secret === null ? '' : `worker.blang_balancer.secret=${secret}\n`)
+  const front = await startModJkFront(sw, { dir, port: web!, workers })
   t.teardown(() => front.stop())
   const metricsOf = async (route: string): Promise<string> => await (await fetch(`http://127.0.0.1:${nodes[route]!.http}/_nodecat/metrics`)).text()
   return { nodes, base: front.url, metricsOf }
@@ -93,7 +97,7 @@ async function setup (t: Test, sw: ModJkSoftware, name: string): Promise<Setup> 
 t.test('httpd + mod_jk (the classic workers.properties) fronts two nodecat nodes over AJP: sticky, 1 MiB body, CPing, failover on SIGKILL with the session', { skip: typeof software === 'string' ? software : false, timeout: 170_000 }, async (t) => {
   const sw = software as ModJkSoftware
   t.comment(`${sw.versions} (${sw.note})`)
-  const { nodes, base, metricsOf } = await setup(t, sw, 'kill')
+  const { nodes, base, metricsOf } = await setup(t, sw, 'kill', 's3cret-of-the-lb')
 
   // a session: created on one node, then sticky to it by its route
   const first = await get(`${base}/count`, null)
@@ -123,6 +127,7 @@ t.test('httpd + mod_jk (the classic workers.properties) fronts two nodecat nodes
   t.ok(metric(m, 'nodecat_ajp_cpings_total', 'answer="cpong"') >= 8, `CPings answered by ${served}: ${metric(m, 'nodecat_ajp_cpings_total', 'answer="cpong"')}`)
   t.ok(metric(m, 'nodecat_ajp_requests_total', '') >= 8, 'the requests came over AJP')
   t.equal(metric(m, 'nodecat_ajp_errors_total', 'code='), 0, 'no AJP error')
+  t.equal(metric(m, 'nodecat_ajp_refused_total', 'reason="secret"'), 0, 'mod_jk sent the nodes\' --ajp-secret (worker.blang_balancer.secret): nothing refused')
 
   // the other node holds a copy before the serving one dies
   const other = served === 'tomcat1' ? 'tomcat2' : 'tomcat1'
