@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import os, { tmpdir } from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
-import { resolveNodeOptions, sendModeOf, NODE_DEFAULTS } from '../src/service/options.js'
+import { resolveNodeOptions, sendModeOf, NODE_DEFAULTS, memberDeployDir } from '../src/service/options.js'
 import { gatherOptions, parseArgs, fromEnv, helpText, FLAGS, envName } from '../src/service/sources.js'
 import { channelOptionsOf } from '../src/service/channel-options.js'
 import { advertisedHttpUrl } from '../src/service/advertise.js'
@@ -154,4 +154,12 @@ t.test('host identity and usable cores', async (t) => {
   t.equal(usableCores(files({ '/sys/fs/cgroup/cpu.max': '150000 100000\n' }), 4), 2, 'a 1.5-core quota rounds up to 2')
   t.equal(usableCores(files({ '/sys/fs/cgroup/cpu.max': '50000 100000\n' }), 4), 1, 'at least one')
   t.equal(usableCores(files({ '/sys/fs/cgroup/cpu.max': '800000 100000\n' }), 2), 2, 'a quota above the cores changes nothing')
+})
+
+t.test('each member keeps its deploy versions in its own directory, also when --deploy-dir is shared', async (t) => {
+  const a = resolveNodeOptions({ jvmRoute: 'pi1-0', deployDir: '/var/lib/nodecat/deploy' })
+  const b = resolveNodeOptions({ jvmRoute: 'pi1-1', deployDir: '/var/lib/nodecat/deploy' })
+  t.equal(memberDeployDir(a), path.join('/var/lib/nodecat/deploy', 'pi1-0'))
+  t.equal(memberDeployDir(b), path.join('/var/lib/nodecat/deploy', 'pi1-1'), 'two members of one machine do not share state.json')
+  t.equal(memberDeployDir(resolveNodeOptions({ jvmRoute: 'n1' })), path.join(process.cwd(), 'nodecat-deploy', 'n1'), 'default: ./nodecat-deploy/<route>')
 })

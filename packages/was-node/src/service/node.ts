@@ -14,7 +14,7 @@ import { sessionMiddleware } from '../http/express-middleware.js'
 import type { SessionMiddlewareOptions } from '../http/options.js'
 import { WasError } from '../errors.js'
 import { serviceErrors } from './errors.js'
-import { resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './options.js'
+import { memberDeployDir, resolveNodeOptions, type NodeOptions, type ResolvedNodeOptions } from './options.js'
 import { createServiceLogger } from './logger.js'
 import { loadApp, type ConnectHandler, type LoadedApp } from './app-loader.js'
 import { DeferredStore } from './deferred-store.js'
@@ -166,7 +166,7 @@ export async function startNode (input: NodeOptions = {}, deps: StartNodeDeps = 
   registerMetrics(app, statusSource)
   const deployer = new Deployer({
     route: options.jvmRoute,
-    store: new DeployStore(options.deployDir, options.deployKeep),
+    store: new DeployStore(memberDeployDir(options), options.deployKeep),
     limits: DEPLOY_UNPACK_LIMITS,
     appSwitch,
     pause: (paused) => readiness.pause(paused),

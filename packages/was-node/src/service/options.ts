@@ -165,6 +165,11 @@ function trackingList (value: unknown): SessionTracking[] {
 }
 
 /** Tomcat channelSendOptions (number bit flags or names) to a tribes send mode. */
+/** where this member keeps its deploy versions: <deployDir>/<jvmRoute> (one machine's members share deployDir) */
+export function memberDeployDir (o: Pick<ResolvedNodeOptions, 'deployDir' | 'jvmRoute'>): string {
+  return path.join(o.deployDir, o.jvmRoute)
+}
+
 export function sendModeOf (value: unknown, name = 'channelSendOptions'): SendMode {
   if (typeof value === 'string' && /^\d+$/.test(value.trim())) value = Number(value)
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) {
@@ -316,7 +321,8 @@ export function resolveNodeOptions (input: NodeOptions = {}): ResolvedNodeOption
     keyFile,
     insecure: v.boolean(orDefault(top.insecure, D.insecure), 'insecure'),
     shutdownTimeout: v.integer(orDefault(top.shutdownTimeout, D.shutdownTimeout), 'shutdownTimeout', 0, 600000),
-    deployDir: nullableString(top.deployDir, 'deployDir') ?? path.join(process.cwd(), 'nodecat-deploy', jvmRoute),
+    // each member uses <deployDir>/<jvmRoute> (node.ts): the members of one machine share the setting
+    deployDir: nullableString(top.deployDir, 'deployDir') ?? path.join(process.cwd(), 'nodecat-deploy'),
     deployMaxBytes: v.integer(orDefault(top.deployMaxBytes, D.deployMaxBytes), 'deployMaxBytes', 1024, 30 * 1024 * 1024),
     deployKeep: v.integer(orDefault(top.deployKeep, D.deployKeep), 'deployKeep', 2, 100),
     deployWatchDir: nullableString(top.deployWatchDir, 'deployWatchDir'),

@@ -65,7 +65,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'key', path: 'key', kind: 'string', arg: 'key', help: 'cluster key (authenticates and encrypts cluster traffic)' },
   { flag: 'key-file', path: 'keyFile', kind: 'string', arg: 'file', help: 'file holding the cluster key (further lines: older keys still accepted; re-read when it changes)' },
   { flag: 'insecure', path: 'insecure', kind: 'boolean', help: 'allow plaintext cluster traffic on a non-loopback network' },
-  { flag: 'deploy-dir', path: 'deployDir', kind: 'string', arg: 'dir', help: 'where cluster deploys keep this member\'s app versions (default ./nodecat-deploy/<jvm-route>; see nodecat-was deploy --help)' },
+  { flag: 'deploy-dir', path: 'deployDir', kind: 'string', arg: 'dir', help: 'where cluster deploys keep app versions, each member in <dir>/<jvm-route> (default ./nodecat-deploy; see nodecat-was deploy --help)' },
   { flag: 'deploy-max-bytes', path: 'deployMaxBytes', kind: 'string', arg: 'n', help: 'most bytes of a deployed bundle (default 16777216)' },
   { flag: 'deploy-keep', path: 'deployKeep', kind: 'string', arg: 'n', help: 'app versions kept in --deploy-dir (default 5)' },
   { flag: 'watch-dir', path: 'deployWatchDir', kind: 'string', arg: 'dir', help: 'roll out every new app bundle (*.tgz) copied here to the cluster, led by this node (default off; watch on one node only)' },
