@@ -310,7 +310,9 @@ export class AjpExchange {
   close (): void {
     this.#ended = true
     if (!this.req.complete) this.req.destroy()
-    // why destroy: the socket's 'close' makes ServerResponse emit 'close', as after an HTTP response
-    this.socket.destroy()
+    // why destroy: the socket's 'close' makes ServerResponse emit 'close', as after an HTTP response;
+    // why not at once: the stream still runs the callback of the write that ended the response, and a
+    // socket destroyed under it errors its pending callbacks (an error object, a stack, per request)
+    setImmediate(() => this.socket.destroy())
   }
 }
