@@ -55,7 +55,8 @@ t.test('nodecat-was --server-xml --print-config: the mapped options and the igno
     t.match(why.get('<Receiver maxThreads="6">'), /no thread pool/, 'maxThreads ignored, with why')
     t.match(why.get('<Receiver selectorTimeout="5000">'), /no selector thread/, 'selectorTimeout ignored, with why')
     t.match(why.get('<Interceptor className="org.apache.catalina.tribes.group.interceptors.TcpFailureDetector">'), /always verifies/)
-    t.match(why.get('<Deployer watchDir="/tmp/war-listen/">'), /nodecat-was deploy/)
+    t.match(why.get('<Deployer watchDir="/tmp/war-listen/">'), /nothing is watched \(nodecat's --watch-dir/)
+    t.match(why.get('<Deployer className="org.apache.catalina.ha.deploy.FarmWarDeployer">'), /nodecat-was deploy/)
     t.ok(serverXml.taken.every((i: { line: number }) => i.line > 0), 'every taken item has its line')
   }
 })

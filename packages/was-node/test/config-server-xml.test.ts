@@ -73,8 +73,9 @@ t.test('what has no counterpart is listed with the line and why', async (t) => {
     ['PooledParallelSender', /one connection per member/, 'PooledParallelSender'],
     ['JvmRouteBinderValve', /always moves a failed-over session/, 'JvmRouteBinderValve'],
     ['FarmWarDeployer', /deploys no WARs: `nodecat-was deploy/, 'FarmWarDeployer'],
-    ['watchDir="/tmp/war-listen/"', /no watched or deploy directory: deploy with `nodecat-was deploy`/, 'watchDir='],
-    ['watchEnabled="false"', /no watched or deploy directory/, 'watchEnabled='],
+    ['watchDir="/tmp/war-listen/"', /watchEnabled is not "true": nothing is watched/, 'watchDir='],
+    ['watchEnabled="false"', /nothing is watched/, 'watchEnabled='],
+    ['deployDir="/tmp/war-deploy/"', /--deploy-dir\/<jvm-route>/, 'deployDir='],
     ['ClusterSessionListener', /built in/, 'ClusterSessionListener'],
     ['<Server port="8005">', /SIGTERM/, 'port="8005"']
   ]
@@ -118,6 +119,11 @@ t.test('a filter is anchored as Tomcat matches it (the whole URI)', async (t) =>
   const re = new RegExp(settings(xml)['replication-filter'] as string)
   t.ok(re.test('/a/b.gif'))
   t.notOk(re.test('/a/b.gif/x'), 'a match inside the path is not a match')
+})
+
+t.test('a FarmWarDeployer with watchEnabled="true" becomes --watch-dir; with "false" nothing is watched', async (t) => {
+  t.equal(settings(WAS1)['watch-dir'], undefined, 'the classic setup watches nothing (watchEnabled="false")')
+  t.equal(settings(WAS1.replace('watchEnabled="false"', 'watchEnabled="true"'))['watch-dir'], '/tmp/war-listen/', 'watchEnabled="true": the watchDir')
 })
 
 t.test('static membership and BackupManager', async (t) => {

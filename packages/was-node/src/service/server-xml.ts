@@ -467,9 +467,19 @@ class Importer {
   }
 
   deployer (el: XmlElement): void {
-    // why not mapped: nodecat's counterpart is a command, not a watched directory
     this.skipElement(el, 'nodecat deploys no WARs: `nodecat-was deploy <app dir | app.tgz> --to host:port` sends an app bundle to every member and switches them one at a time')
-    this.rest(el, ['className'], {}, 'no watched or deploy directory: deploy with `nodecat-was deploy` (bundles are kept by the members themselves)')
+    // why watchDir only when enabled: FarmWarDeployer watches nothing with watchEnabled="false"
+    // (its default); nodecat's --watch-dir rolls out the app bundles (*.tgz, not WARs) dropped there
+    const enabled = this.attr(el, 'watchEnabled')
+    const watchDir = this.attr(el, 'watchDir')
+    const watching = enabled?.value.trim().toLowerCase() === 'true' && watchDir !== undefined && watchDir.value.trim() !== ''
+    if (watching) this.take('watch-dir', watchDir.value.trim(), el, watchDir, enabled)
+    this.rest(el, ['className', ...(watching ? ['watchDir', 'watchEnabled'] : [])], {
+      watchDir: 'watchEnabled is not "true": nothing is watched (nodecat\'s --watch-dir, off by default, rolls out app bundles dropped in a directory)',
+      watchEnabled: 'nothing is watched (nodecat\'s --watch-dir, off by default, rolls out app bundles dropped in a directory)',
+      deployDir: 'members keep their app versions in --deploy-dir/<jvm-route> (not Tomcat\'s appBase)',
+      tempDir: 'bundles are checked in memory before anything is written'
+    }, 'no counterpart')
   }
 }
 
