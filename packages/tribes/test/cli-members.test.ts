@@ -4,7 +4,7 @@
  * that see each other, then one leaves cleanly.
  */
 import t from 'tap'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startNode, type TestProcess } from '../../../test/lib/proc.js'
@@ -56,6 +56,7 @@ t.test('members on a non-loopback address without a key is refused (exit 2) and 
 
 t.test('doctor reports a key file that is not a 32-byte key, and exits 1', async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'nct-doctor-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const bad = path.join(dir, 'bad.key')
   writeFileSync(bad, 'c2hvcnQ=\n') // base64 of "short"
   const [port] = await freePorts(1)

@@ -4,7 +4,7 @@
  * route with what to do.
  */
 import t from 'tap'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createTestNet, netnsSkipReason } from '../../../test/lib/netns.js'
@@ -17,6 +17,7 @@ t.test('doctor in namespaces', { skip }, async (t) => {
   const net = await createTestNet(t, { members: 3 })
   const [ns0, ns1, ns2] = net.names as [string, string, string]
   const dir = mkdtempSync(path.join(tmpdir(), 'nct-doctor-keys-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const k1 = path.join(dir, 'k1'); const k2 = path.join(dir, 'k2')
   writeFileSync(k1, generateKey() + '\n'); writeFileSync(k2, generateKey() + '\n')
   const m = net.spawnNode(ns0, 'tribes', 'cli.js', ['members', '--json', '--bind', net.address(ns0), '--key-file', k1, '--frequency', '200', '--drop-time', '1500'])

@@ -11,7 +11,7 @@
  * (they answer its probes, and their queued heartbeats arrive).
  */
 import t from 'tap'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createTestNet, netnsSkipReason, type TestNet } from '../../../test/lib/netns.js'
@@ -89,6 +89,7 @@ t.test('a SIGSTOPped member is dropped once silent past dropTime and its receive
 t.test('domain and cluster key keep clusters apart on the same group', { skip }, async (t) => {
   const net = await createTestNet(t, { members: 3 })
   const dir = mkdtempSync(path.join(tmpdir(), 'nct-keys-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const k1 = path.join(dir, 'k1'); const k2 = path.join(dir, 'k2')
   writeFileSync(k1, generateKey() + '\n'); writeFileSync(k2, generateKey() + '\n')
   const p = member(net, 0, ['--domain', 'red', '--key-file', k1, '--route', 'p'])
