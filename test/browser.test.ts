@@ -11,12 +11,12 @@
  */
 import t from 'tap'
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { execFileSync } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { chromium } from 'playwright-core'
 import { startCluster } from './lib/cluster.js'
 import { repoRoot } from './lib/proc.js'
+import { aptInstall } from '@nodecat/testkit'
 import { isRoot } from './lib/netns.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -32,9 +32,8 @@ t.test('browser: kill the node named on the page, reload, still logged in with t
   if (!existsSync(CHROMIUM)) {
     t.setTimeout(900_000) // a cold apt-get install of chromium takes minutes
     t.comment(`${CHROMIUM} is missing: installing Debian's chromium with apt-get`)
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-    execFileSync('apt-get', ['update'], { stdio: 'ignore', env, timeout: 300_000 })
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'chromium'], { stdio: 'ignore', env, timeout: 600_000 })
+    const why = aptInstall(['chromium'], (line) => t.comment(line))
+    if (why !== null) t.comment(why)
   }
   t.ok(existsSync(CHROMIUM), `${CHROMIUM} is there`)
   mkdirSync(ARTIFACTS, { recursive: true })

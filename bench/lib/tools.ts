@@ -4,11 +4,9 @@
  * variant that needs it is reported as "not available".
  */
 import { spawnSync } from 'node:child_process'
-import { isRoot, which } from '@nodecat/testkit'
+import { aptInstall, isRoot, which } from '@nodecat/testkit'
 
 export { isRoot, which }
-
-let updated = false
 
 export interface ToolLookup {
   path: string | null
@@ -20,17 +18,8 @@ export interface ToolLookup {
 export function ensureDebianTool (binary: string, debPackage: string, log: (s: string) => void = () => {}): ToolLookup {
   const found = which(binary)
   if (found) return { path: found, note: 'installed' }
-  if (!isRoot()) return { path: null, note: `${binary} not installed and not root (apt-get install -y ${debPackage})` }
-  if (spawnSync('apt-get', ['--version']).status !== 0) return { path: null, note: `${binary} not installed and no apt-get` }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  const install = (): boolean => spawnSync('apt-get', ['install', '-y', '-qq', debPackage], { env, stdio: 'ignore', timeout: 300_000 }).status === 0
-  log(`installing ${debPackage} from Debian (apt-get install -y ${debPackage})…`)
-  let ok = install()
-  if (!ok && !updated) {
-    updated = true
-    spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore', timeout: 300_000 })
-    ok = install()
-  }
+  const why = aptInstall([debPackage], log)
+  if (why !== null) return { path: null, note: `${binary} not installed: ${why}` }
   const p = which(binary)
   return p ? { path: p, note: `installed now from Debian package ${debPackage}` } : { path: null, note: `apt-get install ${debPackage} failed` }
 }

@@ -11,14 +11,12 @@
  */
 import { execFile } from 'node:child_process'
 import tap from 'tap'
-import { createLabNet, labNetUnavailable, type LabNet } from '@nodecat/testkit'
+import { createLabNet, isRoot, labNetUnavailable, type LabNet } from '@nodecat/testkit'
 import { dist, startProcess, type TestProcess } from './proc.js'
 
 type Teardown = { teardown: (fn: () => Promise<void> | void) => void }
 
-export function isRoot (): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0
-}
+export { isRoot }
 
 /**
  * Set to 1 (by .ci/run when it runs as root) to make a namespace test that cannot run fail the run

@@ -14,7 +14,7 @@ export { procMemory, openFds, type ProcMemory } from './proc-stats.js'
 export { createLabNet, labNetUnavailable, type LabNet, type LabNetOptions, type LabHost, type LabNetHostProbe } from './lab-net.js'
 export { seededRandom } from './prng.js'
 export { ensureModJk, startModJkFront, MOD_JK_SO, MOD_JK_PACKAGES, APACHE_MODULES, type ModJkSoftware, type ModJkFront, type ModJkFrontOptions } from './mod-jk.js'
-export { which, isRoot } from './debian.js'
+export { which, isRoot, aptGet, aptInstall } from './debian.js'
 export {
   ensureTomcat, ensureClassicSoftware, classicInstalled, CATALINA_HOME, MOD_JK, STOCK_CONF_FILES, TOMCAT_PACKAGES,
   type TomcatSoftware, type ClassicSoftware

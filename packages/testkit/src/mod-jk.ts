@@ -10,7 +10,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import net from 'node:net'
-import { isRoot, which } from './debian.js'
+import { aptInstall, which } from './debian.js'
 import { spawnWatched, type WatchedProcess } from './watched-process.js'
 import { waitUntil } from './wait.js'
 
@@ -38,13 +38,8 @@ export function ensureModJk (log: (s: string) => void, allowInstall = true): Mod
   if (lacking().length > 0) {
     const missing = lacking().join(', ')
     if (!allowInstall) return `not installed (${missing}) and installing is off`
-    if (!isRoot()) return `not installed (${missing}) and not root (apt-get install -y ${MOD_JK_PACKAGES.join(' ')})`
-    if (spawnSync('apt-get', ['--version']).status !== 0) return `not installed (${missing}) and no apt-get`
-    log(`installing ${MOD_JK_PACKAGES.join(', ')} from Debian (apt-get update; apt-get install -y --no-install-recommends …)…`)
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-    spawnSync('apt-get', ['update', '-qq'], { env, stdio: 'ignore', timeout: 300_000 })
-    const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...MOD_JK_PACKAGES], { env, encoding: 'utf8', timeout: 600_000 })
-    if (r.status !== 0) return `apt-get install ${MOD_JK_PACKAGES.join(' ')} failed: ${`${r.stderr ?? ''}`.trim().split('\n').slice(-3).join(' ')}`
+    const why = aptInstall(MOD_JK_PACKAGES, log)
+    if (why !== null) return `not installed (${missing}): ${why}`
     if (lacking().length > 0) return `still missing after apt-get install: ${lacking().join(', ')}`
     note = `installed now from Debian (${MOD_JK_PACKAGES.join(', ')})`
   }

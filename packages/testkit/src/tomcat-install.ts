@@ -17,7 +17,7 @@
 import { existsSync, readdirSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
-import { isRoot, which } from './debian.js'
+import { aptGet, aptInstall, isRoot, which } from './debian.js'
 
 export const CATALINA_HOME = '/usr/share/tomcat10'
 export const MOD_JK = '/usr/lib/apache2/modules/mod_jk.so'
@@ -59,8 +59,6 @@ export function classicInstalled (): boolean {
   return missing(true).length === 0 && which('java') !== null
 }
 
-const aptEnv = (): NodeJS.ProcessEnv => ({ ...process.env, DEBIAN_FRONTEND: 'noninteractive' })
-
 function firstLine (cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20_000 })
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? 'unknown'
@@ -75,12 +73,8 @@ function tomcatVersions (java: string): string[] {
 function install (lacking: string[], packages: string[], log: (s: string) => void, allowed: boolean, withApache: boolean): { note: string } | { why: string } {
   if (lacking.length === 0) return { note: 'installed before' }
   if (!allowed) return { why: `not installed (${lacking.join(', ')}) and installing is off` }
-  if (!isRoot()) return { why: `not installed (${lacking.join(', ')}) and not root (apt-get install -y ${packages.join(' ')})` }
-  if (spawnSync('apt-get', ['--version']).status !== 0) return { why: `not installed (${lacking.join(', ')}) and no apt-get` }
-  log(`installing ${packages.join(', ')} from Debian (apt-get update; apt-get install -y --no-install-recommends …)…`)
-  spawnSync('apt-get', ['update', '-qq'], { env: aptEnv(), stdio: 'ignore', timeout: 300_000 })
-  const r = spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env: aptEnv(), encoding: 'utf8', timeout: 600_000 })
-  if (r.status !== 0) return { why: `apt-get install ${packages.join(' ')} failed: ${`${r.stderr ?? ''}`.trim().split('\n').slice(-3).join(' ')}` }
+  const why = aptInstall(packages, log)
+  if (why !== null) return { why: `not installed (${lacking.join(', ')}): ${why}` }
   const still = missing(withApache)
   if (still.length > 0) return { why: `still missing after apt-get install: ${still.join(', ')}` }
   return { note: `installed now from Debian (${packages.join(', ')})` }
@@ -91,7 +85,7 @@ function stockConf (scratch: string, allowed: boolean): { dir: string, note: str
   if (STOCK_CONF_FILES.every((f) => existsSync(path.join(STOCK_CONF, f)))) return { dir: STOCK_CONF, note: '' }
   if (!isRoot() && !allowed) return { why: `Tomcat's stock conf (${STOCK_CONF}) is missing` }
   // why: apt-get download writes into the current directory; as root it warns that _apt cannot read it, harmlessly
-  const d = spawnSync('apt-get', ['download', '-qq', 'tomcat10'], { cwd: scratch, env: aptEnv(), encoding: 'utf8', timeout: 300_000 })
+  const d = aptGet(['download', '-qq', 'tomcat10'], { cwd: scratch, timeoutMs: 300_000 })
   const deb = readdirSync(scratch).find((f) => /^tomcat10_.*\.deb$/.test(f))
   if (d.status !== 0 || deb === undefined) return { why: `Tomcat's stock conf: apt-get download tomcat10 failed: ${`${d.stderr ?? ''}`.trim().split('\n').slice(-2).join(' ')}` }
   const unpacked = path.join(scratch, 'tomcat10-deb')
