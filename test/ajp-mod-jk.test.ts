@@ -19,11 +19,12 @@
  * httpd and the nodes are stopped by PID and the temp dir removed, also on failure.
  */
 import t, { type Test } from 'tap'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { createHash, randomBytes } from 'node:crypto'
 import path from 'node:path'
-import { ensureModJk, freePorts, isRoot, startModJkFront, waitUntil, type ModJkSoftware } from '@nodecat/testkit'
+import { ensureModJk, freePorts, isRoot, MOD_JK_SO, startModJkFront, waitUntil, which, type ModJkSoftware } from '@nodecat/testkit'
+import { longerBoundToInstall } from './lib/install-bound.js'
 import { repoRoot, startNode, type TestProcess } from './lib/proc.js'
 
 const APP = path.join(repoRoot, 'test', 'fixtures', 'ajp', 'app.js')
@@ -31,6 +32,7 @@ const CLASSIC_WORKERS = path.join(repoRoot, 'test', 'fixtures', 'classic-setup',
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'nodecat-ajp-mod-jk-'))
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
+await longerBoundToInstall(t, existsSync(MOD_JK_SO) && which('apache2') !== null)
 const software: ModJkSoftware | string = isRoot() ? ensureModJk((s) => t.comment(s)) : 'needs root to install and run Apache httpd + mod_jk (apt-get install apache2-bin libapache2-mod-jk)'
 
 /** The classic workers.properties, pointed at our nodes on 127.0.0.1, with CPing on connect, before each request and on idle connections. */

@@ -17,18 +17,15 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import http from 'node:http'
-import { CATALINA_HOME, catalinaRun, ensureTomcat, freePorts, isRoot, sleep, waitUntil, writeCatalinaBase, type TomcatSoftware } from '@nodecat/testkit'
+import { CATALINA_HOME, catalinaRun, ensureTomcat, freePorts, isRoot, waitUntil, writeCatalinaBase, type TomcatSoftware } from '@nodecat/testkit'
 import { repoRoot, startNode, startProcess, type TestProcess } from './lib/proc.js'
+import { longerBoundToInstall } from './lib/install-bound.js'
 
 const COUNTER_WEBAPP = path.join(repoRoot, 'bench', 'was', 'tomcat', 'ROOT')
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'nodecat-ajp-tomcat-'))
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
-// why: installing Tomcat and its Java runtime on a fresh machine can take minutes; the runner hears of the longer bound first
-if (isRoot() && !existsSync(path.join(CATALINA_HOME, 'lib', 'jasper.jar'))) {
-  t.setTimeout(900_000)
-  await sleep(200)
-}
+await longerBoundToInstall(t, existsSync(path.join(CATALINA_HOME, 'lib', 'jasper.jar')))
 const software: TomcatSoftware | string = isRoot() ? ensureTomcat(scratch, (s) => t.comment(s)) : 'needs root to install and run Tomcat 10 (tomcat10-common, libtomcat10-java)'
 
 function serverXml (ajpPort: number, jvmRoute: string): string {

@@ -15,8 +15,9 @@
 import t from 'tap'
 import os from 'node:os'
 import path from 'node:path'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { ensureTomcat, writeCatalinaBase, type TomcatSoftware } from '@nodecat/testkit'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { CATALINA_HOME, ensureTomcat, writeCatalinaBase, type TomcatSoftware } from '@nodecat/testkit'
+import { longerBoundToInstall } from './lib/install-bound.js'
 import { createTestNet, netnsSkipReason } from './lib/netns.js'
 import { metrics, NO_CONTEXT_MANAGER, runTomcat, serverXml, STATE_TIMEOUT, writeWebapp } from './lib/tomcat-neighbour.js'
 import { clusterKeyFile } from './lib/proc.js'
@@ -26,6 +27,7 @@ const scratch = mkdtempSync(path.join(os.tmpdir(), 'nodecat-tomcat-neighbour-'))
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }))
 const netSkip = netnsSkipReason()
 // why not when the namespaces cannot be made: installing needs root too, and would be for nothing
+if (netSkip === false) await longerBoundToInstall(t, existsSync(path.join(CATALINA_HOME, 'lib', 'jasper.jar')))
 const software: TomcatSoftware | string = netSkip !== false ? netSkip : ensureTomcat(scratch, (line) => t.comment(line))
 const skip = typeof software === 'string' ? (software === netSkip ? software : `Tomcat 10 is not available (tomcat10-common, libtomcat10-java): ${software}`) : false
 
