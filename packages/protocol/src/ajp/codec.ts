@@ -263,6 +263,26 @@ class Reader {
   bytes (n: number, field: string): Buffer { this.need(n, field); const b = this.b.subarray(this.pos, this.pos + n); this.pos += n; return b }
 }
 
+/** num_headers, then each header: a coded name (0xA0nn, an index into `codes`) or a string, and its value */
+function readHeaders (r: Reader, codes: readonly string[], side: 'request' | 'response'): Array<[string, string]> {
+  const count = r.int('num_headers')
+  const headers: Array<[string, string]> = []
+  for (let i = 0; i < count; i++) {
+    const lead = r.peekInt('a header name')
+    let name: string
+    if ((lead & 0xff00) === 0xa000) {
+      r.pos += 2
+      const coded = codes[(lead & 0xff) - 1]
+      if (coded === undefined) throw malformed(`${side} header code 0x${lead.toString(16)}`)
+      name = coded
+    } else {
+      name = r.requiredString('a header name')
+    }
+    headers.push([name, r.string(`header ${name}`)])
+  }
+  return headers
+}
+
 /** A Forward Request payload (after the 4-byte header, starting with type 2). */
 export function decodeForwardRequest (payload: Buffer): AjpForwardRequest {
   const r = new Reader(payload, 'forward request')
@@ -281,21 +301,7 @@ export function decodeForwardRequest (payload: Buffer): AjpForwardRequest {
   const serverName = r.string('server_name')
   const serverPort = r.int('server_port')
   const isSsl = r.byte('is_ssl') !== 0
-  const count = r.int('num_headers')
-  const headers: Array<[string, string]> = []
-  for (let i = 0; i < count; i++) {
-    const lead = r.peekInt('a header name')
-    let name: string
-    if ((lead & 0xff00) === 0xa000) {
-      r.pos += 2
-      const coded = AJP_REQUEST_HEADERS[(lead & 0xff) - 1]
-      if (coded === undefined) throw malformed(`request header code 0x${lead.toString(16)}`)
-      name = coded
-    } else {
-      name = r.requiredString('a header name')
-    }
-    headers.push([name, r.string(`header ${name}`)])
-  }
+  const headers = readHeaders(r, AJP_REQUEST_HEADERS, 'request')
   const attributes: Array<[string, string]> = []
   for (;;) {
     const code = r.byte('the attributes')
@@ -335,21 +341,7 @@ export function decodeContainerMessage (payload: Buffer): AjpContainerMessage {
     case AJP_TYPE.SEND_HEADERS: {
       const status = r.int('status')
       const message = r.string('reason')
-      const count = r.int('num_headers')
-      const headers: Array<[string, string]> = []
-      for (let i = 0; i < count; i++) {
-        const lead = r.peekInt('a header name')
-        let name: string
-        if ((lead & 0xff00) === 0xa000) {
-          r.pos += 2
-          const coded = AJP_RESPONSE_HEADERS[(lead & 0xff) - 1]
-          if (coded === undefined) throw malformed(`response header code 0x${lead.toString(16)}`)
-          name = coded
-        } else {
-          name = r.requiredString('a header name')
-        }
-        headers.push([name, r.string(`header ${name}`)])
-      }
+      const headers = readHeaders(r, AJP_RESPONSE_HEADERS, 'response')
       if (r.remaining !== 0) throw malformed(`${r.remaining} bytes after the response headers`)
       return { type: 'send-headers', status, message, headers }
     }
