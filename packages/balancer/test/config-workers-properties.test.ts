@@ -7,30 +7,16 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { importWorkersProperties, parseProperties, PROPERTIES_MAX_CHARS } from '../src/workers-properties.js'
 import { parseCli } from '../src/cli-args.js'
 import { BalancerError } from '../src/errors.js'
 import { byteMutation, fuzzParams, mutate } from '../../../test/lib/fuzz.js'
+import { classicFile, lineOf, scratchDir } from '../../../test/lib/classic-setup.js'
 
-const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'classic-setup')
-const WORKERS = readFileSync(path.join(FIXTURES, 'workers.properties'), 'utf8')
-const HTTPD = readFileSync(path.join(FIXTURES, 'httpd-jk.conf'), 'utf8')
-
-function tempDir (t: { teardown: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-workers-properties-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-function lineOf (text: string, needle: string): number {
-  const i = text.indexOf(needle)
-  if (i < 0) throw new Error(`${needle} not in the text`)
-  return text.slice(0, i).split('\n').length
-}
+const WORKERS = classicFile('workers.properties')
+const HTTPD = classicFile('httpd-jk.conf')
 
 t.test('the classic setup\'s lb worker and mount map onto balancer options', async (t) => {
   const imported = importWorkersProperties(WORKERS, { file: 'workers.properties', mountFile: 'httpd-jk.conf' }, HTTPD)
@@ -185,7 +171,7 @@ t.test('errors name file:line and the key', async (t) => {
 })
 
 t.test('the command line: the config file and flags win, a --worker replaces its route', async (t) => {
-  const dir = tempDir(t)
+  const dir = scratchDir(t, 'nodecat-workers-properties-')
   const wp = path.join(dir, 'workers.properties')
   writeFileSync(wp, WORKERS.replaceAll('192.168.0.10', '127.0.0.1').replaceAll('192.168.0.12', '127.0.0.2'))
   const conf = path.join(dir, 'httpd.conf')

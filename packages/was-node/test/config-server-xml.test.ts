@@ -7,33 +7,18 @@
  */
 import t from 'tap'
 import fc from 'fast-check'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { importServerXml } from '../src/service/server-xml.js'
 import { readXml, XML_MAX_CHARS } from '../src/service/xml-reader.js'
 import { gatherOptions } from '../src/service/sources.js'
 import { resolveNodeOptions } from '../src/service/options.js'
 import { WasError } from '../src/errors.js'
 import { byteMutation, fuzzParams, mutate } from '../../../test/lib/fuzz.js'
+import { classicFile, lineOf, scratchDir } from '../../../test/lib/classic-setup.js'
 
-const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'classic-setup')
-const WAS1 = readFileSync(path.join(FIXTURES, 'was1-server.xml'), 'utf8')
-const WAS2 = readFileSync(path.join(FIXTURES, 'was2-server.xml'), 'utf8')
-
-function tempDir (t: { teardown: (fn: () => void) => void }): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'nodecat-server-xml-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
-
-/** the first line of text holding `needle` (1-based) */
-function lineOf (text: string, needle: string): number {
-  const i = text.indexOf(needle)
-  if (i < 0) throw new Error(`${needle} not in the text`)
-  return text.slice(0, i).split('\n').length
-}
+const WAS1 = classicFile('was1-server.xml')
+const WAS2 = classicFile('was2-server.xml')
 
 const settings = (text: string): Record<string, unknown> =>
   Object.fromEntries(importServerXml(text, 'was.xml').settings.map((s) => [s.flag, s.value]))
@@ -88,7 +73,7 @@ t.test('what has no counterpart is listed with the line and why', async (t) => {
 })
 
 t.test('server.xml < --config < env < flags, and the report says which source won', async (t) => {
-  const dir = tempDir(t)
+  const dir = scratchDir(t, 'nodecat-server-xml-')
   const xml = path.join(dir, 'was1-server.xml')
   writeFileSync(xml, WAS1.replaceAll('192.168.0.10', '127.0.0.1'))
   const json = path.join(dir, 'node.json')
@@ -171,7 +156,7 @@ t.test('errors name file:line, the element and the attribute', async (t) => {
 })
 
 t.test('a file that cannot be read is a coded error too; NODECAT_SERVER_XML names the file as --server-xml does', async (t) => {
-  const dir = tempDir(t)
+  const dir = scratchDir(t, 'nodecat-server-xml-')
   const xml = path.join(dir, 'server.xml')
   writeFileSync(xml, WAS2)
   const g = gatherOptions([], { NODECAT_SERVER_XML: xml })
