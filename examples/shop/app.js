@@ -110,7 +110,7 @@ Session id: <code>${s.sessionId === null ? '(none yet)' : escape(s.sessionId)}</
 
 <section><h2>Account</h2>
 ${s.user === null
-  ? `<form method="post" action="/login"><input name="user" placeholder="your name" required maxlength="64"> <button>Log in</button></form>`
+  ? '<form method="post" action="/login"><input name="user" placeholder="your name" required maxlength="64"> <button>Log in</button></form>'
   : `<p>Logged in as <strong>${escape(s.user)}</strong></p><form method="post" action="/logout"><button>Log out</button></form>`}
 </section>
 
